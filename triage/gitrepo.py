@@ -1,0 +1,124 @@
+"""Read-only access to a local git repository: the one place that runs `git`.
+
+Used by the git-range source, by the metrics stage (file contents before/after, history) and by
+the policy stage (CODEOWNERS and .gitattributes from the *base* revision). It never checks out,
+builds or runs anything from the repository: it only reads objects, so it is safe on
+untrusted PR branches.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from triage.errors import InputError
+
+# Git must never consult the user's pager, editor, or credential helpers, and its output must
+# not depend on the user's locale or colour settings.
+_GIT_ENV = {
+    "GIT_PAGER": "cat",
+    "GIT_TERMINAL_PROMPT": "0",
+    "LC_ALL": "C",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class GitRepo:
+    """A git repository on disk. All methods are reads; failures raise `InputError`."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise InputError(f"{self.path}: --repo is not a directory")
+        top = self._git_or_none("rev-parse", "--show-toplevel")
+        if top is None:
+            raise InputError(f"{self.path}: --repo is not a git repository")
+        self.path = Path(top.decode().strip())
+        self._show = lru_cache(maxsize=4096)(self._show_uncached)
+
+    def _run(self, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        env = {**os.environ, **_GIT_ENV}
+        try:
+            proc = subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                capture_output=True,
+                env=env,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise InputError("git: command not found (install git to use --repo or --git)") from exc
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise InputError(f"{self.path}: git {' '.join(args[:3])} failed: {err[0] if err else proc.returncode}")
+        return proc
+
+    def _git_or_none(self, *args: str) -> bytes | None:
+        proc = self._run(args, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def git(self, *args: str) -> bytes:
+        """Run a read-only git command and return stdout; raise InputError on failure."""
+        return self._run(args).stdout
+
+    def rev_parse(self, rev: str) -> str:
+        out = self._git_or_none("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        if out is None:
+            raise InputError(f"{self.path}: unknown revision '{rev}'")
+        return out.decode().strip()
+
+    def has_revision(self, rev: str) -> bool:
+        return self._git_or_none("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}") is not None
+
+    def _show_uncached(self, rev: str, path: str) -> bytes | None:
+        return self._git_or_none("cat-file", "blob", f"{rev}:{path}")
+
+    def show(self, rev: str, path: str) -> bytes | None:
+        """The file's bytes at `rev`, or None when it does not exist there."""
+        return self._show(rev, path)
+
+    def default_base(self) -> str:
+        """The revision patches are assumed to apply to when nothing says otherwise: HEAD."""
+        return self.rev_parse("HEAD")
+
+
+class Tree(Protocol):
+    """A snapshot of a repository at one revision: where CODEOWNERS, .gitattributes and the
+    before/after contents of changed files are read from."""
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None when it does not exist in this snapshot."""
+        ...
+
+
+class GitTree:
+    """A revision of a git repository."""
+
+    def __init__(self, repo: GitRepo, rev: str) -> None:
+        self.repo = repo
+        self.rev = rev
+
+    def read(self, path: str) -> bytes | None:
+        return self.repo.show(self.rev, path)
+
+
+class DirTree:
+    """A plain directory standing for the base branch (`triage run --base DIR`, fixtures)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise InputError(f"{self.root}: --base is not a directory")
+
+    def read(self, path: str) -> bytes | None:
+        target = (self.root / path).resolve()
+        # A diff path like ../../etc/passwd must not read outside the snapshot.
+        if not target.is_relative_to(self.root.resolve()) or not target.is_file():
+            return None
+        try:
+            return target.read_bytes()
+        except OSError:
+            return None

@@ -1,0 +1,524 @@
+"""The records that flow through the pipeline, one kind per stage.
+
+    PullRequest -> ParsedDiff -> Metrics (+ Risk) -> Review -> Assessment
+                -> Decision -> QueueItem -> Queue
+
+Every record is a frozen, slotted dataclass with tuple fields: a stage maps the records it is
+given to new ones and never mutates them, so any stage can be tested on hand-made inputs and a
+record seen in a report is exactly what the stage produced. Raw diff bytes live only on
+`PullRequest`; once a PR has been measured and reviewed the pipeline keeps an `Assessment`
+without them, which is what bounds memory on batches of thousands of PRs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+# --------------------------------------------------------------------------------------------
+# sources -> PullRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Trailer:
+    """A `Key: value` line from the end of a commit message or PR body (git-interpret-trailers).
+
+    Kept verbatim because the owner resolution and the AI-assistance rules read them
+    (`Co-authored-by`, `Signed-off-by`, `Assisted-by`, `Generated-by`, ...).
+    """
+
+    key: str
+    value: str
+
+    @property
+    def name(self) -> str:
+        """The person part of `Name <email>` (the whole value when there is no email)."""
+        head, _, _ = self.value.partition("<")
+        return head.strip() or self.value.strip()
+
+    @property
+    def email(self) -> str | None:
+        if "<" in self.value and ">" in self.value:
+            return self.value.split("<", 1)[1].split(">", 1)[0].strip() or None
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """One unit of review, whatever it came from (patch file, mbox, sidecar, git range, GitHub).
+
+    Field names follow GitHub's PR object where one exists. `diff` is the raw unified diff; it
+    is bytes because diffs may carry any encoding and the parser must see them unchanged.
+    `load_errors` records what went wrong while reading the PR (a sidecar with a bad field, a
+    diff file that could not be read) so that a broken PR still becomes a queue item.
+    """
+
+    id: str
+    title: str
+    diff: bytes = b""
+    body: str = ""
+    author: str = ""
+    author_email: str | None = None
+    url: str | None = None
+    number: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    # Latest activity by a human other than bots (comments, reviews, pushes). None = unknown,
+    # and the stale rule then falls back to `updated_at`, then `created_at`.
+    last_human_activity_at: datetime | None = None
+    draft: bool = False
+    labels: tuple[str, ...] = ()
+    base_ref: str | None = None
+    head_ref: str | None = None
+    head_sha: str | None = None
+    base_sha: str | None = None
+    # GitHub's author_association: OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR,
+    # FIRST_TIME_CONTRIBUTOR, FIRST_TIMER, NONE. None when the source cannot tell.
+    author_association: str | None = None
+    trailers: tuple[Trailer, ...] = ()
+    # Issue references found in the body or given by the source ("#12", "owner/repo#12", URLs).
+    linked_issues: tuple[str, ...] = ()
+    # Subject + body of each commit, oldest first (git sources and mbox; GitHub when fetched).
+    commit_messages: tuple[str, ...] = ()
+    # Where the PR came from, for error messages: a path, "git:abc123", "github:o/r#12".
+    source: str = ""
+    load_errors: tuple[str, ...] = ()
+
+    def without_diff(self) -> PullRequest:
+        """The same PR without its diff bytes: what later stages keep once it has been measured."""
+        return replace(self, diff=b"")
+
+
+# --------------------------------------------------------------------------------------------
+# parse -> ParsedDiff
+
+
+class FileKind(StrEnum):
+    """What a changed file is, which decides whether its lines count toward size and risk."""
+
+    SOURCE = "source"
+    TEST = "test"
+    DOCS = "docs"
+    GENERATED = "generated"
+    VENDORED = "vendored"
+    LOCKFILE = "lockfile"
+
+    @property
+    def counts(self) -> bool:
+        """Generated, vendored and lockfile churn is machine-made: it is excluded from size/risk."""
+        return self not in (FileKind.GENERATED, FileKind.VENDORED, FileKind.LOCKFILE)
+
+
+class ChangeType(StrEnum):
+    ADDED = "added"
+    DELETED = "deleted"
+    MODIFIED = "modified"
+    RENAMED = "renamed"
+    COPIED = "copied"
+    MODE_CHANGED = "mode-changed"  # only the file mode changed
+    TYPE_CHANGED = "type-changed"  # file <-> symlink <-> submodule
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a hunk. `kind` is '+', '-' or ' '; numbers are 1-based, None where absent."""
+
+    kind: str
+    old_no: int | None
+    new_no: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hunk:
+    """One `@@ -a,b +c,d @@ section` block.
+
+    The body is kept as decoded text and split into `Line`s on demand: most hunks are only
+    counted, and materialising every line of an 8 MB diff as objects would dominate run time.
+    """
+
+    old_start: int
+    old_length: int
+    new_start: int
+    new_length: int
+    section: str  # the text after the second @@ (often the enclosing function)
+    added: int
+    deleted: int
+    body: str  # the hunk's lines without the @@ header, each starting with '+', '-', ' ' or '\\'
+
+    def lines(self) -> Iterator[Line]:
+        old_no, new_no = self.old_start, self.new_start
+        for raw in self.body.splitlines():
+            if not raw:
+                kind, text = " ", ""
+            else:
+                kind, text = raw[0], raw[1:]
+            if kind == "+":
+                yield Line("+", None, new_no, text)
+                new_no += 1
+            elif kind == "-":
+                yield Line("-", old_no, None, text)
+                old_no += 1
+            elif kind == " ":
+                yield Line(" ", old_no, new_no, text)
+                old_no += 1
+                new_no += 1
+            # '\' ("No newline at end of file") carries no line
+
+    def added_lines(self) -> Iterator[Line]:
+        return (ln for ln in self.lines() if ln.kind == "+")
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiff:
+    """One file of a diff, with everything the later stages need to know about it."""
+
+    path: str  # the path after the change (the old path for a deletion)
+    old_path: str | None  # the path before, None for an added file
+    change: ChangeType
+    kind: FileKind
+    language: str | None  # tree-sitter language name ("python", "tsx", ...) or None
+    added: int
+    deleted: int
+    hunks: tuple[Hunk, ...] = ()
+    binary: bool = False
+    old_mode: str | None = None
+    new_mode: str | None = None
+    symlink: bool = False  # either side is a symlink (mode 120000)
+    submodule: bool = False  # either side is a gitlink (mode 160000)
+    similarity: int | None = None  # rename/copy similarity index, percent
+    # Why the file is of its kind ("path matches vendor/", ".gitattributes linguist-generated").
+    kind_reason: str = ""
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.deleted
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDiff:
+    """All files of one PR's diff. `errors` are problems that make the counts untrustworthy
+    (not a diff, truncated hunk, combined merge diff); `warnings` are things a reader should
+    know that do not (CRLF line endings, undecodable bytes replaced)."""
+
+    files: tuple[FileDiff, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def deleted(self) -> int:
+        return sum(f.deleted for f in self.files)
+
+
+# --------------------------------------------------------------------------------------------
+# measure -> Metrics, Risk
+
+
+class SizeBucket(StrEnum):
+    XS = "XS"
+    S = "S"
+    M = "M"
+    L = "L"
+    XL = "XL"
+    XXL = "XXL"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionChange:
+    """A function or method touched by the diff, with its complexity before and after.
+
+    `before`/`after` are None when that side does not exist (added/deleted function) or could
+    not be read. `estimated` is True when only hunk text was available (no full file), so the
+    figures describe the changed fragment, not the whole function.
+    """
+
+    path: str
+    name: str
+    language: str
+    line: int  # first line of the function on the new side (old side if deleted)
+    cyclomatic_before: int | None
+    cyclomatic_after: int | None
+    cognitive_before: int | None
+    cognitive_after: int | None
+    estimated: bool
+
+    @property
+    def cognitive_delta(self) -> int:
+        return (self.cognitive_after or 0) - (self.cognitive_before or 0)
+
+    @property
+    def cyclomatic_delta(self) -> int:
+        return (self.cyclomatic_after or 0) - (self.cyclomatic_before or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FileHistory:
+    """What git history says about one changed file (Kamei et al. 2013: AGE, NUC, NDEV)."""
+
+    path: str
+    age_days: float | None  # since the last change before this PR
+    prior_changes: int  # commits that touched it before
+    authors: int  # distinct authors of those commits
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    files: tuple[FileHistory, ...]
+    author_changes: int  # EXP: the author's earlier commits in the repository
+    author_subsystem_changes: int  # SEXP: the author's earlier commits in the touched subsystems
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Static measurements of one PR. Counted lines exclude generated/vendored/lockfiles."""
+
+    lines_added: int
+    lines_deleted: int
+    files: int
+    directories: int
+    subsystems: tuple[str, ...]  # top-level areas touched (first path component, "." for root)
+    entropy: float  # Kamei et al. 2013, normalised to [0,1] by log2(files)
+    size_bucket: SizeBucket
+    excluded_lines: int  # generated + vendored + lockfile lines, not counted above
+    source_lines: int
+    test_lines: int
+    docs_lines: int
+    languages: tuple[str, ...] = ()
+    kinds: tuple[tuple[str, int], ...] = ()  # (FileKind value, number of files)
+    functions: tuple[FunctionChange, ...] = ()
+    complexity_delta: int = 0  # sum of cognitive deltas over changed functions
+    max_cognitive: int = 0  # highest cognitive complexity among touched functions (after)
+    history: History | None = None
+
+    @property
+    def changed_lines(self) -> int:
+        return self.lines_added + self.lines_deleted
+
+    @property
+    def has_tests(self) -> bool:
+        return self.test_lines > 0
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFactor:
+    """One named input to the risk score and how much it contributed (score units)."""
+
+    name: str
+    value: float  # the raw input (lines, entropy, ...)
+    contribution: float
+    detail: str = ""
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    score: float  # [0,1], higher = riskier
+    level: RiskLevel
+    factors: tuple[RiskFactor, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# review -> Review
+
+
+class FlagKind(StrEnum):
+    BUG = "bug"
+    SECURITY = "security"
+    MISSING_TESTS = "missing-tests"
+    SCOPE_CREEP = "scope-creep"
+    BREAKING_CHANGE = "breaking-change"
+    PERFORMANCE = "performance"
+    INJECTION_ATTEMPT = "injection-attempt"
+    OTHER = "other"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def weight(self) -> int:
+        return _SEVERITY_ORDER[self]
+
+
+_SEVERITY_ORDER = {Severity.INFO: 0, Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    kind: FlagKind
+    severity: Severity
+    evidence: str  # never contains a secret value: those are masked before a Flag is built
+    file: str | None = None
+    line: int | None = None
+    source: str = "heuristic"  # "llm" | "heuristic"
+
+
+class ReviewSource(StrEnum):
+    LLM = "llm"
+    HEURISTIC = "heuristic"
+    UNAVAILABLE = "unavailable"  # the LLM was asked but failed; static triage stands
+
+
+class ChangeKind(StrEnum):
+    FEATURE = "feature"
+    FIX = "fix"
+    REFACTOR = "refactor"
+    DOCS = "docs"
+    TEST = "test"
+    CHORE = "chore"
+    DEPS = "deps"
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    source: ReviewSource
+    summary: str
+    change_type: ChangeKind | None = None
+    description_matches: bool | None = None
+    flags: tuple[Flag, ...] = ()
+    confidence: float | None = None
+    model: str | None = None
+    prompt_version: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cached: bool = False
+    omitted: tuple[str, ...] = ()  # what did not fit the budget, by name ("src/a.py @@ -10,7")
+    error: str | None = None  # why the LLM review is unavailable
+
+    def has_flag(self, kind: FlagKind) -> bool:
+        return any(f.kind is kind for f in self.flags)
+
+
+# --------------------------------------------------------------------------------------------
+# The per-PR result of the stateless stages. Policy and rank work on these, across the batch.
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Everything known about one PR before batch-level policy: parse, measure and review.
+
+    `pr` no longer carries its diff bytes. `errors` collects load and parse errors; a PR with
+    errors still flows to the report as an item, it simply never enters the review queue.
+    `risk` is the final risk: static risk, possibly raised (never lowered) by review flags.
+    """
+
+    pr: PullRequest
+    diff: ParsedDiff
+    metrics: Metrics
+    risk: Risk
+    review: Review
+    errors: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# decide -> Decision
+
+
+class DecisionKind(StrEnum):
+    REVIEW = "review"
+    NEEDS_SPLIT = "needs-split"
+    REJECT = "reject"
+    THROTTLED = "throttled"
+    CLOSE = "close"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a decision was taken: the rule's name, a sentence for humans, and how to override."""
+
+    rule: str
+    message: str
+    override_label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The one accountable human for a PR, and how they were found."""
+
+    login: str
+    source: str  # "author" | "co-authored-by" | "signed-off-by" | "requester" | "codeowners"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    kind: DecisionKind
+    reasons: tuple[Reason, ...] = ()
+    owner: Owner | None = None
+    notes: tuple[Reason, ...] = ()  # advisories that do not change the decision (suggest split, stale warning)
+    labels: tuple[str, ...] = ()  # labels the CI adapter should set
+
+
+# --------------------------------------------------------------------------------------------
+# rank -> QueueItem, Queue
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityTerm:
+    name: str
+    value: float
+    contribution: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    score: float
+    terms: tuple[PriorityTerm, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    assessment: Assessment
+    decision: Decision
+    priority: Priority
+    estimated_review_minutes: int
+    rank: int | None = None  # 1-based position in the review queue; None unless decision is review
+    position: int | None = None  # for throttled items: their place behind the cut line
+
+    @property
+    def pr(self) -> PullRequest:
+        return self.assessment.pr
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return self.assessment.errors
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """How much review the team can do in one triage period."""
+
+    reviewers: int
+    period_days: int
+    minutes_available: int
+    minutes_needed: int  # estimated minutes of every PR that passed the gates
+    minutes_queued: int  # estimated minutes of the PRs above the cut line
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    items: tuple[QueueItem, ...]
+    capacity: Capacity
+    generated_at: datetime
+    review_source: str  # which reviewer ran: "llm", "heuristic", or "mixed"
+    config: dict[str, object] = field(default_factory=dict)  # the effective config, for the report
+
+    def by_decision(self, kind: DecisionKind) -> tuple[QueueItem, ...]:
+        return tuple(i for i in self.items if i.decision.kind is kind)
