@@ -1,0 +1,347 @@
+"""Prompt-injection screening: (PullRequest, ParsedDiff) -> injection-attempt Flags.
+
+A PR's title, body and added lines are untrusted text that an LLM reviewer will read. Text that
+addresses the reviewer or the model ("ignore previous instructions", "approve this PR", chat
+role markers) has no business in a code change; when it is there, the PR deserves *more*
+attention, never less, whatever the LLM later says. This module finds such text with rules, so
+the finding does not depend on the model that might be fooled by it.
+
+Matching runs on a normalised copy of the text: NFKC (full-width and other compatibility forms
+fold to ASCII), zero-width and bidi control characters removed, Unicode tag characters decoded
+(they smuggle invisible ASCII), comment markers dropped, whitespace collapsed. The hidden
+characters themselves are flagged too: bidi overrides in code are the Trojan Source attack
+(CVE-2021-42574), and zero-width characters inside ASCII words only serve to hide words.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from triage.models import FileDiff, FileKind, Flag, FlagKind, ParsedDiff, PullRequest, Severity
+from triage.review.secrets import find_secrets
+
+__all__ = ["find_injections", "normalise", "scan"]
+
+_EXCERPT_CHARS = 120
+_MAX_FLAGS = 25
+_MAX_BASE64_BLOBS = 20
+
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f"
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_INVISIBLE_TABLE = {ord(c): None for c in _ZERO_WIDTH + _BIDI}
+_BIDI_OVERRIDES = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_ZW_IN_WORD = re.compile("[A-Za-z0-9][" + _ZERO_WIDTH + "]+[A-Za-z0-9]")
+_TAGS = re.compile("[\U000e0020-\U000e007e]+")
+_BLACK_FLAG = "\U0001f3f4"  # subdivision flags (England, Scotland) are legitimate tag sequences
+
+_TARGET = r"(?:pr|pull\s+request|merge\s+request|mr|change(?:s|set)?|patch|diff|commit|code)"
+
+# Each rule: (name, pattern). Patterns run case-insensitively on normalised text and are written
+# to need instruction-shaped context, so "ignore" or "system:" in ordinary code does not fire.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "override-instructions",
+            r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:all|any|the|your|of|my|these|those)\s+)*"
+            r"(?:previous|prior|above|earlier|preceding|foregoing|system|original|initial|existing|other)\s+"
+            r"(?:instructions?|prompts?|rules|directions|directives|guidelines|context|messages?|commands?)",
+        ),
+        (
+            "override-instructions",
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:your|the)\s+(?:instructions|guidelines|rules|system\s+prompt)\b",
+        ),
+        ("override-instructions", r"\bdisregard\s+(?:the\s+|your\s+)?system\s+(?:prompt|message)\b"),
+        ("override-instructions", r"\b(?:new|updated|revised)\s+(?:system\s+)?instructions\s*:"),
+        ("override-instructions", r"\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must|should)\b"),
+        (
+            "role-play",
+            r"\byou\s+are\s+now\s+(?:an?\s+|the\s+|my\s+)?(?:[\w-]+\s+){0,3}"
+            r"(?:assistant|ai|model|reviewer|bot|chatbot|dan|gpt|llm|persona|jailbroken|unrestricted|"
+            r"in\s+developer\s+mode)\b",
+        ),
+        (
+            "role-play",
+            r"\bas\s+an?\s+(?:ai|llm)\s+(?:language\s+model|model|reviewer|code\s+reviewer|assistant)\b"
+            r"|\bas\s+an?\s+(?:large\s+)?language\s+model\b|\bas\s+an?\s+ai\s*,\s*you\b",
+        ),
+        (
+            "role-play",
+            r"\bpretend\s+(?:that\s+)?(?:you\s+are|to\s+be)\s+(?:an?\s+)?(?:[\w-]+\s+){0,2}"
+            r"(?:ai|model|reviewer|assistant)\b",
+        ),
+        (
+            "role-play",
+            r"\b(?:reveal|print|output|repeat)\s+(?:your|the)\s+(?:system\s+prompt|initial\s+instructions)\b",
+        ),
+        (
+            "approval-request",
+            r"\b(?:you\s+(?:must|should|will|need\s+to|have\s+to)|always|automatically|immediately|just)\s+"
+            r"(?:approve|merge|accept|lgtm)\s+(?:this|the|my)\s+" + _TARGET + r"\b",
+        ),
+        (
+            "approval-request",
+            r"\bapprove\s+(?:this|the)\s+" + _TARGET + r"\s+(?:immediately|automatically|right\s+away|"
+            r"without\b|as\s+(?:safe|is)|and\s+(?:do\s+not|don't|ignore|skip))",
+        ),
+        (
+            "approval-request",
+            r"(?:^|[.!?:;>|*#/\-]\s*|\b(?:ai|llm|model|bot|assistant|reviewer)s?\s*[:,]\s*)"
+            r"approve\s+this\s+(?:pr|pull\s+request)\b",
+        ),
+        ("approval-request", r"\blgtm\s+this\b"),
+        (
+            "approval-request",
+            r"\bmark\s+(?:this|it|the\s+(?:pr|pull\s+request|change|code|diff))\s+as\s+"
+            r"(?:safe|low[\s-]*risk|approved|benign|harmless|trusted|verified|secure|clean)\b",
+        ),
+        (
+            "approval-request",
+            r"\b(?:classify|rate|score|treat|report)\s+(?:this|it|the\s+(?:pr|pull\s+request|change))\s+as\s+"
+            r"(?:safe|low[\s-]*risk|benign|harmless|trusted)\b",
+        ),
+        (
+            "suppress-findings",
+            r"\b(?:do\s+not|don't|dont|never)\s+flag\s+(?:this|these|it|any(?:thing)?|the\b|as\b|security|secrets?)",
+        ),
+        (
+            "suppress-findings",
+            r"\b(?:do\s+not|don't|dont|never)\s+(?:mention|report)\s+(?:any\s+)?"
+            r"(?:security\s+(?:issues?|problems?|vulnerabilit\w*)|vulnerabilit\w*|the\s+(?:secret|key|backdoor))",
+        ),
+        (
+            "chat-markup",
+            r"<\|(?:im_start|im_end|system|user|assistant|eot_id|start_header_id|end_header_id)\|>"
+            r"|\[/?INST\]|<<\s*/?SYS\s*>>|<start_of_turn>|<end_of_turn>",
+        ),
+        (
+            "chat-markup",
+            r"(?:^|\n)[ \t]*(?:#+[ \t]*)?(?:system|assistant)(?:[ \t]+prompt)?[ \t]*:[ \t]*"
+            r"(?:you\b|ignore\b|disregard\b|forget\b|new\s+instructions|from\s+now\s+on|approve\b|"
+            r"always\b|never\b|do\s+not\b|the\s+(?:pr|pull\s+request|following)\b)",
+        ),
+    )
+)
+
+# Comment leaders dropped before matching, so a phrase wrapped over comment lines still reads
+# as one sentence: `#`, `//`, `/*`, `*`, `--`, `;`, `%`, `>`, `<!--`, `"""`.
+_COMMENT_LEADER = re.compile(r"^[ \t]*(?:<!--|/\*+|\*+/?|//+|#+|--+|;+|%+|>+|\"\"\"|''')?[ \t]*")
+_BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,4096}={0,2}(?![A-Za-z0-9+/=])")
+_HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|$)", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionFinding:
+    """One instruction-shaped passage. `line` is the 0-based line of the source text."""
+
+    rule: str
+    line: int
+    excerpt: str  # from the normalised text, redacted and truncated
+    hidden: str = ""  # how it was hidden, if it was ("in an HTML comment", "base64", ...)
+
+
+def normalise(text: str) -> str:
+    """NFKC with zero-width and bidi controls removed and Unicode tag characters decoded."""
+    text = _TAGS.sub(lambda m: "".join(chr(ord(c) - 0xE0000) for c in m.group(0)), text)
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE_TABLE)
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """About 120 characters around a match, whitespace collapsed, secrets masked."""
+    room = max(0, (_EXCERPT_CHARS - (end - start)) // 2)
+    s, e = max(0, start - room), min(len(text), end + room)
+    # Secrets are found on the whole text (an assignment needs its name, which may lie outside
+    # the window) and the window grows to cover any it cuts, so no part of one can leak.
+    masks = [f for f in find_secrets(text) if f.end > s and f.start < e]
+    if masks:
+        s, e = min(s, masks[0].start), max(e, masks[-1].end)
+    out: list[str] = []
+    pos = s
+    for f in masks:
+        out.append(text[pos : f.start])
+        out.append(f.masked)
+        pos = f.end
+    out.append(text[pos:e])
+    piece = " ".join("".join(out).split())
+    if len(piece) > _EXCERPT_CHARS:
+        piece = piece[: _EXCERPT_CHARS - 1] + "…"
+    prefix = "…" if s > 0 else ""
+    suffix = "…" if e < len(text) and not piece.endswith("…") else ""
+    return f"{prefix}{piece}{suffix}"
+
+
+def _hidden_characters(raw: str) -> Iterator[tuple[str, int, str]]:
+    """(rule, offset, detail) for invisible characters used to hide or reorder text."""
+    m = _BIDI_OVERRIDES.search(raw)
+    if m:
+        yield "bidi-control", m.start(), f"U+{ord(m.group(0)):04X}, Trojan Source"
+    m = _ZW_IN_WORD.search(raw)
+    if m:
+        yield "zero-width", m.start(), ""
+    for m in _TAGS.finditer(raw):
+        if not raw[: m.start()].endswith(_BLACK_FLAG):
+            yield "unicode-tags", m.start(), ""
+            break
+
+
+def _match_rules(text: str) -> Iterator[tuple[str, int, int]]:
+    for name, pattern in _RULES:
+        for m in pattern.finditer(text):
+            yield name, m.start(), m.end()
+
+
+def _decoded_blobs(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, decoded text) for base64 runs that decode to readable text."""
+    for count, m in enumerate(_BASE64_BLOB.finditer(text)):
+        if count >= _MAX_BASE64_BLOBS:
+            return
+        blob = m.group(0)
+        try:
+            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+            decoded = raw.decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        printable = sum(ch.isprintable() or ch.isspace() for ch in decoded)
+        if decoded and printable / len(decoded) > 0.95 and re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", decoded):
+            yield m.start(), decoded
+
+
+def _line_starts(lines: list[str]) -> list[int]:
+    starts: list[int] = []
+    pos = 0
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    return starts
+
+
+def _has_invisible(raw: str) -> bool:
+    return any(ord(c) in _INVISIBLE_TABLE for c in raw) or bool(_TAGS.search(raw))
+
+
+def find_injections(text: str) -> tuple[InjectionFinding, ...]:
+    """Instruction-shaped passages and hiding tricks in one text, at most one per line and rule.
+
+    Lines are joined (with comment leaders dropped) before matching so that a sentence wrapped
+    over several comment lines is still seen; each finding maps back to its source line.
+    """
+    if not text:
+        return ()
+    raw_lines = text.split("\n")
+    # One finding per line: several rules matching the same sentence are one attempt. Rules
+    # that read the words run first, so hidden characters become a detail of their finding.
+    findings: dict[int, InjectionFinding] = {}
+
+    def add(finding: InjectionFinding) -> None:
+        findings.setdefault(finding.line, finding)
+
+    raw_starts = _line_starts(raw_lines)
+    in_comment: set[int] = set()
+    if "<!--" in text:
+        for m in _HTML_COMMENT.finditer(text):
+            first = bisect_right(raw_starts, m.start()) - 1
+            last = bisect_right(raw_starts, max(m.start(), m.end() - 1)) - 1
+            in_comment.update(range(first, last + 1))
+
+    # Normalised line by line, so a match offset maps back to its source line.
+    cleaned = [_COMMENT_LEADER.sub("", normalise(raw), count=1) for raw in raw_lines]
+    starts = _line_starts(cleaned)
+    joined = "\n".join(cleaned)
+    for rule, start, end in _match_rules(joined):
+        line = bisect_right(starts, start) - 1
+        if line in in_comment:
+            hidden = "in an HTML comment"
+        elif _has_invisible(raw_lines[line]):
+            hidden = "with invisible characters"
+        else:
+            hidden = ""
+        add(InjectionFinding(rule, line, _excerpt(joined, start, end), hidden))
+
+    for offset, decoded in _decoded_blobs(joined):
+        plain = normalise(decoded)
+        for rule, start, end in _match_rules(plain):
+            line = bisect_right(starts, offset) - 1
+            add(InjectionFinding(rule, line, _excerpt(plain, start, end), "base64-encoded"))
+            break
+
+    for rule, offset, detail in _hidden_characters(text):
+        line = bisect_right(raw_starts, offset) - 1
+        shown = normalise(raw_lines[line])
+        add(InjectionFinding(rule, line, _excerpt(shown, 0, len(shown)), detail))
+    return tuple(sorted(findings.values(), key=lambda f: f.line))
+
+
+_RULE_TEXT = {
+    "override-instructions": "tries to override the reviewer's instructions",
+    "role-play": "tries to reassign the reviewer's role",
+    "approval-request": "asks the reviewer to approve or rate it safe",
+    "suppress-findings": "asks the reviewer not to report findings",
+    "chat-markup": "contains chat-model role markup",
+    "bidi-control": "contains a bidirectional control character",
+    "zero-width": "hides zero-width characters inside words",
+    "unicode-tags": "hides text in invisible Unicode tag characters",
+}
+
+_HIDING_RULES = frozenset({"bidi-control", "zero-width", "unicode-tags"})
+
+
+def _flag(finding: InjectionFinding, where: str, file: FileDiff | None, line: int | None) -> Flag:
+    what = _RULE_TEXT.get(finding.rule, finding.rule)
+    how = f" ({finding.hidden})" if finding.hidden else ""
+    # An instruction or a bidi override has no innocent reading: high. Zero-width characters
+    # alone can be an editor accident, and chat markup in program files is what code that
+    # talks to LLMs contains (prompt templates, tokenizer tests): medium, still worth a look.
+    severity = Severity.HIGH
+    if finding.rule == "zero-width" or (
+        finding.rule == "chat-markup" and file is not None and file.kind is not FileKind.DOCS
+    ):
+        severity = Severity.MEDIUM
+    return Flag(
+        kind=FlagKind.INJECTION_ATTEMPT,
+        severity=severity,
+        evidence=f"{where} {what}{how}: {finding.excerpt}",
+        file=file.path if file is not None else None,
+        line=line,
+    )
+
+
+def _added_runs(file: FileDiff) -> Iterator[tuple[list[str], list[int]]]:
+    for hunk in file.hunks:
+        texts: list[str] = []
+        numbers: list[int] = []
+        for ln in hunk.lines():
+            if ln.kind == "+" and ln.new_no is not None:
+                texts.append(ln.text)
+                numbers.append(ln.new_no)
+            elif texts:
+                yield texts, numbers
+                texts, numbers = [], []
+        if texts:
+            yield texts, numbers
+
+
+def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
+    """Injection-attempt flags for the title, the body and every added line of the diff.
+
+    Removed and context lines are not the PR's words and are not scanned. At most 25 flags are
+    returned: one is enough to raise the risk, the rest would only bury the report.
+    """
+    flags: list[Flag] = []
+    for where, text in (("title", pr.title), ("body", pr.body or "")):
+        for f in find_injections(text):
+            flags.append(_flag(f, f"PR {where}", None, None))
+    for file in diff.files:
+        if file.binary:
+            continue
+        for texts, numbers in _added_runs(file):
+            for f in find_injections("\n".join(texts)):
+                flags.append(_flag(f, "added line", file, numbers[f.line]))
+                if len(flags) >= _MAX_FLAGS:
+                    return tuple(flags)
+    return tuple(flags[:_MAX_FLAGS])

@@ -1,0 +1,579 @@
+"""Secret detection and redaction: `str -> SecretFinding`s, `ParsedDiff -> Flag`s.
+
+Two consumers need to agree exactly on what a secret is: `redact`, which masks credentials in
+any text before it reaches a report, a log or an LLM prompt (diff lines, PR titles and bodies),
+and `scan_diff`, which turns secrets *added* by a PR into security flags. Both are thin layers
+over `find_secrets`, so a value that is flagged is always a value that is masked, and the other
+way round.
+
+Detection is rules, not guesses: well-known token formats (AWS, GitHub, Slack, Stripe, Google,
+OpenAI, JWT, PEM private keys), passwords in URLs, quoted values assigned to names like
+`password` or `api_key`, and, in config-like files only, long high-entropy values. Obvious
+placeholders (`changeme`, `xxx`, `<your-token>`, `${VAR}`, environment lookups) are not secrets:
+flagging them would teach people to ignore the flag.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+
+from triage.models import FileDiff, Flag, FlagKind, ParsedDiff, PullRequest, Severity
+
+__all__ = [
+    "CONFIG_SUFFIXES",
+    "SecretFinding",
+    "find_secrets",
+    "is_placeholder",
+    "redact",
+    "redact_pull_request",
+    "scan_diff",
+    "shannon_entropy",
+]
+
+# Kinds whose leak hands over infrastructure or signing identity: critical. Everything else
+# (chat, payment, SaaS tokens, passwords) is high.
+_CRITICAL_KINDS = frozenset({"private-key", "aws-access-key", "aws-secret-key", "google-api-key"})
+
+_DESCRIPTIONS = {
+    "private-key": "private key block",
+    "aws-access-key": "AWS access key id",
+    "aws-secret-key": "AWS secret access key",
+    "github-token": "GitHub token",
+    "slack-token": "Slack token",
+    "slack-webhook": "Slack webhook URL",
+    "stripe-key": "Stripe live key",
+    "google-api-key": "Google API key",
+    "openai-key": "OpenAI-style API key",
+    "jwt": "JSON Web Token",
+    "url-password": "password in a URL",
+    "assignment": "credential assigned to a secret-looking name",
+    "high-entropy": "high-entropy value in a config file",
+}
+
+CONFIG_SUFFIXES = frozenset(
+    {".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".properties", ".cfg", ".conf"}
+)
+
+# Lockfiles are full of integrity hashes: high entropy by construction, never credentials.
+_LOCKFILE_NAMES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "composer.lock",
+        "poetry.lock",
+        "pdm.lock",
+        "uv.lock",
+        "pipfile.lock",
+        "cargo.lock",
+        "gemfile.lock",
+        "go.sum",
+        "packages.lock.json",
+        "flake.lock",
+        "bun.lock",
+    }
+)
+
+# Keys whose values are digests or ids rather than credentials (entropy rule only).
+_NOT_SECRET_KEYS = re.compile(
+    r"(?:hash|sha\d*|md5|digest|checksum|integrity|etag|commit|revision|rev|version|uuid|guid|"
+    r"id|nonce|salt|icon|image|url|uri|path|file|public[_-]?key|fingerprint)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretFinding:
+    """One secret in a text: `text[start:end]` is exactly what must be masked.
+
+    `line` is the 0-based line index of `start` within the text, so a caller that joined diff
+    lines can map a finding back to a file line. `masked` is the replacement, which keeps only a
+    public hint (a vendor prefix or the kind), never any of the secret's random part.
+    """
+
+    kind: str
+    start: int
+    end: int
+    line: int
+    masked: str
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.CRITICAL if self.kind in _CRITICAL_KINDS else Severity.HIGH
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS.get(self.kind, self.kind)
+
+
+# --------------------------------------------------------------------------------------------
+# Placeholders and entropy
+
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change_me",
+    "change-me",
+    "example",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourpass",
+    "yourtoken",
+    "yourkey",
+    "yoursecret",
+    "dummy",
+    "redacted",
+    "xxxx",
+    "****",
+    "•••",
+    "...",
+    "…",
+    "replace_me",
+    "replaceme",
+    "insert_",
+    "fixme",
+    "todo",
+    "sample",
+    "notasecret",
+    "not-a-secret",
+)
+_PLACEHOLDER_EXACT = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "test",
+        "testing",
+        "undefined",
+        "empty",
+        "required",
+        "optional",
+        "string",
+        "foobar",
+        "foo",
+        "bar",
+        "admin",
+        "default",
+        "pass",
+        "pwd",
+        "pw",
+        "user",
+        "username",
+        "abc",
+        "xyz",
+    }
+)
+# `${VAR}`, `$VAR`, `{{ x }}`, `%(x)s`, `%s`, `{}`, `{name}`, `<your-token>`, `process.env.X`.
+_TEMPLATE = re.compile(
+    r"^\$|\$\{|\$\(|\{\{|%\(|%s\b|\{\}|^\{[\w.]*\}$|^<[^>]*>$|^\[[^\]]*\]$|"
+    r"(?:os\.environ|os\.getenv|getenv\(|process\.env|ENV\[|System\.getenv|env\()",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for values that stand in for a secret rather than being one.
+
+    Why a rule and not a list: documentation, templates and tests are full of `changeme`,
+    `<your-token>`, `${API_KEY}` and `xxxx`; flagging those trains people to ignore the flag.
+    """
+    v = value.strip().strip("\"'`")
+    if not v:
+        return True
+    low = v.lower()
+    if low in _PLACEHOLDER_EXACT or _TEMPLATE.search(v):
+        return True
+    if re.fullmatch(r"#[0-9a-fA-F]{3,8}", v):
+        return True  # a colour (`Token: "#cccccc"` in a syntax theme)
+    if any(word in low for word in _PLACEHOLDER_WORDS):
+        return True
+    # One repeated character ("aaaaaaaa", "00000000") or a run of x/X/* with separators.
+    stripped = re.sub(r"[-_.\s]", "", low)
+    return len(set(stripped)) <= 1 or set(stripped) <= {"x", "*", "#", "0"}
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of `value`'s own character distribution (0 for an empty string)."""
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+# Random base62 tokens of 24+ characters carry ~3.9+ bits/char (lowercase+digits ~3.6+), but so
+# do camelCase identifiers, so entropy alone is not enough: a value must also contain a digit
+# (generated secrets almost always do, names rarely) and must not be mostly dictionary-like
+# runs of letters (`thisIsAVeryLongName2`, `ubuntu-22.04-lts-server`).
+_ENTROPY_MIN_LENGTH = 24
+_ENTROPY_MIN_BITS = 3.5
+_MAX_WORDLIKE_SHARE = 0.4
+_WORDLIKE = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{4,}")
+
+
+def _looks_random(value: str) -> bool:
+    if len(value) < _ENTROPY_MIN_LENGTH or not re.fullmatch(r"[A-Za-z0-9+/=_\-.~]+", value):
+        return False
+    if not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value)):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F\-]+", value):  # hex digests and UUIDs: ids, not credentials
+        return False
+    if re.fullmatch(r"[\w\-]+(?:\.[\w\-]+){2,}", value) and not value.startswith("eyJ"):
+        return False  # dotted names: hostnames, package.module.paths, version strings
+    wordlike = sum(len(m.group(0)) for m in _WORDLIKE.finditer(value))
+    if wordlike / len(value) > _MAX_WORDLIKE_SHARE:
+        return False
+    return shannon_entropy(value) >= _ENTROPY_MIN_BITS
+
+
+def _is_config_path(path: str | None) -> bool:
+    if not path:
+        return False
+    p = PurePosixPath(path)
+    name = p.name.lower()
+    if name in _LOCKFILE_NAMES or name.endswith(".lock"):
+        return False
+    if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
+        return True
+    return p.suffix.lower() in CONFIG_SUFFIXES
+
+
+# --------------------------------------------------------------------------------------------
+# Rules. Each yields (kind, start, end, masked) for a candidate; placeholders are dropped here.
+
+_Candidate = tuple[str, int, int, str]
+
+# Token formats with a fixed public prefix: the prefix is kept as the hint.
+_PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
+    ("aws-access-key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"), 4),
+    (
+        "github-token",
+        re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        -1,
+    ),
+    ("slack-token", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}"), 5),
+    (
+        "slack-webhook",
+        re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
+        len("https://hooks.slack.com/services/"),
+    ),
+    ("stripe-key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,247}"), 8),
+    ("google-api-key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4),
+    (
+        "openai-key",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"
+        ),
+        3,
+    ),
+    (
+        "jwt",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{10,}(?![A-Za-z0-9_-])"
+        ),
+        3,
+    ),
+)
+
+_PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----")
+_PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+# PEM bodies are wrapped at 64 columns; 40 base64 characters in a row do not occur in code that
+# merely mentions the header (`line.startswith("-----BEGIN RSA PRIVATE KEY-----")`).
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
+# A line of PEM body: base64 only, possibly wrapped in string-literal noise ("...\n" +).
+_PEM_BODY_LINE = re.compile(
+    r"[ \t\"'+,]*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z\-]+: [^\n]*)[ \t\"'+,;]*(?:\\n)?[ \t\"'+,;]*"
+)
+
+_URL_PASSWORD = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{1,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]"
+)
+
+_AWS_SECRET = re.compile(
+    r"(?i)aws_?secret(?:_?access)?_?key[\"']?\s*(?::=|=>|[:=])\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+)
+
+# `name = "value"`, `name: 'value'`, `"name": "value"`, `name := "v"`, `name => "v"`,
+# `name: str = "v"`, `--name "v"` is not covered (command lines are rarely committed secrets).
+_SECRET_NAME = (
+    r"[A-Za-z0-9_.\-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|apikey|"
+    r"access[_\-]?key|private[_\-]?key|client[_\-]?secret|credentials?)"
+)
+_ASSIGNMENT = re.compile(
+    r"(?<![A-Za-z0-9_])[\"']?(?P<name>" + _SECRET_NAME + r")[\"']?"
+    r"(?:\s*:\s*[A-Za-z_][\w\[\]., |]*?(?=\s*=))?"  # an optional type annotation
+    r"\s*(?P<op>:=|=>|=(?!=)|:)\s*"
+    r"(?:(?P<q>[\"'`])(?P<qv>[^\"'`\n]{1,512})(?P=q)|(?P<uv>[^\s\"'`,;#(){}\[\]]{1,512}))",
+    re.IGNORECASE,
+)
+
+# Words and identifiers made of words (`Bearer`, `passwordField`, `db-credentials`,
+# `password_min_length`) name a secret or a setting; a weak all-letters password is missed, a
+# rejected PR for `secret: my-app-secret` would be worse (the policy may reject on secrets).
+_WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[_\-.][A-Za-z]+)*")
+
+# Names that hold settings about a secret, not the secret: `password_min_length`, `token_field`.
+_SETTING_NAME = re.compile(r"(?i)(?:min|max)_?\w*|\w*_(?:len|length|field|type|name)")
+
+# `key: value` / `key = value` / `"key": "value"` lines in config files, for the entropy rule.
+_CONFIG_VALUE = re.compile(
+    r"(?m)^[ \t\-]*[\"']?(?P<key>[\w.\-]+)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<value>[^\s\"',#]{24,})[\"']?"
+)
+
+
+def _prefixed(text: str) -> Iterator[_Candidate]:
+    for kind, pattern, keep in _PREFIXED:
+        for m in pattern.finditer(text):
+            value = m.group(0)
+            if is_placeholder(value):
+                continue
+            body = value[3:]
+            if kind == "openai-key" and not (re.search(r"\d", body) and re.search(r"[A-Za-z]", body)):
+                continue  # "sk-" + words ("sk-learn-style-names") is not a key
+            hint_len = keep if keep >= 0 else (11 if value.startswith("github_pat_") else 4)
+            hint = value[:hint_len]
+            stars = "*" * max(4, min(len(value) - hint_len, 16))
+            yield kind, m.start(), m.end(), hint + stars
+
+
+def _private_keys(text: str) -> Iterator[_Candidate]:
+    for m in _PEM_BEGIN.finditer(text):
+        end_match = _PEM_END.search(text, m.end(), m.end() + 16384)
+        if end_match is not None:
+            body = text[m.end() : end_match.start()]
+            if _BASE64_RUN.search(body.replace("\\n", "\n")):
+                yield "private-key", m.start(), end_match.end(), "[REDACTED:private-key]"
+            continue
+        # No footer in reach (a truncated hunk): the block ends where base64 lines stop.
+        line_end = text.find("\n", m.end())
+        line_end = len(text) if line_end < 0 else line_end
+        end = m.end()
+        strong = bool(_BASE64_RUN.search(text[m.end() : line_end].replace("\\n", " ")))
+        if strong:
+            end = line_end  # an escaped body on the BEGIN line itself ("-----\\nMIIE...")
+        pos = line_end
+        while pos < len(text):
+            nxt = text.find("\n", pos + 1)
+            nxt = len(text) if nxt < 0 else nxt
+            segment = text[pos + 1 : nxt]
+            if not _PEM_BODY_LINE.fullmatch(segment):
+                break
+            strong = strong or bool(_BASE64_RUN.search(segment))
+            end = pos = nxt
+        if strong and end > m.end():
+            yield "private-key", m.start(), end, "[REDACTED:private-key]"
+
+
+def _url_passwords(text: str) -> Iterator[_Candidate]:
+    for m in _URL_PASSWORD.finditer(text):
+        if not is_placeholder(m.group(1)):
+            yield "url-password", m.start(1), m.end(1), "[REDACTED:password]"
+
+
+def _aws_secrets(text: str) -> Iterator[_Candidate]:
+    for m in _AWS_SECRET.finditer(text):
+        if not is_placeholder(m.group(1)):
+            yield "aws-secret-key", m.start(1), m.end(1), "[REDACTED:aws-secret-key]"
+
+
+def _assignments(text: str, config: bool) -> Iterator[_Candidate]:
+    for m in _ASSIGNMENT.finditer(text):
+        name = m.group("name")
+        if m.group("qv") is not None:
+            value, group = m.group("qv"), "qv"
+        else:
+            value, group = m.group("uv"), "uv"
+            # Unquoted values are code (`token = get_token()`, `password: str`) unless the
+            # file is config or the value cannot be an identifier (has a digit and a letter).
+            if value.endswith((":", "=")):
+                continue
+            if not config and (re.fullmatch(r"[A-Za-z_][\w.]*", value) or not re.search(r"\d", value)):
+                continue
+        if len(value) < 6 or " " in value.strip() or is_placeholder(value):
+            continue
+        if _WORDS_ONLY.fullmatch(value) or re.fullmatch(r"[\d.]+", value):
+            continue  # `token: "refresh"`, `secret: my-app-secret`, `password_min_length: 12`
+        if value.lower() == name.lower() or _SETTING_NAME.fullmatch(name):
+            continue
+        yield "assignment", m.start(group), m.end(group), "[REDACTED:secret]"
+
+
+def _high_entropy(text: str) -> Iterator[_Candidate]:
+    for m in _CONFIG_VALUE.finditer(text):
+        key, value = m.group("key"), m.group("value")
+        if _NOT_SECRET_KEYS.search(key) or is_placeholder(value) or "://" in value:
+            continue
+        if _looks_random(value):
+            yield "high-entropy", m.start("value"), m.end("value"), "[REDACTED:high-entropy]"
+
+
+# Earlier rules win when two candidates overlap: a GitHub token inside `token = "..."` is
+# reported as a GitHub token, not as a generic assignment.
+def find_secrets(text: str, path: str | None = None) -> tuple[SecretFinding, ...]:
+    """All secrets in `text`, in order, without overlaps.
+
+    `path` (the file the text comes from) switches on the rules that only make sense in config
+    files: unquoted `key: value` credentials and high-entropy values.
+    """
+    if not text:
+        return ()
+    config = _is_config_path(path)
+    ranked: list[tuple[int, _Candidate]] = []
+    sources: list[Iterator[_Candidate]] = [
+        _private_keys(text),
+        _prefixed(text),
+        _aws_secrets(text),
+        _url_passwords(text),
+        _assignments(text, config),
+    ]
+    if config:
+        sources.append(_high_entropy(text))
+    for rank, source in enumerate(sources):
+        ranked.extend((rank, cand) for cand in source)
+    if not ranked:
+        return ()
+    ranked.sort(key=lambda rc: (rc[0], rc[1][1]))
+    taken: list[_Candidate] = []
+    for _, cand in ranked:
+        if all(cand[2] <= t[1] or cand[1] >= t[2] for t in taken):
+            taken.append(cand)
+    taken.sort(key=lambda c: c[1])
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"] if "\n" in text else []
+    return tuple(
+        SecretFinding(kind, start, end, bisect_right(newlines, start - 1), masked)
+        for kind, start, end, masked in taken
+    )
+
+
+def _apply(text: str, findings: tuple[SecretFinding, ...]) -> str:
+    if not findings:
+        return text
+    out: list[str] = []
+    pos = 0
+    for f in findings:
+        out.append(text[pos : f.start])
+        out.append(f.masked)
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def redact(text: str, path: str | None = None) -> str:
+    """`text` with every credential `find_secrets` sees replaced by its mask.
+
+    Use it on anything that leaves the process: PR titles and bodies in summaries, flag
+    evidence, diff text sent to an LLM, log lines. `path` enables the config-file rules.
+    """
+    return _apply(text, find_secrets(text, path))
+
+
+def redact_pull_request(pr: PullRequest) -> PullRequest:
+    """The same PR with its free text (title, body, commit messages, trailers) redacted.
+
+    For anything that shows or sends a PR's words (an LLM prompt, a report); the diff bytes are
+    left alone because their line numbers must stay exact, redact diff text when you render it.
+    """
+    return replace(
+        pr,
+        title=redact(pr.title),
+        body=redact(pr.body or ""),
+        commit_messages=tuple(redact(m) for m in pr.commit_messages),
+        trailers=tuple(replace(t, value=redact(t.value)) for t in pr.trailers),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Diffs
+
+_EVIDENCE_CHARS = 120
+_MAX_FLAGS = 50
+
+
+def _added_runs(file: FileDiff) -> Iterator[tuple[list[str], list[int]]]:
+    """Consecutive added lines of a file, with their new-side line numbers.
+
+    Runs rather than single lines, so a PEM block added over 27 lines is one finding.
+    """
+    for hunk in file.hunks:
+        texts: list[str] = []
+        numbers: list[int] = []
+        for line in hunk.lines():
+            if line.kind == "+" and line.new_no is not None:
+                texts.append(line.text)
+                numbers.append(line.new_no)
+            elif texts:
+                yield texts, numbers
+                texts, numbers = [], []
+        if texts:
+            yield texts, numbers
+
+
+def _line_excerpt(texts: list[str], index: int, findings: tuple[SecretFinding, ...]) -> str:
+    """Line `index` of a run with every finding that touches it masked (never the value)."""
+    line_start = sum(len(t) + 1 for t in texts[:index])
+    text = texts[index]
+    out: list[str] = []
+    pos = 0
+    for f in findings:
+        s, e = f.start - line_start, f.end - line_start
+        if e <= 0 or s >= len(text):
+            continue
+        out.append(text[pos : max(s, 0)])
+        out.append(f.masked if s >= 0 else "[REDACTED]")
+        pos = min(e, len(text))
+    out.append(text[pos:])
+    excerpt = "".join(out).strip()
+    if len(excerpt) > _EVIDENCE_CHARS:
+        excerpt = excerpt[: _EVIDENCE_CHARS - 1] + "…"
+    return excerpt
+
+
+def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
+    """A security flag for each added line that carries a secret.
+
+    Only added lines count: a PR that *removes* a leaked key is a fix, not a leak. The flag
+    names the file and new-side line; its evidence is the line with the secret masked.
+    """
+    flags: list[Flag] = []
+    seen: set[tuple[str, int, str]] = set()
+    for file in diff.files:
+        if file.binary or not file.hunks:
+            continue
+        for texts, numbers in _added_runs(file):
+            joined = "\n".join(texts)
+            findings = find_secrets(joined, file.path)
+            for f in findings:
+                line_no = numbers[f.line]
+                key = (file.path, line_no, f.kind)
+                if key in seen:
+                    continue
+                seen.add(key)
+                excerpt = _line_excerpt(texts, f.line, findings)
+                flags.append(
+                    Flag(
+                        kind=FlagKind.SECURITY,
+                        severity=f.severity,
+                        evidence=f"{f.description} added: {excerpt}",
+                        file=file.path,
+                        line=line_no,
+                    )
+                )
+                if len(flags) >= _MAX_FLAGS:
+                    return tuple(flags)
+    return tuple(flags)
