@@ -85,6 +85,9 @@ class PullRequest:
     # Where the PR came from, for error messages: a path, "git:abc123", "github:o/r#12".
     source: str = ""
     load_errors: tuple[str, ...] = ()
+    # GitHub says the author is an App/bot account (user.type == "Bot"); sources that cannot
+    # tell leave it False and the owner rules fall back to the login (`[bot]`, `[owners] bots`).
+    author_is_bot: bool = False
 
     def without_diff(self) -> PullRequest:
         """The same PR without its diff bytes: what later stages keep once it has been measured."""
@@ -150,7 +153,8 @@ class Hunk:
 
     def lines(self) -> Iterator[Line]:
         old_no, new_no = self.old_start, self.new_start
-        for raw in self.body.splitlines():
+        # split("\n"), not splitlines(): a lone \r, form feed or U+2028 is content, not a line end.
+        for raw in self.body.split("\n"):
             if not raw:
                 kind, text = " ", ""
             else:
