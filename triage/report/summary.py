@@ -1,0 +1,114 @@
+"""The queue-level view every report opens with, computed once from a `Queue`.
+
+Input: `Queue`. Output: `QueueView`, a small frozen record that the JSON, Markdown, HTML and
+terminal renderers all read, so the four reports can never disagree about what "queued" or
+"shed" means. The figures the rank stage defines come from `triage.rank.queue_summary`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from triage.models import DecisionKind, Queue, QueueItem
+from triage.rank import OwnerLoad, queue_summary
+
+# The order decisions are listed in every report: the queue first, then the ways of leaving it.
+DECISION_ORDER: tuple[DecisionKind, ...] = (
+    DecisionKind.REVIEW,
+    DecisionKind.THROTTLED,
+    DecisionKind.NEEDS_SPLIT,
+    DecisionKind.REJECT,
+    DecisionKind.CLOSE,
+    DecisionKind.SKIPPED,
+)
+SHED_KINDS: tuple[DecisionKind, ...] = DECISION_ORDER[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class OldestWaiting:
+    """The PR that has waited longest among those still meant to be reviewed (queued or
+    throttled): the one the age term of the priority is there to protect."""
+
+    id: str
+    title: str
+    created_at: datetime
+    age_days: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    received: int
+    queued: int
+    shed: int
+    by_decision: tuple[tuple[str, int], ...]  # (decision value, count), in DECISION_ORDER, zeros kept
+    shed_by_rule: tuple[tuple[str, int], ...]  # (rule that decided it, items), most first; sums to `shed`
+    minutes_needed: int
+    minutes_queued: int
+    minutes_available: int
+    oldest_waiting: OldestWaiting | None
+    owner_load: tuple[OwnerLoad, ...]  # heaviest first (triage.rank.OwnerLoad)
+    errors: int  # items that carry at least one error
+
+    @property
+    def hours_needed(self) -> float:
+        return self.minutes_needed / 60
+
+    @property
+    def hours_queued(self) -> float:
+        return self.minutes_queued / 60
+
+    @property
+    def hours_available(self) -> float:
+        return self.minutes_available / 60
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes from sources that know no zone are taken as UTC, like git and GitHub."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ordered_items(queue: Queue) -> tuple[QueueItem, ...]:
+    """Items in report order: the ranked queue, throttled by position, then the rest by decision.
+
+    Within a decision, input order is kept (sorted() is stable), which is deterministic.
+    """
+    order = {kind: n for n, kind in enumerate(DECISION_ORDER)}
+
+    def key(item: QueueItem) -> tuple[int, int]:
+        place = item.rank if item.rank is not None else item.position
+        return order.get(item.decision.kind, len(order)), place if place is not None else 1 << 30
+
+    return tuple(sorted(queue.items, key=key))
+
+
+def queue_view(queue: Queue) -> QueueView:
+    """The queue-level view used by every report.
+
+    The figures the rank stage defines (queued, shed by rule, oldest waiting, load per owner)
+    come from `triage.rank.queue_summary`, so the reports say exactly what rank decided; the
+    report adds the per-decision counts and the details it shows (title, dates).
+    """
+    summary = queue_summary(queue)
+    counts = Counter(item.decision.kind for item in queue.items)
+    oldest: OldestWaiting | None = None
+    if summary.oldest_waiting_id is not None:
+        first = next(i for i in queue.items if i.pr.id == summary.oldest_waiting_id)
+        assert first.pr.created_at is not None  # queue_summary only considers dated items
+        oldest = OldestWaiting(
+            first.pr.id, first.pr.title, as_utc(first.pr.created_at), summary.oldest_waiting_days or 0.0
+        )
+    return QueueView(
+        received=summary.received,
+        queued=summary.queued,
+        shed=summary.received - summary.queued,
+        by_decision=tuple((kind.value, counts.get(kind, 0)) for kind in DECISION_ORDER),
+        shed_by_rule=tuple(summary.shed.items()),
+        minutes_needed=queue.capacity.minutes_needed,
+        minutes_queued=queue.capacity.minutes_queued,
+        minutes_available=queue.capacity.minutes_available,
+        oldest_waiting=oldest,
+        owner_load=summary.load,
+        errors=sum(1 for i in queue.items if i.errors),
+    )

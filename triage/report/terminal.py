@@ -1,0 +1,78 @@
+"""The terminal table printed by `triage run`: the queue at a glance.
+
+Input: `Queue` and a `rich.console.Console` (injected, so tests render into a recording console
+at a fixed width). Every PR-supplied string is passed as a `rich.text.Text`, never as markup:
+a title like `[red]x[/]` must print as typed, not restyle the table.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from triage.models import Queue
+from triage.report.summary import ordered_items, queue_view
+from triage.report.text import hours, one_line, reviewer_text
+
+_DECISION_STYLE = {
+    "review": "green",
+    "throttled": "yellow",
+    "needs-split": "magenta",
+    "reject": "red",
+    "close": "bright_black",
+    "skipped": "bright_black",
+}
+_RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
+
+
+def summary_line(queue: Queue) -> str:
+    """One line: counts, reviewer-hours and which reviewer ran."""
+    view = queue_view(queue)
+    return (
+        f"{view.received} received · {view.queued} queued · {view.shed} shed · "
+        f"{hours(view.hours_needed)} needed / {hours(view.hours_available)} available · "
+        f"{reviewer_text(queue.review_source)}"
+    )
+
+
+def shed_line(queue: Queue) -> str:
+    view = queue_view(queue)
+    counts = ", ".join(f"{kind} {n}" for kind, n in view.by_decision[1:] if n)
+    rules = ", ".join(f"{rule} {n}" for rule, n in view.shed_by_rule)
+    return f"shed: {counts or 'none'}" + (f" (by rule: {rules})" if rules else "")
+
+
+def build_table(queue: Queue) -> Table:
+    table = Table(title="PR triage queue", show_lines=False, expand=False)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("id", no_wrap=True, max_width=16, overflow="ellipsis")
+    table.add_column("title", max_width=48, overflow="ellipsis", no_wrap=True)
+    table.add_column("owner", max_width=16, overflow="ellipsis", no_wrap=True)
+    table.add_column("size", no_wrap=True)
+    table.add_column("risk", justify="right", no_wrap=True)
+    table.add_column("min", justify="right", no_wrap=True)
+    table.add_column("decision", no_wrap=True)
+    for item in ordered_items(queue):
+        place = item.rank if item.rank is not None else item.position
+        risk = item.assessment.risk
+        decision = item.decision.kind.value
+        size = "?" if item.errors else item.assessment.metrics.size_bucket.value
+        table.add_row(
+            "" if place is None else (str(place) if item.rank is not None else f"+{place}"),
+            Text(one_line(item.pr.id)),
+            Text(one_line(item.pr.title)),
+            Text(item.decision.owner.login if item.decision.owner else "—"),
+            size,
+            Text(f"{risk.score:.2f}", style=_RISK_STYLE.get(risk.level.value, "")),
+            str(item.estimated_review_minutes),
+            Text(decision + (" !" if item.errors else ""), style=_DECISION_STYLE.get(decision, "")),
+        )
+    return table
+
+
+def print_table(queue: Queue, console: Console) -> None:
+    """Print the queue table, a one-line summary and the shed counts."""
+    console.print(build_table(queue))
+    console.print(Text(summary_line(queue)))
+    console.print(Text(shed_line(queue)))
