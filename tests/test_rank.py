@@ -1,0 +1,228 @@
+"""The rank stage: estimates, capacity in both modes, explained priority, stable order, the cut
+line, and the queue summary the reports open with."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from factories import NOW, make
+
+from triage.config import CapacityConfig, Config, PriorityConfig, SizeConfig
+from triage.models import Assessment, ChangeKind, DecisionKind, Metrics
+from triage.policy import PolicyContext, decide
+from triage.rank import capacity_plan, estimate_minutes, priority, queue_summary, rank
+
+CFG = Config()
+K = DecisionKind
+
+
+def run(batch: list[Assessment], cfg: Config = CFG):  # type: ignore[no-untyped-def]
+    return rank(batch, decide(batch, cfg, PolicyContext(NOW)), cfg, NOW, "heuristic")
+
+
+def metrics(lines: int) -> Metrics:
+    return make(lines=lines).metrics
+
+
+# ----------------------------------------------------------------------------- estimates
+
+
+@pytest.mark.parametrize(
+    ("lines", "minutes"), [(0, 5), (20, 5), (25, 5), (26, 6), (300, 60), (301, 61), (1000, 200)]
+)
+def test_estimated_review_minutes(lines: int, minutes: int) -> None:
+    assert estimate_minutes(metrics(lines), CFG) == minutes
+
+
+def test_estimate_follows_config() -> None:
+    cfg = Config(size=SizeConfig(loc_per_hour=600, min_review_minutes=10))
+    assert estimate_minutes(metrics(50), cfg) == 10
+    assert estimate_minutes(metrics(600), cfg) == 60
+
+
+# ----------------------------------------------------------------------------- capacity
+
+
+def test_count_mode_capacity() -> None:
+    plan = capacity_plan(CFG, [5, 10, 60])
+    assert (plan.mode, plan.reviews, plan.minutes) == ("count", 12, 12 * 10)  # 3 x 4 x 7/7; median 10
+
+
+@pytest.mark.parametrize(
+    ("reviewers", "per_week", "days", "reviews"), [(3, 4, 14, 24), (2, 4, 3, 3), (1, 1, 1, 0)]
+)
+def test_count_mode_scales_with_period(reviewers: int, per_week: int, days: int, reviews: int) -> None:
+    cfg = Config(capacity=CapacityConfig(reviewers=reviewers, reviews_per_week=per_week, period_days=days))
+    assert capacity_plan(cfg, []).reviews == reviews
+
+
+def test_count_mode_minutes_without_candidates_use_the_minimum() -> None:
+    assert capacity_plan(CFG, []).minutes == 12 * 5
+
+
+@pytest.mark.parametrize(("days", "working"), [(7, 5), (14, 10), (1, 1), (3, 2)])
+def test_minutes_mode_capacity(days: int, working: int) -> None:
+    cfg = Config(capacity=CapacityConfig(reviewers=2, minutes_per_day=60, period_days=days))
+    plan = capacity_plan(cfg, [5])
+    assert (plan.mode, plan.reviews, plan.minutes) == ("minutes", None, 2 * 60 * working)
+
+
+# ----------------------------------------------------------------------------- priority
+
+
+def test_priority_terms_are_explained() -> None:
+    p = priority(make(lines=0, risk=0.5, change_type=ChangeKind.FIX, labels=("bug",), age_days=0), CFG, NOW)
+    terms = {t.name: t for t in p.terms}
+    assert list(terms) == ["size", "risk", "value", "age"]
+    assert terms["size"].contribution == 1.0
+    assert terms["risk"].contribution == 0.3
+    assert terms["value"].value == 1.0 and terms["value"].contribution == 0.4
+    assert terms["value"].detail == "linked issue #1, label bug, a fix"
+    assert terms["age"].contribution == 0.0
+    assert p.score == pytest.approx(1.7)
+    assert p.score == pytest.approx(sum(t.contribution for t in p.terms))
+
+
+def test_smaller_is_higher() -> None:
+    assert priority(make(lines=10), CFG, NOW).score > priority(make(lines=300), CFG, NOW).score
+    assert priority(make(lines=1000), CFG, NOW).terms[0].contribution == 0.0
+
+
+def test_risk_raises_priority() -> None:
+    assert priority(make(risk=0.9), CFG, NOW).score > priority(make(risk=0.1), CFG, NOW).score
+
+
+def test_age_doubles_every_half_life_and_is_unbounded() -> None:
+    def age(days: float) -> float:
+        return next(t.contribution for t in priority(make(age_days=days), CFG, NOW).terms if t.name == "age")
+
+    assert age(14) == 0.5  # weight 0.5 x (2^1 - 1)
+    assert age(28) == 1.5
+    assert age(70) > 10
+    huge_old = priority(make(lines=1000, risk=0.0, linked_issues=(), age_days=40), CFG, NOW)
+    tiny_new = priority(make(lines=1, risk=1.0, labels=("bug",), age_days=0), CFG, NOW)
+    assert huge_old.score > tiny_new.score  # anti-starvation
+
+
+def test_age_term_can_be_switched_off() -> None:
+    cfg = Config(priority=PriorityConfig(age_half_life_days=0))
+    assert priority(make(age_days=400), cfg, NOW).terms[3].contribution == 0.0
+
+
+# ----------------------------------------------------------------------------- order and cut
+
+
+def test_order_by_priority_then_age_then_id() -> None:
+    batch = [make("b", lines=10), make("a", lines=10), make("old", lines=10, age_days=1.0 + 1e-9),
+             make("big", lines=400)]
+    queue = run(batch)
+    assert [i.pr.id for i in queue.items] == ["old", "a", "b", "big"]
+    assert [i.rank for i in queue.items] == [1, 2, 3, 4]
+
+
+def test_same_input_any_order_same_queue() -> None:
+    batch = [make(f"p{i}", lines=(i * 37) % 300 + 1, risk=(i % 5) / 5, age_days=i % 4) for i in range(30)]
+    expected = [i.pr.id for i in run(batch).items]
+    for seed in range(3):
+        shuffled = batch[:]
+        random.Random(seed).shuffle(shuffled)
+        assert [i.pr.id for i in run(shuffled).items] == expected
+
+
+def test_count_mode_cut_line_throttles_the_rest_with_positions() -> None:
+    cfg = Config(capacity=CapacityConfig(reviewers=1, reviews_per_week=2, period_days=7))
+    batch = [make(f"p{i}", lines=10 * (i + 1)) for i in range(5)]
+    queue = run(batch, cfg)
+    assert [(i.pr.id, i.rank, i.position, i.decision.kind) for i in queue.items] == [
+        ("p0", 1, None, K.REVIEW), ("p1", 2, None, K.REVIEW),
+        ("p2", None, 1, K.THROTTLED), ("p3", None, 2, K.THROTTLED), ("p4", None, 3, K.THROTTLED),
+    ]
+    cut = queue.items[2].decision
+    assert [r.rule for r in cut.reasons] == ["capacity"]
+    assert "2 of 2 reviews" in cut.reasons[0].message
+    assert "#1 in line behind the cut" in cut.reasons[0].message
+    assert cut.labels == ("size/M", "risk/low", "triage/throttled")
+    cap = queue.capacity
+    assert (cap.reviewers, cap.period_days, cap.minutes_queued) == (1, 7, 10)
+    assert cap.minutes_needed == 5 + 5 + 6 + 8 + 10
+    assert cap.minutes_available == 2 * 6  # 2 reviews x median estimate
+
+
+def test_minutes_mode_fills_while_items_fit() -> None:
+    cfg = Config(capacity=CapacityConfig(reviewers=1, minutes_per_day=30, period_days=1))  # 30 minutes
+    batch = [make("small1", lines=20), make("mid", lines=100, risk=1.0, labels=("bug",)),
+             make("small2", lines=25)]
+    queue = run(batch, cfg)
+    ranks = {i.pr.id: (i.rank, i.position) for i in queue.items}
+    # mid (20 min) ranks first on risk+value, then small1 (5) fits, small2 (5) fits exactly: 30.
+    assert ranks == {"mid": (1, None), "small1": (2, None), "small2": (3, None)}
+    queue2 = run([*batch, make("another", lines=28)], cfg)  # 6 minutes, ranks last, no room left
+    assert {i.pr.id: i.position for i in queue2.items}["another"] == 1
+    assert queue2.capacity.minutes_queued == 30 and queue2.capacity.minutes_available == 30
+
+
+def test_item_too_big_for_capacity_does_not_block_smaller_ones() -> None:
+    cfg = Config(capacity=CapacityConfig(reviewers=1, minutes_per_day=30, period_days=1))
+    batch = [make("huge", lines=900, risk=1.0, labels=("bug",), age_days=30), make("small", lines=5)]
+    queue = run(batch, cfg)
+    assert [(i.pr.id, i.rank, i.position) for i in queue.items] == [("small", 1, None), ("huge", None, 1)]
+
+
+def test_only_review_decisions_with_owner_enter_the_queue() -> None:
+    batch = [make("ok"), make("draft", draft=True), make("bot", author="x[bot]", author_association="NONE")]
+    queue = run(batch)
+    assert [(i.pr.id, i.rank) for i in queue.items] == [("ok", 1), ("draft", None), ("bot", None)]
+
+
+def test_review_decision_without_owner_is_kept_out() -> None:
+    batch = [make("x")]
+    decisions = tuple(replace(d, owner=None) for d in decide(batch, CFG, PolicyContext(NOW)))
+    queue = rank(batch, decisions, CFG, NOW, "heuristic")
+    item = queue.items[0]
+    assert item.rank is None and item.decision.kind is K.THROTTLED
+    assert item.decision.reasons[0].rule == "no-owner"
+
+
+def test_mismatched_lengths_are_an_error() -> None:
+    with pytest.raises(ValueError, match="1 assessments but 0 decisions"):
+        rank([make()], (), CFG, NOW, "heuristic")
+
+
+def test_queue_fields() -> None:
+    queue = run([make()])
+    assert queue.generated_at == NOW and queue.review_source == "heuristic"
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def test_queue_summary() -> None:
+    cfg = Config(capacity=CapacityConfig(reviewers=1, reviews_per_week=2, period_days=7))
+    batch = [
+        make("a1", lines=10, age_days=2),
+        make("a2", lines=20, age_days=3),
+        make("b1", lines=300, author="bob", age_days=9),
+        make("split", lines=2000),
+        make("draft", draft=True, age_days=100),
+    ]
+    summary = queue_summary(run(batch, cfg))
+    assert (summary.received, summary.queued) == (5, 2)
+    assert summary.shed == {"capacity": 1, "draft": 1, "size": 1}
+    assert summary.oldest_waiting_id == "b1" and summary.oldest_waiting_days == 9.0
+    assert summary.hours_needed == round((5 + 5 + 60) / 60, 1)
+    assert [(o.login, o.queued, o.waiting, o.minutes_queued) for o in summary.load] == [
+        ("alice", 2, 2, 10), ("bob", 0, 1, 0)]
+
+
+def test_summary_of_empty_queue() -> None:
+    summary = queue_summary(run([]))
+    assert (summary.received, summary.queued, summary.shed, summary.oldest_waiting_id) == (0, 0, {}, None)
+
+
+def test_created_at_unknown_sorts_last() -> None:
+    batch = [make("nodate", created_at=None), make("dated", age_days=0)]
+    batch[1] = replace(batch[1], pr=replace(batch[1].pr, created_at=NOW - timedelta(seconds=1)))
+    assert [i.pr.id for i in run(batch).items] == ["dated", "nodate"]

@@ -1,0 +1,387 @@
+"""The decide stage: `Sequence[Assessment] -> tuple[Decision, ...]`, one per PR, same order.
+
+Every gate is a named rule (DESIGN.md §4). A rule that fires pushes the PR towards a decision
+kind, or only adds a note; the decision is the strongest kind any rule pushed for, with the
+precedence skipped > close > reject > needs-split > throttled > review, and *every* rule that
+fired is listed as a reason so the report can say all that is wrong at once (fixing one problem
+should not reveal the next on the following run).
+
+Overrides: the label `[gates] override_prefix + rule` (default `triage/override-<rule>`) on a PR
+disables that rule for that PR; the decision then records a note that the override was used.
+Two rules cannot be overridden because the queue's guarantees rest on them: `unparseable` (there
+is nothing trustworthy to review or rank) and `no-owner` (no item enters the queue without an
+accountable human). Capacity is not a gate here; `triage.rank` draws that line.
+
+Rules and the choices made where the design leaves room:
+
+* `unparseable` -> skipped: the item has load/parse errors; the message quotes the first one.
+* `draft` -> skipped: drafts are not asking for review yet.
+* `no-owner` -> reject (or throttled when `[gates] reject_without_owner = false`), with the
+  owner lookup's explanation.
+* `secret` -> reject until removed: a security flag that is a secret. The secrets scanner
+  (`triage.review.secrets.scan_diff`) writes `"<what> added: <masked line>"`; a security flag
+  with that evidence, or any security flag of severity critical (from any reviewer), counts.
+* `stale` -> close once no human has acted for `warn_days + close_days` days; a note after
+  `warn_days`. The clock is `last_human_activity_at`, else `updated_at`, else `created_at`;
+  no date at all means no stale rule. Naive datetimes are taken as UTC.
+* `size` / `areas` -> needs-split above `split_lines` counted lines or at `split_areas` or more
+  top-level areas; a `suggest-split` note above `suggest_split_lines`.
+* `linked-issue` -> reject ("link an issue") for external authors without a linked issue, when
+  `require_linked_issue`. External = login not in `maintainers` and `author_association` not in
+  `exempt_associations`. When the source carries no association and no maintainers are
+  configured (patches, local git ranges) write access is unknown and the rule does not fire:
+  rejecting every commit of one's own repository would make local runs useless.
+* `author-cap` -> throttled for the (cap+1)th and later PR, oldest first by (created_at, id), of
+  one author without write access (same unknown rule as above).
+* `ai-cap` -> throttled for the (cap+1)th and later AI-assisted PR of one accountable owner
+  (a team owner counts as one owner).
+  Both caps count the batch's PRs that are not skipped (drafts and unparseable PRs are not
+  asking for review); a cap of 0 disables the rule.
+* `codeowners-edit` (note): the PR edits a CODEOWNERS file; its routing still comes from the
+  base branch. `ai-assisted` (note): why the PR counts as AI-assisted.
+
+Labels on the decision: `size/<bucket>` and `risk/<level>` (not for unparseable items, whose
+measurements are empty) and `triage/<decision>`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from triage.config import Config
+from triage.models import (
+    Assessment,
+    Decision,
+    DecisionKind,
+    Flag,
+    FlagKind,
+    Owner,
+    PullRequest,
+    Reason,
+    Severity,
+)
+from triage.policy.bots import ai_assistance
+from triage.policy.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
+from triage.policy.owners import OwnerLookup, find_owner
+
+__all__ = [
+    "NOT_OVERRIDABLE",
+    "PRECEDENCE",
+    "PolicyContext",
+    "decide",
+    "decision_labels",
+    "has_write_access",
+    "is_secret_flag",
+    "stale_clock",
+]
+
+# Strongest first. A decision is the first kind in this order that any fired rule asks for.
+PRECEDENCE: tuple[DecisionKind, ...] = (
+    DecisionKind.SKIPPED,
+    DecisionKind.CLOSE,
+    DecisionKind.REJECT,
+    DecisionKind.NEEDS_SPLIT,
+    DecisionKind.THROTTLED,
+    DecisionKind.REVIEW,
+)
+_RANK = {kind: i for i, kind in enumerate(PRECEDENCE)}
+
+NOT_OVERRIDABLE: frozenset[str] = frozenset({"unparseable", "no-owner"})
+
+# What `triage.review.secrets.scan_diff` writes at the start of a flag's evidence.
+_SECRET_EVIDENCE = re.compile(
+    r"^(?:private key block|AWS access key id|AWS secret access key|GitHub token|Slack token|"
+    r"Slack webhook URL|Stripe live key|Google API key|OpenAI-style API key|JSON Web Token|"
+    r"password in a URL|credential assigned to a secret-looking name|"
+    r"high-entropy value in a config file) added: "
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyContext:
+    """What the policy needs besides the PRs: the clock and the base branch's CODEOWNERS."""
+
+    now: datetime
+    codeowners: CodeOwners | None = None
+    codeowners_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Fired:
+    """One rule that fired for one PR. `kind` None = a note that does not change the decision."""
+
+    rule: str
+    kind: DecisionKind | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """Per-PR facts several rules need, computed once."""
+
+    owner: OwnerLookup
+    ai: str | None
+    write: bool | None  # None = unknown
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def stale_clock(pr: PullRequest) -> datetime | None:
+    """When the stale clock started: the last human activity, else last update, else creation.
+    Bot activity never resets it (sources fill `last_human_activity_at` with humans only)."""
+    for dt in (pr.last_human_activity_at, pr.updated_at, pr.created_at):
+        if dt is not None:
+            return _utc(dt)
+    return None
+
+
+def has_write_access(pr: PullRequest, cfg: Config) -> bool | None:
+    """True/False when the source or the config can tell, None when nothing can."""
+    maintainers = {m.strip().lower().lstrip("@") for m in cfg.gates.maintainers}
+    if pr.author.strip().lower() in maintainers and pr.author.strip():
+        return True
+    association = (pr.author_association or "").upper()
+    if association:
+        return association in {a.upper() for a in cfg.gates.exempt_associations}
+    return False if maintainers else None
+
+
+def is_secret_flag(flag: Flag) -> bool:
+    """A security flag that says a secret was added (see the module docstring)."""
+    if flag.kind is not FlagKind.SECURITY:
+        return False
+    return flag.severity is Severity.CRITICAL or _SECRET_EVIDENCE.match(flag.evidence) is not None
+
+
+def _days(seconds: float) -> int:
+    return int(seconds // 86400)
+
+
+# ------------------------------------------------------------------------------ per-PR rules
+
+_RuleFn = Callable[[Assessment, _Facts, Config, PolicyContext], tuple[_Fired, ...]]
+
+
+def _unparseable(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    if not a.errors:
+        return ()
+    more = f" (and {len(a.errors) - 1} more)" if len(a.errors) > 1 else ""
+    return (_Fired("unparseable", DecisionKind.SKIPPED, f"cannot be triaged: {a.errors[0]}{more}"),)
+
+
+def _draft(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    if not a.pr.draft:
+        return ()
+    return (_Fired("draft", DecisionKind.SKIPPED, "draft: triaged once it is marked ready for review"),)
+
+
+def _no_owner(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    if facts.owner.owner is not None:
+        return ()
+    if cfg.gates.reject_without_owner:
+        msg = f"no accountable human: {facts.owner.explanation}; name one with a Co-authored-by trailer"
+        return (_Fired("no-owner", DecisionKind.REJECT, msg),)
+    msg = f"no accountable human: {facts.owner.explanation}; waits until a human is named"
+    return (_Fired("no-owner", DecisionKind.THROTTLED, msg),)
+
+
+def _secret(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    if not cfg.gates.reject_secrets:
+        return ()
+    secrets = [f for f in a.review.flags if is_secret_flag(f)]
+    if not secrets:
+        return ()
+    first = secrets[0]
+    where = f" in {first.file}:{first.line}" if first.file and first.line else (
+        f" in {first.file}" if first.file else "")
+    more = f" (and {len(secrets) - 1} more)" if len(secrets) > 1 else ""
+    msg = (f"adds a secret{where}: {first.evidence}{more}; remove it from the branch history "
+           "and rotate the credential")
+    return (_Fired("secret", DecisionKind.REJECT, msg),)
+
+
+def _stale(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    clock = stale_clock(a.pr)
+    if not cfg.stale.enabled or clock is None:
+        return ()
+    idle = (_utc(ctx.now) - clock).total_seconds()
+    warn, close = cfg.stale.warn_days, cfg.stale.warn_days + cfg.stale.close_days
+    days = _days(idle)
+    since = clock.date().isoformat()
+    if idle >= close * 86400:
+        msg = (f"no human activity for {days} days (since {since}); closing proposed "
+               f"(warned after {warn} days, closed {cfg.stale.close_days} days later)")
+        return (_Fired("stale", DecisionKind.CLOSE, msg),)
+    if idle >= warn * 86400:
+        left = max(0, close - days)
+        msg = (f"no human activity for {days} days (since {since}); closing will be proposed in "
+               f"{left} days unless a human acts")
+        return (_Fired("stale", None, msg),)
+    return ()
+
+
+def _size(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    lines = a.metrics.changed_lines
+    if lines > cfg.size.split_lines:
+        msg = (f"{lines} counted changed lines, above {cfg.size.split_lines}: split it into "
+               "smaller PRs (\"1000 lines is usually too large\")")
+        return (_Fired("size", DecisionKind.NEEDS_SPLIT, msg),)
+    if lines > cfg.size.suggest_split_lines:
+        msg = (f"{lines} counted changed lines: reviews find fewer defects past "
+               f"{cfg.size.suggest_split_lines} lines at a time; consider splitting")
+        return (_Fired("suggest-split", None, msg),)
+    return ()
+
+
+def _areas(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    areas = a.metrics.subsystems
+    if cfg.size.split_areas and len(areas) >= cfg.size.split_areas:
+        msg = (f"touches {len(areas)} top-level areas ({', '.join(areas)}), "
+               f"{cfg.size.split_areas} or more: split it by area")
+        return (_Fired("areas", DecisionKind.NEEDS_SPLIT, msg),)
+    return ()
+
+
+def _linked_issue(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    if not cfg.gates.require_linked_issue or facts.write is not False or a.pr.linked_issues:
+        return ()
+    who = a.pr.author or "the author"
+    msg = (f"external contribution by {who} without a linked issue: link an issue "
+           "(\"Fixes #123\") so maintainers agree on the change before reviewing it")
+    return (_Fired("linked-issue", DecisionKind.REJECT, msg),)
+
+
+def _codeowners_edit(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    edited = sorted({p for f in a.diff.files for p in (f.path, f.old_path)
+                     if p is not None and p in CODEOWNERS_LOCATIONS})
+    if not edited:
+        return ()
+    base = ctx.codeowners_path or "none"
+    msg = (f"edits {', '.join(edited)}; its owners are routed by the base branch's file "
+           f"({base}), never by this PR's version")
+    return (_Fired("codeowners-edit", None, msg),)
+
+
+def _ai_note(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    return (_Fired("ai-assisted", None, f"AI-assisted: {facts.ai}"),) if facts.ai else ()
+
+
+_PER_PR_RULES: tuple[_RuleFn, ...] = (
+    _unparseable, _draft, _no_owner, _secret, _stale, _size, _areas, _linked_issue,
+    _codeowners_edit, _ai_note,
+)
+
+
+# ------------------------------------------------------------------------------- batch rules
+
+
+def _age_key(i: int, assessments: Sequence[Assessment]) -> tuple[bool, datetime, str]:
+    pr = assessments[i].pr
+    created = _utc(pr.created_at) if pr.created_at else datetime.max.replace(tzinfo=UTC)
+    return (pr.created_at is None, created, pr.id)
+
+
+def _caps(
+    assessments: Sequence[Assessment], facts: Sequence[_Facts], counted: Sequence[bool], cfg: Config
+) -> dict[int, list[_Fired]]:
+    fired: dict[int, list[_Fired]] = defaultdict(list)
+    cap = cfg.gates.author_open_pr_cap
+    if cap:
+        by_author: dict[str, list[int]] = defaultdict(list)
+        for i, a in enumerate(assessments):
+            if counted[i] and a.pr.author.strip() and facts[i].write is False:
+                by_author[a.pr.author.strip().lower()].append(i)
+        for indices in by_author.values():
+            ordered = sorted(indices, key=lambda i: _age_key(i, assessments))
+            for pos, i in enumerate(ordered[cap:], start=cap + 1):
+                msg = (f"{assessments[i].pr.author} has {len(ordered)} open PRs; contributors "
+                       f"without write access get {cap} at a time; this is #{pos} by age")
+                fired[i].append(_Fired("author-cap", DecisionKind.THROTTLED, msg))
+    ai_cap = cfg.gates.ai_pr_cap_per_human
+    if ai_cap:
+        by_owner: dict[str, list[int]] = defaultdict(list)
+        for i, f in enumerate(facts):
+            if counted[i] and f.ai and f.owner.owner is not None:
+                by_owner[f.owner.owner.login.lower()].append(i)
+        for indices in by_owner.values():
+            ordered = sorted(indices, key=lambda i: _age_key(i, assessments))
+            earlier = ", ".join(assessments[j].pr.id for j in ordered[:ai_cap])
+            for pos, i in enumerate(ordered[ai_cap:], start=ai_cap + 1):
+                owner = facts[i].owner.owner
+                assert owner is not None
+                msg = (f"{owner.login} is accountable for {len(ordered)} AI-assisted PRs; "
+                       f"{ai_cap} at a time ({earlier} first); this is #{pos} by age")
+                fired[i].append(_Fired("ai-cap", DecisionKind.THROTTLED, msg))
+    return fired
+
+
+# ---------------------------------------------------------------------------------- decide
+
+
+def decision_labels(a: Assessment, kind: DecisionKind) -> tuple[str, ...]:
+    """`size/<bucket>`, `risk/<level>` (measured items only) and `triage/<decision>`."""
+    labels: list[str] = []
+    if not a.errors:
+        labels += [f"size/{a.metrics.size_bucket.value}", f"risk/{a.risk.level.value}"]
+    labels.append(f"triage/{kind.value}")
+    return tuple(labels)
+
+
+def _resolve(
+    a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: Config
+) -> Decision:
+    prefix = cfg.gates.override_prefix
+    reasons: list[tuple[int, int, Reason]] = []
+    notes: list[Reason] = []
+    labels = set(a.pr.labels)
+    for order, f in enumerate(fired):
+        label = None if f.rule in NOT_OVERRIDABLE else f"{prefix}{f.rule}"
+        if label is not None and label in labels:
+            notes.append(Reason(f.rule, f"overridden by label {label}: {f.message}", label))
+            continue
+        if f.kind is None:
+            notes.append(Reason(f.rule, f.message, label))
+        else:
+            reasons.append((_RANK[f.kind], order, Reason(f.rule, f.message, label)))
+    kinds = [PRECEDENCE[r] for r, _, _ in reasons]
+    kind = min(kinds, key=_RANK.__getitem__) if kinds else DecisionKind.REVIEW
+    ordered = tuple(r for _, _, r in sorted(reasons, key=lambda t: (t[0], t[1])))
+    return Decision(kind, ordered, owner, tuple(notes), decision_labels(a, kind))
+
+
+def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -> tuple[Decision, ...]:
+    """One Decision per Assessment, in input order. Pure: same inputs, same decisions."""
+    facts = [
+        _Facts(
+            owner=find_owner(a.pr, a.diff, cfg.owners, ctx.codeowners, ctx.codeowners_path),
+            ai=ai_assistance(a.pr, cfg.owners),
+            write=has_write_access(a.pr, cfg),
+        )
+        for a in assessments
+    ]
+    per_pr = [
+        [f for rule in _PER_PR_RULES for f in rule(a, facts[i], cfg, ctx)]
+        for i, a in enumerate(assessments)
+    ]
+    prefix = cfg.gates.override_prefix
+
+    def skipped(i: int) -> bool:
+        labels = set(assessments[i].pr.labels)
+        return any(
+            f.kind is DecisionKind.SKIPPED
+            and (f.rule in NOT_OVERRIDABLE or f"{prefix}{f.rule}" not in labels)
+            for f in per_pr[i]
+        )
+
+    counted = [not skipped(i) for i in range(len(assessments))]
+    batch = _caps(assessments, facts, counted, cfg)
+    return tuple(
+        _resolve(a, facts[i].owner.owner, [*per_pr[i], *batch.get(i, ())], cfg)
+        for i, a in enumerate(assessments)
+    )

@@ -1,0 +1,308 @@
+"""The rank stage: `Assessment`s + `Decision`s -> `Queue` (ordered, explained, cut at capacity).
+
+Only PRs whose decision is `review` (they passed every gate) and that have an accountable human
+compete for the queue. They are ordered by an explained priority, and the team's review
+capacity for the period draws the cut line: candidates above it get `rank` 1..n, the rest become
+`throttled` with rule `capacity` and a `position` behind the cut. Backpressure is the point: the
+queue is never longer than the team can drain.
+
+Choices, so a reader of the report can check every number:
+
+* Estimated review minutes = max(`size.min_review_minutes`, ceil(counted changed lines /
+  `size.loc_per_hour` x 60)) (SmartBear: under 300-500 LOC/hour).
+* Capacity, count mode (default): `reviewers x reviews_per_week x period_days / 7` reviews,
+  rounded down (Google: ~4 reviews per reviewer per week); the queue holds at most that many
+  items. Its minutes figure (`Capacity.minutes_available`) is that count times the median
+  estimate of the candidates (times `min_review_minutes` when there are none): indicative only,
+  the count is the binding limit.
+* Capacity, minutes mode (`capacity.minutes_per_day > 0`): `reviewers x minutes_per_day x
+  working days`, working days = round(period_days x 5 / 7), at least 1 (the same answer whatever
+  weekday the run happens on). Candidates are taken in priority order while they fit; one that
+  does not fit is throttled and smaller ones behind it may still fit, so one huge PR cannot
+  block the whole queue.
+* Priority = sum of four explained terms, each `weight x value`:
+  - `size`: 1 - log(1+lines)/log(1+size.split_lines), clamped to [0, 1]: shortest job first;
+  - `risk`: the risk score in [0, 1]: risky changes get eyes early;
+  - `value`: 0.4 for a linked issue, 0.4 for a label in `priority.value_labels`, 0.2 for a fix
+    (review change type), capped at 1;
+  - `age`: 2^(days waiting / priority.age_half_life_days) - 1: it equals 1 after one period and
+    doubles its distance every period after, without bound, so any PR that keeps waiting
+    eventually outranks every fresh one (anti-starvation). Waiting starts at `created_at`
+    (else `updated_at`; unknown = 0 days). A period of 0 switches the term off.
+* Order: priority descending, then `created_at` (oldest first; unknown last), then `id`: equal
+  inputs always give the same order, whatever order they came in.
+* `Queue.items`: queued items by rank, then capacity-throttled items by position, then every
+  other item in input order.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from triage.config import Config
+from triage.models import (
+    Assessment,
+    Capacity,
+    ChangeKind,
+    Decision,
+    DecisionKind,
+    Metrics,
+    Priority,
+    PriorityTerm,
+    Queue,
+    QueueItem,
+    Reason,
+)
+
+__all__ = [
+    "CapacityPlan",
+    "OwnerLoad",
+    "QueueSummary",
+    "capacity_plan",
+    "estimate_minutes",
+    "priority",
+    "queue_summary",
+    "rank",
+]
+
+_MAX_AGE_EXPONENT = 30.0  # 2^30: far beyond any other term, and no float overflow
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def estimate_minutes(metrics: Metrics, cfg: Config) -> int:
+    """Minutes one reviewer needs for the PR's counted lines (never below the minimum)."""
+    lines = metrics.changed_lines
+    return max(cfg.size.min_review_minutes, math.ceil(lines / cfg.size.loc_per_hour * 60))
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityPlan:
+    """The review budget of one period: a number of reviews (count mode) or of minutes."""
+
+    mode: str  # "count" | "minutes"
+    reviews: int | None  # the binding limit in count mode
+    minutes: int  # binding in minutes mode; indicative in count mode
+
+    def fits(self, queued: int, queued_minutes: int, minutes: int) -> bool:
+        if self.mode == "count":
+            return self.reviews is not None and queued < self.reviews
+        return queued_minutes + minutes <= self.minutes
+
+
+def capacity_plan(cfg: Config, candidate_minutes: Sequence[int]) -> CapacityPlan:
+    """The period's budget (module docstring for both modes)."""
+    c = cfg.capacity
+    if c.minutes_per_day > 0:
+        working_days = max(1, round(c.period_days * 5 / 7))
+        return CapacityPlan("minutes", None, c.reviewers * c.minutes_per_day * working_days)
+    reviews = math.floor(c.reviewers * c.reviews_per_week * c.period_days / 7)
+    typical = statistics.median_low(candidate_minutes) if candidate_minutes else cfg.size.min_review_minutes
+    return CapacityPlan("count", reviews, reviews * typical)
+
+
+def _waiting_since(a: Assessment) -> datetime | None:
+    dt = a.pr.created_at or a.pr.updated_at
+    return _utc(dt) if dt is not None else None
+
+
+def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
+    """The explained priority of one PR (module docstring for the terms)."""
+    p = cfg.priority
+    lines = a.metrics.changed_lines
+    size_value = 1.0 - min(1.0, math.log1p(lines) / math.log1p(max(1, cfg.size.split_lines)))
+    size_value = max(0.0, size_value)
+
+    risk_value = min(1.0, max(0.0, a.risk.score))
+
+    value_parts: list[str] = []
+    value = 0.0
+    if a.pr.linked_issues:
+        value += 0.4
+        value_parts.append(f"linked issue {a.pr.linked_issues[0]}")
+    wanted = {v.lower() for v in p.value_labels}
+    hits = [lb for lb in a.pr.labels if lb.lower() in wanted]
+    if hits:
+        value += 0.4
+        value_parts.append(f"label {hits[0]}")
+    if a.review.change_type is ChangeKind.FIX:
+        value += 0.2
+        value_parts.append("a fix")
+    value = min(1.0, value)
+
+    since = _waiting_since(a)
+    days = max(0.0, (_utc(now) - since).total_seconds() / 86400) if since else 0.0
+    if p.age_half_life_days > 0:
+        age_value = 2.0 ** min(_MAX_AGE_EXPONENT, days / p.age_half_life_days) - 1.0
+    else:
+        age_value = 0.0
+
+    terms = (
+        PriorityTerm("size", float(lines), round(p.size_weight * size_value, 4),
+                     f"{lines} counted lines: smaller reviews first (shortest job first)"),
+        PriorityTerm("risk", round(risk_value, 4), round(p.risk_weight * risk_value, 4),
+                     f"risk {a.risk.level.value}: risky changes get eyes early"),
+        PriorityTerm("value", round(value, 4), round(p.value_weight * value, 4),
+                     ", ".join(value_parts) if value_parts else "no linked issue, value label or fix"),
+        PriorityTerm("age", round(days, 2), round(p.age_weight * age_value, 4),
+                     f"waiting {days:.1f} days: grows without bound so nothing starves"
+                     f" (doubles every {p.age_half_life_days:g} days)"),
+    )
+    return Priority(round(sum(t.contribution for t in terms), 4), terms)
+
+
+def _order_key(item: QueueItem) -> tuple[float, bool, datetime, str]:
+    created = item.pr.created_at
+    when = _utc(created) if created else datetime.max.replace(tzinfo=UTC)
+    return (-item.priority.score, created is None, when, item.pr.id)
+
+
+def _throttle(decision: Decision, reason: Reason) -> Decision:
+    kept = tuple(lb for lb in decision.labels if not lb.startswith("triage/"))
+    labels = (*kept, f"triage/{DecisionKind.THROTTLED.value}")
+    return replace(decision, kind=DecisionKind.THROTTLED, reasons=(*decision.reasons, reason), labels=labels)
+
+
+def rank(
+    assessments: Sequence[Assessment],
+    decisions: Sequence[Decision],
+    cfg: Config,
+    now: datetime,
+    review_source: str,
+) -> Queue:
+    """The ordered, capacity-cut queue of one batch. Pure."""
+    if len(assessments) != len(decisions):
+        raise ValueError(f"rank: {len(assessments)} assessments but {len(decisions)} decisions")
+    items = [
+        QueueItem(a, d, priority(a, cfg, now), estimate_minutes(a.metrics, cfg))
+        for a, d in zip(assessments, decisions, strict=True)
+    ]
+    candidates: list[int] = []
+    others: list[int] = []
+    for i, item in enumerate(items):
+        if item.decision.kind is DecisionKind.REVIEW and item.decision.owner is not None:
+            candidates.append(i)
+        else:
+            if item.decision.kind is DecisionKind.REVIEW:  # defensive: no human, no queue
+                why = Reason("no-owner", "no accountable human: it cannot enter the queue")
+                items[i] = replace(item, decision=_throttle(item.decision, why))
+            others.append(i)
+    candidates.sort(key=lambda i: _order_key(items[i]))
+
+    plan = capacity_plan(cfg, [items[i].estimated_review_minutes for i in candidates])
+    queued: list[int] = []
+    cut: list[int] = []
+    used = 0
+    for i in candidates:
+        minutes = items[i].estimated_review_minutes
+        if plan.fits(len(queued), used, minutes):
+            queued.append(i)
+            used += minutes
+        else:
+            cut.append(i)
+
+    needed = sum(items[i].estimated_review_minutes for i in candidates)
+    budget = (f"{len(queued)} of {plan.reviews} reviews" if plan.mode == "count"
+              else f"{used} of {plan.minutes} review minutes")
+    for rank_no, i in enumerate(queued, start=1):
+        items[i] = replace(items[i], rank=rank_no)
+    for pos, i in enumerate(cut, start=1):
+        msg = (f"below the capacity cut line ({budget} this {cfg.capacity.period_days}-day period "
+               f"are taken by higher-priority PRs); #{pos} in line behind the cut")
+        reason = Reason("capacity", msg)
+        items[i] = replace(items[i], decision=_throttle(items[i].decision, reason),
+                           position=pos)
+
+    capacity = Capacity(
+        reviewers=cfg.capacity.reviewers,
+        period_days=cfg.capacity.period_days,
+        minutes_available=plan.minutes,
+        minutes_needed=needed,
+        minutes_queued=used,
+    )
+    ordered = tuple(items[i] for i in (*queued, *cut, *others))
+    return Queue(ordered, capacity, now, review_source)
+
+
+# ------------------------------------------------------------------------------ the summary
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerLoad:
+    """How much of the queue one accountable owner carries."""
+
+    login: str
+    queued: int
+    waiting: int  # queued + throttled
+    minutes_queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """The queue-level view every report opens with.
+
+    `shed` counts each item that did not make the queue once, under the rule that decided it
+    (its first reason); `oldest_waiting_*` looks at items still waiting for review (queued or
+    throttled) by how long ago they were opened.
+    """
+
+    received: int
+    queued: int
+    shed: dict[str, int] = field(default_factory=dict)
+    hours_needed: float = 0.0
+    hours_available: float = 0.0
+    hours_queued: float = 0.0
+    oldest_waiting_id: str | None = None
+    oldest_waiting_days: float | None = None
+    load: tuple[OwnerLoad, ...] = ()
+
+
+def queue_summary(queue: Queue) -> QueueSummary:
+    """Numbers for the head of every report, computed from the queue alone."""
+    shed: Counter[str] = Counter()
+    for item in queue.items:
+        if item.rank is None:
+            rule = item.decision.reasons[0].rule if item.decision.reasons else item.decision.kind.value
+            shed[rule] += 1
+    waiting = [i for i in queue.items
+               if i.decision.kind in (DecisionKind.REVIEW, DecisionKind.THROTTLED) and i.pr.created_at]
+    oldest_id: str | None = None
+    oldest_days: float | None = None
+    if waiting:
+        oldest = min(waiting, key=lambda i: (_utc(i.pr.created_at or queue.generated_at), i.pr.id))
+        assert oldest.pr.created_at is not None
+        oldest_id = oldest.pr.id
+        age = (_utc(queue.generated_at) - _utc(oldest.pr.created_at)).total_seconds() / 86400
+        oldest_days = round(max(0.0, age), 1)
+
+    loads: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for item in queue.items:
+        owner = item.decision.owner
+        if owner is None or item.decision.kind not in (DecisionKind.REVIEW, DecisionKind.THROTTLED):
+            continue
+        entry = loads[owner.login]
+        entry[1] += 1
+        if item.rank is not None:
+            entry[0] += 1
+            entry[2] += item.estimated_review_minutes
+    load = tuple(sorted((OwnerLoad(login, q, w, m) for login, (q, w, m) in loads.items()),
+                        key=lambda o: (-o.minutes_queued, -o.waiting, o.login)))
+    cap = queue.capacity
+    return QueueSummary(
+        received=len(queue.items),
+        queued=sum(1 for i in queue.items if i.rank is not None),
+        shed=dict(sorted(shed.items(), key=lambda kv: (-kv[1], kv[0]))),
+        hours_needed=round(cap.minutes_needed / 60, 1),
+        hours_available=round(cap.minutes_available / 60, 1),
+        hours_queued=round(cap.minutes_queued / 60, 1),
+        oldest_waiting_id=oldest_id,
+        oldest_waiting_days=oldest_days,
+        load=load,
+    )
