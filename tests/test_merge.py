@@ -24,9 +24,9 @@ def _flag(kind: FlagKind, severity: Severity, source: str = "heuristic") -> Flag
     ("score", "level"),
     [
         (0.0, RiskLevel.LOW),
-        (0.3299, RiskLevel.LOW),
+        (MEDIUM_THRESHOLD - 1e-4, RiskLevel.LOW),
         (MEDIUM_THRESHOLD, RiskLevel.MEDIUM),
-        (0.6599, RiskLevel.MEDIUM),
+        (HIGH_THRESHOLD - 1e-4, RiskLevel.MEDIUM),
         (HIGH_THRESHOLD, RiskLevel.HIGH),
         (1.0, RiskLevel.HIGH),
     ],

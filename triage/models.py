@@ -154,7 +154,10 @@ class Hunk:
     def lines(self) -> Iterator[Line]:
         old_no, new_no = self.old_start, self.new_start
         # split("\n"), not splitlines(): a lone \r, form feed or U+2028 is content, not a line end.
-        for raw in self.body.split("\n"):
+        raws = self.body.split("\n")
+        if raws and raws[-1] == "":
+            raws.pop()  # a body that ends with a newline has no extra empty line after it
+        for raw in raws:
             if not raw:
                 kind, text = " ", ""
             else:
@@ -299,6 +302,11 @@ class Metrics:
     complexity_delta: int = 0  # sum of cognitive deltas over changed functions
     max_cognitive: int = 0  # highest cognitive complexity among touched functions (after)
     history: History | None = None
+    # LT (Kamei et al. 2013): lines of the changed counted files before the change, when their
+    # contents could be read (None otherwise); the denominator of relative churn.
+    lines_before: int | None = None
+    # What was skipped or estimated while measuring ("complexity skipped: 240 source files").
+    notes: tuple[str, ...] = ()
 
     @property
     def changed_lines(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from triage.metrics.risk import HIGH_THRESHOLD, LOW_THRESHOLD, level_for
 from triage.models import Flag, FlagKind, Review, Risk, RiskFactor, RiskLevel, Severity
 
 __all__ = [
@@ -24,9 +25,8 @@ __all__ = [
     "raise_risk",
 ]
 
-# The one place the level thresholds live: low < 0.33 <= medium < 0.66 <= high.
-MEDIUM_THRESHOLD = 0.33
-HIGH_THRESHOLD = 0.66
+# Levels are the measure stage's (`triage.metrics.risk`): one set of thresholds for all risk.
+MEDIUM_THRESHOLD = LOW_THRESHOLD
 
 # Floors: (kind, severity) -> minimum score. Critical security (private keys, cloud keys) lands
 # well inside "high"; any high-or-critical injection attempt or high security flag lands at its
@@ -52,15 +52,6 @@ _MAX_TOTAL = 0.25
 _NEGLIGIBLE = 1e-9  # below this an increment is float noise, not a finding
 
 _LEVEL_ORDER = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
-
-
-def level_for(score: float) -> RiskLevel:
-    """The level of a score: low < 0.33 <= medium < 0.66 <= high."""
-    if score >= HIGH_THRESHOLD:
-        return RiskLevel.HIGH
-    if score >= MEDIUM_THRESHOLD:
-        return RiskLevel.MEDIUM
-    return RiskLevel.LOW
 
 
 def _kind_order(kind: FlagKind) -> int:
