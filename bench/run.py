@@ -1,0 +1,134 @@
+"""`make bench`: throughput and memory of the pipeline, written to bench/results.md and .json.
+
+Scenarios (each prints one line and adds a section to the results):
+- static: the whole pipeline with the LLM off on a generated heavy-tailed corpus plus one 8 MB
+  diff, next to bare `unidiff.PatchSet` parsing of the same bytes (the floor);
+- linearity: parse+measure time of one diff at 1, 2, 4 and 8 MB;
+- further scenarios (LLM tokens, cache, 2,500 PRs at scale) are added by `bench.scenarios`.
+
+Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
+reference machine (2 cores). Benchmarks never run in `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import unidiff
+
+from bench.corpus import NOW, generate
+from triage.config import Config
+from triage.pipeline import RunContext, run
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _floor(diffs: list[bytes]) -> float:
+    start = time.perf_counter()
+    for data in diffs:
+        unidiff.PatchSet(data.decode("utf-8", "replace"))
+    return time.perf_counter() - start
+
+
+def static_scenario(count: int) -> dict[str, Any]:
+    prs = list(generate(count, huge_bytes=8 * 1024 * 1024))
+    diffs = [pr.diff for pr in prs]
+    total_bytes = sum(len(d) for d in diffs)
+    cfg = Config(llm_mode="off")
+    ctx = RunContext(now=NOW)
+    start = time.perf_counter()
+    queue = run(iter(prs), cfg, ctx)
+    elapsed = time.perf_counter() - start
+    floor = _floor(diffs)
+    return {
+        "prs": len(prs),
+        "bytes": total_bytes,
+        "seconds": round(elapsed, 3),
+        "prs_per_second": round(len(prs) / elapsed, 1),
+        "unidiff_floor_seconds": round(floor, 3),
+        "ratio_to_floor": round(elapsed / floor, 2),
+        "items": len(queue.items),
+    }
+
+
+def linearity_scenario() -> dict[str, Any]:
+    from triage.diff import parse_diff
+    from triage.metrics import measure
+    from triage.models import PullRequest
+
+    rows = []
+    cfg = Config(llm_mode="off")
+    for mb in (1, 2, 4, 8):
+        pr = next(p for p in generate(0, seed=mb, huge_bytes=mb * 1024 * 1024))
+        start = time.perf_counter()
+        diff = parse_diff(pr.diff)
+        measure(PullRequest(id=pr.id, title=pr.title), diff, cfg)
+        elapsed = time.perf_counter() - start
+        rows.append({"megabytes": mb, "seconds": round(elapsed, 3), "seconds_per_mb": round(elapsed / mb, 3)})
+    return {"rows": rows}
+
+
+def write_results(results: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run at {results['run_at']} on {results['machine']}.",
+        "",
+    ]
+    for name, section in results["scenarios"].items():
+        lines += [f"## {name}", "", "```json", json.dumps(section, indent=2, sort_keys=True), "```", ""]
+    path = RESULTS / "results.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--count", type=int, default=2000, help="PRs in the static corpus")
+    parser.add_argument("--only", action="append", help="run only these scenarios")
+    args = parser.parse_args(argv)
+    scenarios: dict[str, Callable[[], dict[str, Any]]] = {
+        "static": lambda: static_scenario(args.count),
+        "linearity": linearity_scenario,
+    }
+    try:
+        from bench import scenarios as extra
+    except ImportError:
+        extra = None
+    if extra is not None:
+        scenarios.update(extra.SCENARIOS)
+    results: dict[str, Any] = {
+        "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        "scenarios": {},
+    }
+    for name, fn in scenarios.items():
+        if args.only and name not in args.only:
+            continue
+        section = fn()
+        section["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)
+        results["scenarios"][name] = section
+        print(f"{name}: {json.dumps(section, sort_keys=True)}", flush=True)
+    path = write_results(results)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The orchestrator end to end on in-memory PRs: nothing lost, errors kept per item, order kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from triage.config import Config
+from triage.models import DecisionKind, PullRequest, ReviewSource, Trailer
+from triage.pipeline import RunContext, assess_all, run
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+GOOD = b"""diff --git a/app/util.py b/app/util.py
+index 1111111..2222222 100644
+--- a/app/util.py
++++ b/app/util.py
+@@ -1,3 +1,6 @@
+ def f(x):
+-    return x
++    if x > 1:
++        return x - 1
++    return x
++
+ # end
+"""
+
+
+def _pr(pid: str, diff: bytes, **kw: object) -> PullRequest:
+    base = {
+        "title": f"Fix {pid}",
+        "author": "alice",
+        "author_association": "MEMBER",
+        "created_at": NOW - timedelta(days=2),
+        "linked_issues": ("#1",),
+        "source": f"test:{pid}",
+    }
+    base.update(kw)
+    return PullRequest(id=pid, diff=diff, **base)  # type: ignore[arg-type]
+
+
+def test_one_broken_pr_never_stops_the_batch() -> None:
+    prs = [
+        _pr("good-1", GOOD),
+        _pr("garbage", b"this is not a diff at all\n"),
+        _pr("empty", b""),
+        _pr("binary-junk", bytes(range(256)) * 20),
+        _pr("good-2", GOOD, author="bob"),
+    ]
+    queue = run(prs, Config(llm_mode="off"), RunContext(now=NOW))
+    ids = [item.pr.id for item in queue.items]
+    assert sorted(ids) == sorted(p.id for p in prs)  # every input is an item
+    by_id = {item.pr.id: item for item in queue.items}
+    for bad in ("garbage", "empty", "binary-junk"):
+        assert by_id[bad].errors, bad
+        assert by_id[bad].decision.kind is DecisionKind.SKIPPED
+        assert by_id[bad].rank is None
+    for good in ("good-1", "good-2"):
+        assert not by_id[good].errors
+        assert by_id[good].decision.kind is DecisionKind.REVIEW
+        assert by_id[good].rank is not None
+
+
+def test_assessments_drop_diff_bytes_and_hunk_text() -> None:
+    (assessment,) = assess_all([_pr("good", GOOD)], Config(llm_mode="off"), RunContext(now=NOW))
+    assert assessment.pr.diff == b""
+    assert all(not f.hunks for f in assessment.diff.files)
+    assert assessment.metrics.lines_added == 4 and assessment.metrics.lines_deleted == 1
+
+
+def test_heuristic_reviewer_runs_without_endpoint_and_report_says_so() -> None:
+    queue = run([_pr("good", GOOD)], Config(), RunContext(now=NOW))
+    assert queue.review_source == "heuristic"
+    assert queue.items[0].assessment.review.source is ReviewSource.HEURISTIC
+    assert "api_key" not in queue.config["llm"]
+
+
+def test_bot_pr_without_human_never_enters_the_queue() -> None:
+    bot = _pr("bot", GOOD, author="coding-agent[bot]", author_association="NONE")
+    paired = _pr("paired", GOOD, author="coding-agent[bot]", author_association="NONE",
+                 trailers=(Trailer("Co-authored-by", "Alice Doe <alice@example.com>"),))
+    queue = run([bot, paired], Config(llm_mode="off"), RunContext(now=NOW))
+    by_id = {item.pr.id: item for item in queue.items}
+    assert by_id["bot"].decision.owner is None
+    assert by_id["bot"].rank is None
+    assert by_id["paired"].decision.owner is not None
+    assert "bot" not in by_id["paired"].decision.owner.login

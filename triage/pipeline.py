@@ -1,0 +1,214 @@
+"""The orchestrator: PullRequest records in, a ranked Queue out.
+
+    sources -> parse -> measure -> review -> decide -> rank      (report is the caller's job)
+
+The per-PR stages (parse, measure, heuristic review) run as a stream, and the LLM reviewer, when
+enabled, consumes that stream with bounded look-ahead, so memory stays bounded however many PRs
+come in: once a PR is reviewed its diff bytes and hunk texts are dropped and only the small
+`Assessment` is kept for the batch-level stages (policy needs every open PR to count per-author
+caps; rank needs them all to draw the capacity line).
+
+A PR that breaks any stage becomes an Assessment with an error, never an exception that stops
+the batch: that is the one place where a broad `except` is right, and it records what happened.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from triage.classify import GitAttributes
+from triage.config import Config
+from triage.diff import parse_diff
+from triage.gitrepo import GitRepo, GitTree, Tree
+from triage.metrics import empty_metrics, measure
+from triage.metrics.history import HistoryCache
+from triage.metrics.risk import assess_risk
+from triage.models import (
+    Assessment,
+    Metrics,
+    ParsedDiff,
+    PullRequest,
+    Queue,
+    Review,
+    ReviewSource,
+    Risk,
+)
+from triage.policy import PolicyContext, decide
+from triage.policy.codeowners import CodeOwners, find_codeowners
+from triage.rank import rank
+from triage.review import heuristic
+from triage.review.merge import raise_risk
+
+Progress = Callable[[PullRequest], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a run knows beyond the PRs themselves. Built once by the CLI or CI adapter.
+
+    `base` is the snapshot of the target branch: CODEOWNERS, .gitattributes and the "before"
+    contents of changed files are read from it, never from the PR (a PR must not be able to
+    re-route its own review). `repo` enables history metrics and per-commit trees.
+    """
+
+    now: datetime
+    base: Tree | None = None
+    repo: GitRepo | None = None
+    llm_http_client: object | None = None
+    # One git-log read per base revision for the whole batch (history metrics).
+    history_cache: HistoryCache = field(default_factory=HistoryCache)
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """A PR after the stages that need no network: the input to the (optional) LLM review."""
+
+    pr: PullRequest
+    diff: ParsedDiff
+    assessment_errors: tuple[str, ...]
+    metrics: Metrics
+    risk: Risk
+    review: Review
+
+    @property
+    def ok(self) -> bool:
+        return not self.assessment_errors
+
+
+def _attributes(base: Tree | None) -> GitAttributes | None:
+    if base is None:
+        return None
+    data = base.read(".gitattributes")
+    return GitAttributes.from_text(data.decode("utf-8", "replace")) if data else None
+
+
+def _trees(pr: PullRequest, ctx: RunContext) -> tuple[Tree | None, Tree | None]:
+    """Before/after snapshots for one PR: its own base/head commits when the repo has them."""
+    repo = ctx.repo
+    if repo is None:
+        return ctx.base, None
+    before: Tree | None = ctx.base
+    after: Tree | None = None
+    if pr.base_sha and repo.has_revision(pr.base_sha):
+        before = GitTree(repo, pr.base_sha)
+    if pr.head_sha and repo.has_revision(pr.head_sha):
+        after = GitTree(repo, pr.head_sha)
+    return before, after
+
+
+def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: GitAttributes | None) -> _Static:
+    """Parse, measure and heuristically review one PR. Never raises for a bad PR."""
+    errors = list(pr.load_errors)
+    diff = ParsedDiff()
+    metrics = empty_metrics()
+    try:
+        diff = parse_diff(pr.diff, classify=cfg.classify, attributes=attributes)
+        errors.extend(diff.errors)
+        before, after = _trees(pr, ctx)
+        metrics = measure(
+            pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache
+        )
+        risk = assess_risk(pr, diff, metrics)
+        review = heuristic.review(pr, diff, metrics, risk, cfg)
+    except Exception as exc:  # one broken PR must never stop the batch; the item records why
+        errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
+        metrics = empty_metrics()
+        risk = assess_risk(pr, ParsedDiff(), metrics)
+        review = Review(source=ReviewSource.HEURISTIC, summary=pr.title)
+    return _Static(pr, diff, tuple(errors), metrics, risk, review)
+
+
+def _strip(diff: ParsedDiff) -> ParsedDiff:
+    """Drop hunk texts once they are no longer needed: keeps batch memory bounded."""
+    return replace(diff, files=tuple(replace(f, hunks=()) for f in diff.files))
+
+
+def _finish(static: _Static, review: Review) -> Assessment:
+    # The heuristic's flags (secrets, injection) always count, whatever the LLM said: risk is
+    # raised by the heuristic review first, then by the LLM's, and neither can lower it.
+    risk = raise_risk(static.risk, static.review)
+    if review is not static.review:
+        risk = raise_risk(risk, review)
+    return Assessment(
+        pr=static.pr.without_diff(),
+        diff=_strip(static.diff),
+        metrics=static.metrics,
+        risk=risk,
+        review=review,
+        errors=static.assessment_errors,
+    )
+
+
+def assess_all(
+    prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None
+) -> Iterator[Assessment]:
+    """Stream Assessments, one per input PR, in input order."""
+    attributes = _attributes(ctx.base)
+    statics = (assess_static(pr, cfg, ctx, attributes) for pr in prs)
+    if not cfg.use_llm:
+        for static in statics:
+            if progress:
+                progress(static.pr)
+            yield _finish(static, static.review)
+        return
+
+    from triage.review.cache import ReviewCache
+    from triage.review.llm import LLMReviewer
+
+    cache = ReviewCache.open(cfg) if cfg.cache.enabled else None
+    try:
+        reviewer = LLMReviewer(cfg, cache, http_client=ctx.llm_http_client)
+        pending: deque[_Static] = deque()
+
+        def feed() -> Iterator[tuple[PullRequest, ParsedDiff, Metrics, Risk, Review]]:
+            # PRs that failed to parse are not sent; their heuristic review stands.
+            for static in statics:
+                pending.append(static)
+                if static.ok:
+                    yield (static.pr, static.diff, static.metrics, static.risk, static.review)
+
+        def flush_failed() -> Iterator[Assessment]:
+            while pending and not pending[0].ok:
+                failed = pending.popleft()
+                if progress:
+                    progress(failed.pr)
+                yield _finish(failed, failed.review)
+
+        for review in reviewer.review_many(feed()):
+            yield from flush_failed()
+            static = pending.popleft()
+            if progress:
+                progress(static.pr)
+            yield _finish(static, review)
+        yield from flush_failed()
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def review_source_of(assessments: Iterable[Assessment]) -> str:
+    sources = {a.review.source.value for a in assessments}
+    if len(sources) == 1:
+        return sources.pop()
+    return "mixed" if sources else "heuristic"
+
+
+def run(
+    prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None
+) -> Queue:
+    """The whole pipeline on a batch of PRs (the batch is the set of open PRs being triaged)."""
+    assessments = tuple(assess_all(prs, cfg, ctx, progress))
+    codeowners: CodeOwners | None = None
+    codeowners_path: str | None = None
+    if ctx.base is not None:
+        found = find_codeowners(ctx.base)
+        if found is not None:
+            codeowners_path, text = found
+            codeowners = CodeOwners.parse(text, codeowners_path)
+    policy_ctx = PolicyContext(now=ctx.now, codeowners=codeowners, codeowners_path=codeowners_path)
+    decisions = decide(assessments, cfg, policy_ctx)
+    queue = rank(assessments, decisions, cfg, ctx.now, review_source_of(assessments))
+    return replace(queue, config=cfg.to_report())
