@@ -18,10 +18,20 @@ from datetime import UTC, datetime, timedelta
 from triage.models import PullRequest, Trailer
 
 LANGS = {
-    "python": ("py", "def {name}(x):\n    if x > {n}:\n        return x - {n}\n    for i in range(x):\n        x += i\n    return x\n"),
+    "python": (
+        "py",
+        "def {name}(x):\n    if x > {n}:\n        return x - {n}\n"
+        "    for i in range(x):\n        x += i\n    return x\n",
+    ),
     "go": ("go", "func {name}(x int) int {{\n\tif x > {n} {{\n\t\treturn x - {n}\n\t}}\n\treturn x\n}}\n"),
-    "javascript": ("js", "function {name}(x) {{\n  if (x > {n} && x < 99) {{\n    return x - {n};\n  }}\n  return x;\n}}\n"),
-    "typescript": ("ts", "export function {name}(x: number): number {{\n  while (x > {n}) {{ x -= 1; }}\n  return x;\n}}\n"),
+    "javascript": (
+        "js",
+        "function {name}(x) {{\n  if (x > {n} && x < 99) {{\n    return x - {n};\n  }}\n  return x;\n}}\n",
+    ),
+    "typescript": (
+        "ts",
+        "export function {name}(x: number): number {{\n  while (x > {n}) {{ x -= 1; }}\n  return x;\n}}\n",
+    ),
     "rust": ("rs", "fn {name}(x: i32) -> i32 {{\n    match x {{\n        {n} => 0,\n        _ => x,\n    }}\n}}\n"),
     "java": ("java", "  int {name}(int x) {{\n    if (x > {n}) {{ return x; }}\n    return -x;\n  }}\n"),
 }
@@ -121,5 +131,11 @@ def generate(count: int, seed: int = 7, *, huge_bytes: int = 0) -> Iterator[Pull
             size += len(text)
             lines += 2200
             f += 1
-        yield PullRequest(id="huge-8mb", title="Vendor a very large change", diff="".join(chunks).encode(),
-                          author="dev0", created_at=NOW, source="generated:huge")
+        yield PullRequest(
+            id="huge-8mb",
+            title="Vendor a very large change",
+            diff="".join(chunks).encode(),
+            author="dev0",
+            created_at=NOW,
+            source="generated:huge",
+        )

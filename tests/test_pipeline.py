@@ -76,8 +76,13 @@ def test_heuristic_reviewer_runs_without_endpoint_and_report_says_so() -> None:
 
 def test_bot_pr_without_human_never_enters_the_queue() -> None:
     bot = _pr("bot", GOOD, author="coding-agent[bot]", author_association="NONE")
-    paired = _pr("paired", GOOD, author="coding-agent[bot]", author_association="NONE",
-                 trailers=(Trailer("Co-authored-by", "Alice Doe <alice@example.com>"),))
+    paired = _pr(
+        "paired",
+        GOOD,
+        author="coding-agent[bot]",
+        author_association="NONE",
+        trailers=(Trailer("Co-authored-by", "Alice Doe <alice@example.com>"),),
+    )
     queue = run([bot, paired], Config(llm_mode="off"), RunContext(now=NOW))
     by_id = {item.pr.id: item for item in queue.items}
     assert by_id["bot"].decision.owner is None

@@ -95,20 +95,20 @@ def test_risk_raises_priority() -> None:
     assert priority(make(risk=0.9), CFG, NOW).score > priority(make(risk=0.1), CFG, NOW).score
 
 
-def test_age_doubles_every_half_life_and_is_unbounded() -> None:
+def test_age_grows_linearly_and_is_unbounded() -> None:
     def age(days: float) -> float:
         return next(t.contribution for t in priority(make(age_days=days), CFG, NOW).terms if t.name == "age")
 
-    assert age(14) == 0.5  # weight 0.5 x (2^1 - 1)
-    assert age(28) == 1.5
-    assert age(70) > 10
-    huge_old = priority(make(lines=1000, risk=0.0, linked_issues=(), age_days=40), CFG, NOW)
+    assert age(14) == 0.5  # weight 0.5 x 14 / 14
+    assert age(28) == 1.0
+    assert age(3650) == round(0.5 * 3650 / 14, 4)  # a ten-year-old PR: large, finite
+    huge_old = priority(make(lines=1000, risk=0.0, linked_issues=(), age_days=60), CFG, NOW)
     tiny_new = priority(make(lines=1, risk=1.0, labels=("bug",), age_days=0), CFG, NOW)
     assert huge_old.score > tiny_new.score  # anti-starvation
 
 
 def test_age_term_can_be_switched_off() -> None:
-    cfg = Config(priority=PriorityConfig(age_half_life_days=0))
+    cfg = Config(priority=PriorityConfig(age_step_days=0))
     assert priority(make(age_days=400), cfg, NOW).terms[3].contribution == 0.0
 
 

@@ -24,6 +24,7 @@ from triage.config import Config, load
 from triage.errors import GateFailed, TriageError, UsageError
 from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
+from triage.policy import fail_on_matches
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
@@ -48,17 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="config file (default: .triage.toml or pyproject.toml)")
-    common.add_argument("--llm", choices=("auto", "off", "on"), default=None,
-                        help="auto: use the LLM when an endpoint or key is configured (default)")
+    common.add_argument(
+        "--llm",
+        choices=("auto", "off", "on"),
+        default=None,
+        help="auto: use the LLM when an endpoint or key is configured (default)",
+    )
     common.add_argument("--now", metavar="ISO", help="the clock for stale/age rules (default: now)")
     common.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    common.add_argument(
+        "--fail-on", metavar="RULES", help="comma-separated rules or decisions that exit 1 (replaces [ci] fail_on)"
+    )
 
     run = sub.add_parser("run", parents=[common], help="triage patches, PR directories or a git range")
     run.add_argument("inputs", nargs="*", metavar="INPUT", help=".diff/.patch/.json files or directories")
     run.add_argument("--out", metavar="DIR", default="out", help="where to write queue.json/.md/.html")
     run.add_argument("--repo", metavar="DIR", help="a local git repository: history, full-file complexity")
-    run.add_argument("--base", metavar="DIR_OR_REV",
-                     help="the base branch: a directory snapshot, or a revision of --repo (default HEAD)")
+    run.add_argument(
+        "--base",
+        metavar="DIR_OR_REV",
+        help="the base branch: a directory snapshot, or a revision of --repo (default HEAD)",
+    )
     run.add_argument("--git", metavar="BASE..HEAD", help="triage each commit of a range in --repo")
     run.add_argument("--squash", action="store_true", help="with --git: the whole range is one PR")
 
@@ -75,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     repo_dir = getattr(args, "repo", None) if args.command == "run" else None
-    return load(args.config, environ=environ, llm_mode=args.llm, repo_dir=repo_dir)
+    fail_on = None
+    if args.fail_on is not None:
+        fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
+    return load(args.config, environ=environ, llm_mode=args.llm, repo_dir=repo_dir, ci__fail_on=fail_on)
 
 
 @contextmanager
@@ -85,8 +99,13 @@ def _progress(enabled: bool, label: str) -> Iterator[object]:
         yield None
         return
     with Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
 
@@ -123,13 +142,8 @@ def _base_tree(args: argparse.Namespace, repo: GitRepo | None) -> Tree | None:
 
 def _failing_gates(queue: Queue, cfg: Config) -> list[str]:
     """Items whose decision or reasons match `[ci] fail_on`."""
-    wanted = set(cfg.ci.fail_on)
-    hits = []
-    for item in queue.items:
-        rules = {r.rule for r in item.decision.reasons} | {item.decision.kind.value}
-        if rules & wanted:
-            hits.append(f"{item.pr.id} ({', '.join(sorted(rules & wanted))})")
-    return hits
+    hits = ((item.pr.id, fail_on_matches(item.decision, cfg)) for item in queue.items)
+    return [f"{pid} ({', '.join(rules)})" for pid, rules in hits if rules]
 
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
@@ -160,10 +174,19 @@ def cmd_github(args: argparse.Namespace, environ: Mapping[str, str], console: Co
 
     cfg = _config(args, environ)
     api_url = args.api_url or environ.get("GITHUB_API_URL") or "https://api.github.com"
-    run_batch(
-        cfg, args.repo, api_url=api_url, token=environ.get("GITHUB_TOKEN"), apply=args.apply,
-        out_dir=Path(args.out), console=console, now=_parse_now(args.now),
-    )
+    show = not args.no_progress and sys.stderr.isatty()
+    with _progress(show, "github") as advance:
+        run_batch(
+            cfg,
+            args.repo,
+            api_url=api_url,
+            token=environ.get("GITHUB_TOKEN"),
+            apply=args.apply,
+            out_dir=Path(args.out),
+            console=console,
+            now=_parse_now(args.now),
+            progress=advance,  # type: ignore[arg-type]
+        )
     return EXIT_OK
 
 
@@ -177,8 +200,9 @@ def cmd_ci(args: argparse.Namespace, environ: Mapping[str, str], console: Consol
     return run_ci(cfg, env, now=_parse_now(args.now) if args.now else None)
 
 
-def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
-         console: Console | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None, console: Console | None = None
+) -> int:
     """Entry point. Returns the exit code (the console script passes it to sys.exit)."""
     env = os.environ if environ is None else environ
     out = console or Console()

@@ -2,7 +2,7 @@
 
 Where the config comes from, first found wins: `--config FILE`, `.triage.toml` in the
 repository root (or the working directory), `[tool.triage]` in `pyproject.toml`. Then the
-environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `TRIAGE_CACHE_DIR`) and then command-line
+environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `TRIAGE_CACHE_DIR`, `TRIAGE_FAIL_ON`) and then command-line
 flags override single keys.
 
 Every section is a frozen dataclass whose defaults are the policy defaults of DESIGN.md §4, with
@@ -110,13 +110,15 @@ class OwnersConfig:
 @dataclass(frozen=True, slots=True)
 class PriorityConfig:
     """Weights of the priority terms. Shortest-job-first drains a queue fastest; risk gets
-    eyes early; age keeps anything from starving."""
+    eyes early; age keeps anything from starving: it grows by `age_weight` every
+    `age_step_days`, linearly and without bound (the classic aging of priority schedulers), so
+    with the default weights any PR waiting 8 weeks outranks every fresh one."""
 
     size_weight: float = 1.0
     risk_weight: float = 0.6
     value_weight: float = 0.4
     age_weight: float = 0.5
-    age_half_life_days: float = 14.0
+    age_step_days: float = 14.0
     value_labels: tuple[str, ...] = ("bug", "security", "regression", "priority/high")
 
 
@@ -326,6 +328,11 @@ def load(
         llm = replace(llm, base_url=env["OPENAI_BASE_URL"])
     if env.get("OPENAI_API_KEY"):
         llm = replace(llm, api_key=env["OPENAI_API_KEY"])
+    if env.get("TRIAGE_FAIL_ON", "").strip():
+        # The GitHub Action's `fail-on` input: a workflow can tighten or relax the gate
+        # without a config file in the repository.
+        values = tuple(v.strip() for v in env["TRIAGE_FAIL_ON"].split(",") if v.strip())
+        cfg = replace(cfg, ci=replace(cfg.ci, fail_on=values))
     cache = cfg.cache
     if env.get("TRIAGE_CACHE_DIR"):
         cache = replace(cache, dir=env["TRIAGE_CACHE_DIR"])

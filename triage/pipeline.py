@@ -60,6 +60,9 @@ class RunContext:
     llm_http_client: object | None = None
     # One git-log read per base revision for the whole batch (history metrics).
     history_cache: HistoryCache = field(default_factory=HistoryCache)
+    # Only these PR ids go to the LLM (None = all). `triage ci` reviews the event's PR; the
+    # other open PRs are context for the batch rules and keep their heuristic review.
+    llm_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +111,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         diff = parse_diff(pr.diff, classify=cfg.classify, attributes=attributes)
         errors.extend(diff.errors)
         before, after = _trees(pr, ctx)
-        metrics = measure(
-            pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache
-        )
+        metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
         risk = assess_risk(pr, diff, metrics)
         review = heuristic.review(pr, diff, metrics, risk, cfg)
     except Exception as exc:  # one broken PR must never stop the batch; the item records why
@@ -163,27 +164,30 @@ def assess_all(
         reviewer = LLMReviewer(cfg, cache, http_client=ctx.llm_http_client)
         pending: deque[_Static] = deque()
 
+        def wanted(static: _Static) -> bool:
+            return static.ok and (ctx.llm_ids is None or static.pr.id in ctx.llm_ids)
+
         def feed() -> Iterator[tuple[PullRequest, ParsedDiff, Metrics, Risk, Review]]:
-            # PRs that failed to parse are not sent; their heuristic review stands.
+            # PRs that failed to parse (or are only context) are not sent; their heuristic review stands.
             for static in statics:
                 pending.append(static)
-                if static.ok:
+                if wanted(static):
                     yield (static.pr, static.diff, static.metrics, static.risk, static.review)
 
-        def flush_failed() -> Iterator[Assessment]:
-            while pending and not pending[0].ok:
+        def flush_unsent() -> Iterator[Assessment]:
+            while pending and not wanted(pending[0]):
                 failed = pending.popleft()
                 if progress:
                     progress(failed.pr)
                 yield _finish(failed, failed.review)
 
         for review in reviewer.review_many(feed()):
-            yield from flush_failed()
+            yield from flush_unsent()
             static = pending.popleft()
             if progress:
                 progress(static.pr)
             yield _finish(static, review)
-        yield from flush_failed()
+        yield from flush_unsent()
     finally:
         if cache is not None:
             cache.close()
@@ -196,9 +200,7 @@ def review_source_of(assessments: Iterable[Assessment]) -> str:
     return "mixed" if sources else "heuristic"
 
 
-def run(
-    prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None
-) -> Queue:
+def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None) -> Queue:
     """The whole pipeline on a batch of PRs (the batch is the set of open PRs being triaged)."""
     assessments = tuple(assess_all(prs, cfg, ctx, progress))
     codeowners: CodeOwners | None = None

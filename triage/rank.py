@@ -25,10 +25,12 @@ Choices, so a reader of the report can check every number:
   - `risk`: the risk score in [0, 1]: risky changes get eyes early;
   - `value`: 0.4 for a linked issue, 0.4 for a label in `priority.value_labels`, 0.2 for a fix
     (review change type), capped at 1;
-  - `age`: 2^(days waiting / priority.age_half_life_days) - 1: it equals 1 after one period and
-    doubles its distance every period after, without bound, so any PR that keeps waiting
-    eventually outranks every fresh one (anti-starvation). Waiting starts at `created_at`
-    (else `updated_at`; unknown = 0 days). A period of 0 switches the term off.
+  - `age`: days waiting / priority.age_step_days: linear and without bound (the aging of
+    priority schedulers), so any PR that keeps waiting eventually outranks every fresh one
+    (anti-starvation) while a few weeks of waiting do not drown size and risk. With the
+    default weights the other terms sum to at most 2, so 8 weeks of waiting beats them all.
+    Waiting starts at `created_at` (else `updated_at`; unknown = 0 days). A step of 0 switches
+    the term off.
 * Order: priority descending, then `created_at` (oldest first; unknown last), then `id`: equal
   inputs always give the same order, whatever order they came in.
 * `Queue.items`: queued items by rank, then capacity-throttled items by position, then every
@@ -70,7 +72,6 @@ __all__ = [
     "rank",
 ]
 
-_MAX_AGE_EXPONENT = 30.0  # 2^30: far beyond any other term, and no float overflow
 
 
 def _utc(dt: datetime) -> datetime:
@@ -139,10 +140,7 @@ def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
 
     since = _waiting_since(a)
     days = max(0.0, (_utc(now) - since).total_seconds() / 86400) if since else 0.0
-    if p.age_half_life_days > 0:
-        age_value = 2.0 ** min(_MAX_AGE_EXPONENT, days / p.age_half_life_days) - 1.0
-    else:
-        age_value = 0.0
+    age_value = days / p.age_step_days if p.age_step_days > 0 else 0.0
 
     terms = (
         PriorityTerm("size", float(lines), round(p.size_weight * size_value, 4),
@@ -153,7 +151,7 @@ def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
                      ", ".join(value_parts) if value_parts else "no linked issue, value label or fix"),
         PriorityTerm("age", round(days, 2), round(p.age_weight * age_value, 4),
                      f"waiting {days:.1f} days: grows without bound so nothing starves"
-                     f" (doubles every {p.age_half_life_days:g} days)"),
+                     f" (+{p.age_weight:g} every {p.age_step_days:g} days)"),
     )
     return Priority(round(sum(t.contribution for t in terms), 4), terms)
 

@@ -5,7 +5,15 @@ so every rule is tested with tables of hand-made assessments (tests/test_gates.p
 """
 
 from triage.policy.codeowners import CodeOwners, find_codeowners
-from triage.policy.gates import PolicyContext, decide
+from triage.policy.gates import PolicyContext, decide, fail_on_matches
 from triage.policy.owners import OwnerLookup, find_owner
 
-__all__ = ["CodeOwners", "OwnerLookup", "PolicyContext", "decide", "find_codeowners", "find_owner"]
+__all__ = [
+    "CodeOwners",
+    "OwnerLookup",
+    "PolicyContext",
+    "decide",
+    "fail_on_matches",
+    "find_codeowners",
+    "find_owner",
+]

@@ -385,3 +385,10 @@ def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -
         _resolve(a, facts[i].owner.owner, [*per_pr[i], *batch.get(i, ())], cfg)
         for i, a in enumerate(assessments)
     )
+
+
+def fail_on_matches(decision: Decision, cfg: Config) -> tuple[str, ...]:
+    """The `[ci] fail_on` entries (rule names or decision kinds) a decision matches: what makes
+    `triage run` and `triage ci` exit 1."""
+    fired = {r.rule for r in decision.reasons} | {decision.kind.value}
+    return tuple(sorted(fired & set(cfg.ci.fail_on)))

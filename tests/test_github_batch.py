@@ -1,0 +1,162 @@
+"""`triage github --repo` against the loopback stub: dry run, --apply, resume."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from github_stub import GitHubStub, Recorded, add_simple_pull, make_pr, text_file
+from rich.console import Console
+
+from triage.config import CacheConfig, Config
+from triage.github.batch import run_batch
+from triage.github.client import GitHubClient
+from triage.github.comment import ActionKind, PlannedAction, apply_action
+from triage.github.convert import STICKY_MARKER
+from triage.models import DecisionKind
+
+REPO = "octo/widgets"
+TOKEN = "ghs_stub_token_do_not_leak"
+NOW = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def cfg(tmp_path) -> Config:
+    return Config(cache=CacheConfig(dir=str(tmp_path / "cache")), llm_mode="off")
+
+
+@pytest.fixture
+def stub():
+    with GitHubStub(token=TOKEN, viewer="triage-maintainer") as gh:
+        repo = gh.repo(REPO)
+        repo.contents[(repo.head_sha, ".github/CODEOWNERS")] = b"* @carol\n"
+        # A small PR by a member, recent: straight into the review queue.
+        add_simple_pull(gh, REPO, make_pr(1, association="MEMBER", created_at="2024-08-30T10:00:00Z"),
+                        [("src/small.py", 8)])
+        # A very large one: needs to be split.
+        add_simple_pull(gh, REPO, make_pr(2, login="bob", association="MEMBER",
+                                          created_at="2024-08-29T10:00:00Z"), [("src/huge.py", 1500)])
+        # Untouched by any human for months: stale, to be closed.
+        add_simple_pull(gh, REPO, make_pr(3, login="dave", association="MEMBER",
+                                          created_at="2024-05-01T10:00:00Z"), [("src/old.py", 4)])
+        # 350 files: read through the files endpoint; our stale label must go, the override stays.
+        entries = [text_file(f"pkg/m{i}.py", 1)[0] for i in range(350)]
+        gh.add_pull(REPO, make_pr(4, login="erin", association="MEMBER", created_at="2024-08-28T10:00:00Z",
+                                  labels=("size/XS", "triage/override-size")), files=entries)
+        # A draft.
+        add_simple_pull(gh, REPO, make_pr(5, login="frank", association="MEMBER", draft=True,
+                                          created_at="2024-08-31T10:00:00Z"), [("docs/x.md", 3)])
+        yield gh
+
+
+def batch(stub: GitHubStub, cfg: Config, *, apply: bool, out_dir=None, console=None, progress=None):
+    return run_batch(cfg, REPO, api_url=stub.url, token=TOKEN, apply=apply, out_dir=out_dir,
+                     http_client=httpx.Client(), console=console, now=NOW, progress=progress,
+                     sleep=lambda s: None)
+
+
+def expected_writes(plan: list[PlannedAction]) -> list[tuple[str, str]]:
+    """The HTTP writes each planned action stands for."""
+    out: list[tuple[str, str]] = []
+    for a in plan:
+        if a.kind is ActionKind.COMMENT:
+            out.append(("POST", f"/repos/{REPO}/issues/{a.number}/comments"))
+        elif a.kind is ActionKind.EDIT_COMMENT:
+            out.append(("PATCH", f"/repos/{REPO}/issues/comments/{a.comment_id}"))
+        elif a.kind is ActionKind.ADD_LABELS:
+            out.append(("POST", f"/repos/{REPO}/issues/{a.number}/labels"))
+        elif a.kind is ActionKind.REMOVE_LABELS:
+            out += [("DELETE", f"/repos/{REPO}/issues/{a.number}/labels/{lb}") for lb in a.labels]
+        elif a.kind is ActionKind.CLOSE:
+            out.append(("PATCH", f"/repos/{REPO}/pulls/{a.number}"))
+    return out
+
+
+def writes(records: list[Recorded]) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in records if r.method != "GET"]
+
+
+def test_dry_run_writes_nothing_and_prints_the_plan(stub, cfg, tmp_path):
+    out = io.StringIO()
+    seen: list[str] = []
+    queue, plan = batch(stub, cfg, apply=False, out_dir=tmp_path / "out",
+                        console=Console(file=out, width=200), progress=lambda pr: seen.append(pr.id))
+    assert stub.writes == []
+    assert sorted(seen) == ["1", "2", "3", "4", "5"]
+    assert len(queue.items) == 5
+    assert plan, "a first run has comments and labels to write"
+    printed = out.getvalue()
+    for action in plan:
+        assert f"would do: #{action.number} {action.kind.value}: {action.summary}" in printed
+    assert "--apply" in printed
+    assert (tmp_path / "out" / "queue.json").is_file()
+    # every PR gets exactly one comment and its labels; only CLOSE decisions are closed
+    assert sorted(a.number for a in plan if a.kind is ActionKind.COMMENT) == [1, 2, 3, 4, 5]
+    decisions = {i.pr.number: i.decision.kind for i in queue.items}
+    assert decisions == {1: DecisionKind.REVIEW, 2: DecisionKind.NEEDS_SPLIT, 3: DecisionKind.CLOSE,
+                         4: DecisionKind.REVIEW, 5: DecisionKind.SKIPPED}
+    assert [a.number for a in plan if a.kind is ActionKind.CLOSE] == [3]  # stale; never needs-split
+    # the close comes after the comment that explains it
+    kinds3 = [a.kind for a in plan if a.number == 3]
+    assert kinds3.index(ActionKind.COMMENT) < kinds3.index(ActionKind.CLOSE)
+    removed = [a for a in plan if a.kind is ActionKind.REMOVE_LABELS]
+    assert all("triage/override-size" not in a.labels for a in removed)
+
+
+def test_apply_performs_exactly_what_the_dry_run_announced(stub, cfg):
+    _, dry_plan = batch(stub, cfg, apply=False)
+    stub.requests.clear()
+    _, plan = batch(stub, cfg, apply=True)
+    assert plan == dry_plan
+    assert writes(stub.requests) == expected_writes(plan)
+    for number in range(1, 6):
+        bodies = [c["body"] for c in stub.repo(REPO).comments[number]]
+        assert len(bodies) == 1 and bodies[0].startswith(STICKY_MARKER)
+        assert stub.repo(REPO).comments[number][0]["user"]["login"] == "triage-maintainer"
+    labels4 = [lb["name"] for lb in stub.repo(REPO).pulls[4]["labels"]]
+    assert "triage/override-size" in labels4 and "size/XS" not in labels4
+
+    # Run again: everything is in place, nothing to write (the PAT's comments are found as ours).
+    stub.requests.clear()
+    _, again = batch(stub, cfg, apply=True)
+    assert again == [] and stub.writes == []
+
+
+def test_a_killed_apply_resumes_without_duplicating_anything(stub, cfg):
+    _, plan = batch(stub, cfg, apply=False)
+    half = len(plan) // 2
+    client = GitHubClient(stub.url, TOKEN, http_client=httpx.Client())
+    for action in plan[:half]:  # the first run died after half of its writes
+        apply_action(client, REPO, action)
+    stub.requests.clear()
+    _, rest = batch(stub, cfg, apply=True)
+    assert rest == plan[half:]
+    assert writes(stub.requests) == expected_writes(rest)
+    for number in range(1, 6):
+        assert len(stub.repo(REPO).comments[number]) == 1
+
+
+def test_rate_limits_and_server_errors_do_not_break_the_batch(stub, cfg):
+    stub.fail("GET", r"/pulls$", 429, headers={"retry-after": "5"})
+    stub.fail("GET", r"/issues/2/timeline$", 502, times=2)
+    stub.fail("GET", r"/pulls/3/files$|/pulls/3$", 403, headers={"retry-after": "4"},
+              body={"message": "You have exceeded a secondary rate limit"})
+    queue, _ = batch(stub, cfg, apply=False)
+    assert len(queue.items) == 5 and not any(i.errors for i in queue.items)
+    assert stub.writes == []
+
+
+def test_cli_wiring_dry_run(stub, tmp_path, monkeypatch):
+    from triage.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no stray config file from the repository
+    out = io.StringIO()
+    env = {"GITHUB_TOKEN": TOKEN, "TRIAGE_CACHE_DIR": str(tmp_path / "c")}
+    code = main(["github", "--repo", REPO, "--api-url", stub.url, "--out", str(tmp_path / "out"),
+                 "--llm", "off", "--now", NOW.isoformat()], environ=env, console=Console(file=out, width=200))
+    assert code == 0
+    assert stub.writes == []
+    assert "would do: #3 close" in out.getvalue()
+    assert (tmp_path / "out" / "queue.md").is_file()

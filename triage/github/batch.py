@@ -1,0 +1,103 @@
+"""`triage github --repo OWNER/NAME [--apply]`: triage every open PR of a repository.
+
+Input: the repository, the API URL and token. Output: the `Queue` (reports are written when
+`out_dir` is given) and the `PlannedAction`s: comments, label changes, and closing for `close`
+decisions. A dry run (the default) only prints the plan; `apply=True` performs exactly it.
+
+Resumable by construction: the plan is recomputed from what is on GitHub now (our sticky
+comment, found by its marker; the labels already set; whether the PR is still open), so a run
+that was killed half-way plans only the writes still missing, and the review results come back
+from the LLM cache instead of being paid for twice.
+
+Why `reject` is not closed: the design's rule is "the bot proposes, a human disposes" (OpenClaw
+Barnacle). Closing is reserved for `close` decisions (stale past the grace period, or a rule that
+asks to close); a `reject` gets its explanation and the `triage/reject` label and stays open
+until a maintainer closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from triage.config import Config
+from triage.github.comment import PlannedAction, PrState, apply_action, describe, plan_for_item
+from triage.github.fetch import fetch_pull, make_client
+from triage.github.tree import ContentsTree
+from triage.models import PullRequest, Queue
+
+# In batch, "before" contents of changed files are not read (one request per file per PR would
+# dwarf everything else); complexity falls back to hunk-local figures. Routing files are read.
+BATCH_FILE_BUDGET = 0
+
+
+def plan_queue(
+    queue: Queue, states: dict[int, PrState], cfg: Config, *, allow_close: bool = True
+) -> list[PlannedAction]:
+    """Every write for every PR of the queue, in queue order."""
+    from triage.report import render_item_markdown
+
+    plan: list[PlannedAction] = []
+    for item in queue.items:
+        number = item.pr.number
+        if number is None or number not in states:
+            continue
+        markdown = render_item_markdown(queue, item.pr.id)
+        plan.extend(plan_for_item(item, states[number], markdown, cfg, allow_close=allow_close))
+    return plan
+
+
+def run_batch(
+    cfg: Config,
+    repo: str,
+    *,
+    api_url: str,
+    token: str | None,
+    apply: bool,
+    out_dir: Path | None,
+    http_client: httpx.Client | None = None,
+    console: Any = None,
+    now: datetime | None = None,
+    progress: Callable[[PullRequest], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[Queue, list[PlannedAction]]:
+    """Triage all open PRs of `repo`; print and, with `apply`, perform the planned writes."""
+    from triage.pipeline import RunContext, run
+
+    now = now or datetime.now(UTC)
+    client = make_client(cfg, api_url, token, http_client=http_client, sleep=sleep)
+    with client:
+        own_login = client.viewer_login()
+        default_branch = str(client.repository(repo).get("default_branch") or "main")
+        base_sha = client.resolve_sha(repo, default_branch)
+        base = ContentsTree(client, repo, base_sha, file_budget=BATCH_FILE_BUDGET)
+        states: dict[int, PrState] = {}
+
+        def prs() -> Iterator[PullRequest]:
+            for data in client.open_pulls(repo):
+                pr, state = fetch_pull(client, repo, data, cfg, own_login=own_login)
+                states[state.number] = state
+                yield pr
+
+        queue = run(prs(), cfg, RunContext(now=now, base=base), progress)
+        if out_dir is not None:
+            from triage.report import write_reports
+
+            write_reports(queue, out_dir)
+        plan = plan_queue(queue, states, cfg, allow_close=True)
+        verb = "doing" if apply else "would do"
+        if console is not None:
+            if not plan:
+                console.print(f"{repo}: nothing to do ({len(queue.items)} open PRs already up to date)")
+            for action in plan:
+                console.print(f"{verb}: {describe(action)}", markup=False, highlight=False)
+        if apply:
+            for action in plan:
+                apply_action(client, repo, action)
+        elif console is not None and plan:
+            console.print(f"dry run: {len(plan)} actions planned; run again with --apply to perform them")
+    return queue, plan
