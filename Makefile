@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The fixtures are a snapshot of 2026-11-29: pinning the clock keeps their stale/age rules stable.
 triage: $(STAMP)
-	$(BIN)/triage run fixtures/ --out out/ --llm off
+	$(BIN)/triage run fixtures/prs --base fixtures/base --out out/ --llm off --now 2026-11-29T12:00:00Z
 
 test: $(STAMP)
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo 'pytest collected no tests' >&2; exit 1; fi; exit $$rc

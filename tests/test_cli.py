@@ -98,7 +98,7 @@ def test_git_range_each_commit_is_a_pr(tmp_path: Path) -> None:
     repo.write("docs/guide.md", "# Guide\n\nHello.\n")
     repo.commit("Document the guide")
     out = tmp_path / "out"
-    code, _ = _run(["run", "--repo", str(repo.path), "--git", f"{base}..HEAD", "--out", str(out), "--no-progress"])
+    code, _ = _run(["run", "--repo", str(repo.root), "--git", f"{base}..HEAD", "--out", str(out), "--no-progress"])
     assert code == 0
     doc = json.loads((out / "queue.json").read_text())
     assert [i["title"] for i in doc["items"]].count("Fix f for truthy x") == 1
@@ -106,7 +106,7 @@ def test_git_range_each_commit_is_a_pr(tmp_path: Path) -> None:
     assert any(i["id"].startswith(first[:7]) for i in doc["items"])
 
     code, _ = _run(
-        ["run", "--repo", str(repo.path), "--git", f"{base}..HEAD", "--squash", "--out", str(out), "--no-progress"]
+        ["run", "--repo", str(repo.root), "--git", f"{base}..HEAD", "--squash", "--out", str(out), "--no-progress"]
     )
     assert code == 0
     assert len(json.loads((out / "queue.json").read_text())["items"]) == 1

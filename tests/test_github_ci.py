@@ -173,11 +173,17 @@ def test_fail_on_raises_after_every_side_effect(stub, tmp_path):
     assert Path(env["GITHUB_STEP_SUMMARY"]).read_text()
 
 
-def test_fail_on_input_from_the_action_overrides_config(stub, cfg, tmp_path):
+def test_fail_on_input_from_the_action_overrides_config(stub, tmp_path, capsys):
+    """The action passes its `fail-on` input as TRIAGE_FAIL_ON; the config loader applies it."""
+    from triage.cli import main
+
     pr = add_simple_pull(stub, REPO, make_pr(9, association="MEMBER"), [("src/a.py", 3)])
-    env = env_for(stub, tmp_path, event_for(pr), REPO) | {"TRIAGE_FAIL_ON": "needs-split, review"}
-    with pytest.raises(GateFailed, match="review"):
-        run(cfg, env)
+    env = env_for(stub, tmp_path, event_for(pr), REPO) | {
+        "TRIAGE_FAIL_ON": "needs-split, review",
+        "TRIAGE_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    assert main(["ci", "--llm", "off", "--now", NOW.isoformat()], environ=env) == 1
+    assert "review" in capsys.readouterr().err
 
 
 def test_read_only_token_still_writes_the_summary_and_exits_by_the_gates(stub, cfg, tmp_path):

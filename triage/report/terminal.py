@@ -43,16 +43,23 @@ def shed_line(queue: Queue) -> str:
     return f"shed: {counts or 'none'}" + (f" (by rule: {rules})" if rules else "")
 
 
-def build_table(queue: Queue) -> Table:
+def build_table(queue: Queue, width: int = 160) -> Table:
+    """The queue as a table that fits `width` columns: only the text columns give up space."""
     table = Table(title="PR triage queue", show_lines=False, expand=False)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("id", no_wrap=True, max_width=16, overflow="ellipsis")
-    table.add_column("title", max_width=48, overflow="ellipsis", no_wrap=True)
-    table.add_column("owner", max_width=16, overflow="ellipsis", no_wrap=True)
-    table.add_column("size", no_wrap=True)
-    table.add_column("risk", justify="right", no_wrap=True)
-    table.add_column("min", justify="right", no_wrap=True)
-    table.add_column("decision", no_wrap=True)
+    narrow = width < 120
+    text_max = 10 if narrow else 16
+    # fixed columns (3+4+4+3+11) + two text columns + 8 separators x 3 + 4 edges
+    title_max = max(10, min(48, width - 25 - 2 * text_max - 28))
+    # Narrow terminals squeeze the text columns, never the short fixed ones (rich would
+    # otherwise shrink a no_wrap column to nothing at 80 columns).
+    table.add_column("#", justify="right", no_wrap=True, min_width=3)
+    table.add_column("id", no_wrap=True, max_width=text_max, overflow="ellipsis")
+    table.add_column("title", max_width=title_max, overflow="ellipsis", no_wrap=True)
+    table.add_column("owner", max_width=text_max, overflow="ellipsis", no_wrap=True)
+    table.add_column("size", no_wrap=True, min_width=4)
+    table.add_column("risk", justify="right", no_wrap=True, min_width=4)
+    table.add_column("min", justify="right", no_wrap=True, min_width=3)
+    table.add_column("decision", no_wrap=True, min_width=11)
     for item in ordered_items(queue):
         place = item.rank if item.rank is not None else item.position
         risk = item.assessment.risk
@@ -73,6 +80,6 @@ def build_table(queue: Queue) -> Table:
 
 def print_table(queue: Queue, console: Console) -> None:
     """Print the queue table, a one-line summary and the shed counts."""
-    console.print(build_table(queue))
+    console.print(build_table(queue, console.width))
     console.print(Text(summary_line(queue)))
     console.print(Text(shed_line(queue)))

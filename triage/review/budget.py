@@ -1,0 +1,522 @@
+"""What of a PR fits in the LLM's input budget: (PullRequest, ParsedDiff, Metrics, Risk) -> Payload.
+
+A diff rarely fits whole, and what is cut decides what the model can notice. The rules:
+
+* Machine-made and binary content is never sent (lockfiles, generated and vendored files,
+  binaries): it costs tokens and says nothing about intent. Each is named in `omitted`
+  ("package-lock.json (lockfile)").
+* Hunks are ranked by risk relevance, never by the size of their file: file kind first (source,
+  then tests, then docs), then the hunk's own share of the static risk model's factors (its
+  weighted changed lines, a sensitive path, the cognitive complexity of the functions it
+  touches, the file's history). A one-line change to `auth/session.py` outranks fifty lines of a
+  README, and a hunk in a 5,000-line file is worth no more than the same hunk elsewhere.
+* Context lines go before content lines: if the whole diff does not fit, every hunk is first cut
+  to its changed lines; context is then given back to the highest-ranked hunks while it fits.
+  Only then are whole hunks left out, lowest rank first, and the top hunk that is too large on
+  its own is sent in part.
+* Nothing is dropped silently: every hunk not sent is named with its header
+  ("src/x.py @@ -10,7 +10,9 @@"), a partly sent hunk says how much was sent, and trimmed
+  context is counted.
+* Every line sent has been through `secrets.redact` first, per hunk side (the old and the new
+  version of the file are contiguous text, so a multi-line private key is still one finding),
+  before any trimming could cut a secret in half.
+
+Token counts are estimates made offline (no tokenizer download): see `estimate_tokens`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from triage.metrics.risk import WEIGHTS, is_sensitive_path
+from triage.models import FileDiff, FileKind, Hunk, Line, Metrics, ParsedDiff, PullRequest, Risk
+from triage.review.secrets import find_secrets
+
+__all__ = [
+    "Payload",
+    "build_payload",
+    "estimate_tokens",
+    "fit_text",
+    "hunk_header",
+    "rank_hunks",
+]
+
+# ------------------------------------------------------------------------------------------------
+# Token estimate
+
+_PIECES = re.compile(r"[A-Za-z]+|[0-9]+|\n|[ \t]+|[^\sA-Za-z0-9]", re.ASCII)
+
+
+def estimate_tokens(text: str) -> int:
+    """A deterministic, slightly pessimistic token count for BPE tokenizers (cl100k/o200k-like).
+
+    Counted piece by piece: a run of ASCII letters is one token per 6 characters started
+    (common words are one token, long identifiers split), a run of digits one per 3 (the
+    tokenizers split numbers into groups of at most three digits), every punctuation or
+    symbol character and every newline one, a single space nothing (it merges with the next
+    word), longer runs of spaces or tabs one per 4, and every other character (non-ASCII
+    letters, CJK, emoji) one each. Punctuation is where it overcounts most (BPE merges `():`
+    and `==`), so on source code it lands at about 3 characters per token where real
+    tokenizers see about 4: the safe side for a budget, at the cost of sending a little less. tiktoken
+    is not used because it downloads its tables on first use, and triage must run offline.
+    """
+    count = 0
+    for m in _PIECES.finditer(text):
+        piece = m.group(0)
+        first = piece[0]
+        if first.isascii() and first.isalpha():
+            count += 1 + (len(piece) - 1) // 6
+        elif first.isdigit() and first.isascii():
+            count += (len(piece) + 2) // 3
+        elif first == "\n":
+            count += 1
+        elif first in " \t":
+            count += 0 if piece == " " else (len(piece) + 3) // 4
+        else:
+            count += 1
+    return count
+
+
+def fit_text(text: str, max_tokens: int) -> tuple[str, bool]:
+    """`text` cut at a line (or character) boundary to at most `max_tokens`; True if cut."""
+    if estimate_tokens(text) <= max_tokens:
+        return text, False
+    if max_tokens <= 0:
+        return "", True
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest prefix that fits (estimate_tokens is monotone in the prefix)
+        mid = (lo + hi + 1) // 2
+        if estimate_tokens(text[:mid]) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    cut = text[:lo]
+    newline = cut.rfind("\n")
+    if newline > len(cut) // 2:
+        cut = cut[:newline]
+    return cut, True
+
+
+# ------------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """The diff text to send, and what was left out.
+
+    `tokens_full` is the estimate for the whole diff as-is (every text file, full context, the
+    machine-made ones too): what sending it naively would cost. `tokens_sent` is the estimate
+    for `text`.
+    """
+
+    text: str
+    omitted: tuple[str, ...]
+    tokens_full: int
+    tokens_sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One hunk of one file, with its rank inputs and its redacted lines."""
+
+    file_index: int
+    hunk_index: int
+    file: FileDiff
+    hunk: Hunk
+    lines: tuple[Line, ...]  # redacted
+    score: float
+    tier: int  # 0 source, 1 test, 2 docs (lower is sent first)
+
+    @property
+    def header(self) -> str:
+        return hunk_header(self.hunk)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.file_index, self.hunk_index)
+
+    @property
+    def name(self) -> str:
+        return f"{self.file.path} {self.header}"
+
+
+_TIERS = {FileKind.SOURCE: 0, FileKind.TEST: 1, FileKind.DOCS: 2}
+_KIND_WEIGHT = {FileKind.SOURCE: 1.0, FileKind.TEST: 0.5, FileKind.DOCS: 0.1}
+_NEVER_SENT = (FileKind.LOCKFILE, FileKind.GENERATED, FileKind.VENDORED)
+# Context levels, most to least: None = as in the diff (git's default is 3 lines).
+_CONTEXT_LEVELS: tuple[int | None, ...] = (None, 1, 0)
+# Below this many tokens left, a partial hunk is not worth sending.
+_MIN_PARTIAL_TOKENS = 48
+
+
+def hunk_header(hunk: Hunk) -> str:
+    return f"@@ -{hunk.old_start},{hunk.old_length} +{hunk.new_start},{hunk.new_length} @@"
+
+
+def _file_header(file: FileDiff) -> str:
+    what = file.change.value
+    if file.old_path and file.old_path != file.path:
+        what = f"{what} from {file.old_path}"
+    extra = ""
+    if file.submodule:
+        extra = ", submodule"
+    elif file.symlink:
+        extra = ", symlink"
+    return f"File: {file.path} ({what}, {file.kind.value}{extra}, +{file.added} -{file.deleted})\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# Redaction, per hunk
+
+
+def _redact_lines(lines: list[Line], path: str) -> tuple[Line, ...]:
+    """The hunk's lines with every secret masked, found on each side's contiguous text."""
+    masks: dict[int, list[tuple[int, int, str]]] = {}
+    sides = (
+        [i for i, ln in enumerate(lines) if ln.kind in " -"],  # the old version of the fragment
+        [i for i, ln in enumerate(lines) if ln.kind in " +"],  # the new version
+    )
+    for indices in sides:
+        if not indices:
+            continue
+        texts = [lines[i].text for i in indices]
+        joined = "\n".join(texts)
+        findings = find_secrets(joined, path)
+        if not findings:
+            continue
+        starts: list[int] = []
+        pos = 0
+        for t in texts:
+            starts.append(pos)
+            pos += len(t) + 1
+        for f in findings:
+            for k, start in enumerate(starts):
+                end = start + len(texts[k])
+                if f.end <= start or f.start > end:
+                    continue
+                lo, hi = max(f.start, start) - start, min(f.end, end) - start
+                masks.setdefault(indices[k], []).append((lo, hi, f.masked))
+    if not masks:
+        return tuple(lines)
+    out = list(lines)
+    for i, spans in masks.items():
+        text = lines[i].text
+        spans.sort()
+        merged: list[tuple[int, int, str]] = []
+        for lo, hi, masked in spans:
+            if merged and lo <= merged[-1][1]:
+                plo, phi, pm = merged[-1]
+                merged[-1] = (plo, max(phi, hi), pm)
+            else:
+                merged.append((lo, hi, masked))
+        pieces: list[str] = []
+        pos = 0
+        for lo, hi, masked in merged:
+            pieces.append(text[pos:lo])
+            pieces.append(masked)
+            pos = hi
+        pieces.append(text[pos:])
+        ln = lines[i]
+        out[i] = Line(ln.kind, ln.old_no, ln.new_no, "".join(pieces))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------------------------
+# Ranking
+
+
+def _touched_cognitive(file: FileDiff, hunk: Hunk, metrics: Metrics) -> tuple[int, int]:
+    """(added cognitive complexity, highest complexity after) of the functions a hunk touches.
+
+    A function is touched when it starts inside the hunk's new-side range or the hunk's section
+    header (git's enclosing-function line) names it.
+    """
+    added = highest = 0
+    lo, hi = hunk.new_start, hunk.new_start + max(hunk.new_length, 1)
+    for fn in metrics.functions:
+        if fn.path != file.path:
+            continue
+        inside = lo <= fn.line < hi
+        named = bool(fn.name) and bool(re.search(rf"\b{re.escape(fn.name.split('.')[-1])}\b", hunk.section))
+        if inside or named:
+            added += max(0, fn.cognitive_delta)
+            highest = max(highest, fn.cognitive_after or 0)
+    return added, highest
+
+
+def _history_term(file: FileDiff, metrics: Metrics) -> float:
+    if metrics.history is None:
+        return 0.0
+    for fh in metrics.history.files:
+        if fh.path == file.path:
+            return WEIGHTS["developers"] * math.log1p(fh.authors) + WEIGHTS["prior-changes"] * math.log1p(
+                fh.prior_changes
+            )
+    return 0.0
+
+
+def _factor(risk: Risk, name: str) -> float:
+    for f in risk.factors:
+        if f.name == name:
+            return f.contribution
+    return 0.0
+
+
+def _hunk_score(file: FileDiff, hunk: Hunk, metrics: Metrics, risk: Risk) -> float:
+    """The hunk's share of the static risk model's terms (same weights, hunk-local inputs)."""
+    kw = _KIND_WEIGHT.get(file.kind, 0.0)
+    score = WEIGHTS["lines-added"] * math.log1p(kw * hunk.added)
+    score += WEIGHTS["lines-deleted"] * math.log1p(kw * hunk.deleted)
+    if is_sensitive_path(file.path) or is_sensitive_path(file.old_path or ""):
+        score += WEIGHTS["sensitive-paths"]
+    added_cc, highest = _touched_cognitive(file, hunk, metrics)
+    score += WEIGHTS["complexity"] * (math.log1p(added_cc) + 0.5 * math.log1p(highest))
+    if file.kind is FileKind.SOURCE and _factor(risk, "no-tests") > 0:
+        score += WEIGHTS["no-tests"]  # untested source: the lines a reviewer must read
+    score += _history_term(file, metrics)
+    return score
+
+
+def _units(diff: ParsedDiff, metrics: Metrics, risk: Risk) -> list[_Unit]:
+    units: list[_Unit] = []
+    for fi, file in enumerate(diff.files):
+        if file.kind in _NEVER_SENT or file.binary:
+            continue
+        for hi, hunk in enumerate(file.hunks):
+            lines = _redact_lines(list(hunk.lines()), file.path)
+            score = _hunk_score(file, hunk, metrics, risk)
+            units.append(_Unit(fi, hi, file, hunk, lines, score, _TIERS.get(file.kind, 3)))
+    return units
+
+
+def rank_hunks(diff: ParsedDiff, metrics: Metrics, risk: Risk) -> list[tuple[str, float]]:
+    """(name, score) of every sendable hunk, most risk-relevant first (for tests and reports)."""
+    return [(u.name, u.score) for u in _ranked(_units(diff, metrics, risk))]
+
+
+def _ranked(units: Iterable[_Unit]) -> list[_Unit]:
+    return sorted(units, key=lambda u: (u.tier, -u.score, u.file_index, u.hunk_index))
+
+
+# ------------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _segments(unit: _Unit, context: int | None, limit: int | None = None) -> list[str]:
+    """The hunk as one or more `@@` blocks keeping `context` lines around changes.
+
+    Cutting context splits a hunk, and each piece gets a header with its own correct line
+    numbers, so the model can still cite lines. `limit` keeps only the first N kept lines.
+    """
+    lines = unit.lines
+    n = len(lines)
+    changed = [i for i, ln in enumerate(lines) if ln.kind != " "]
+    if context is None:
+        keep = [True] * n
+    else:
+        keep = [False] * n
+        for i in changed:
+            for j in range(max(0, i - context), min(n, i + context + 1)):
+                keep[j] = True
+    positions: list[tuple[int, int]] = []
+    old, new = unit.hunk.old_start, unit.hunk.new_start
+    for ln in lines:
+        positions.append((old, new))
+        if ln.kind in " -":
+            old += 1
+        if ln.kind in " +":
+            new += 1
+    blocks: list[str] = []
+    taken = 0
+    i = 0
+    while i < n:
+        if not keep[i]:
+            i += 1
+            continue
+        j = i
+        body: list[str] = []
+        old_count = new_count = 0
+        while j < n and keep[j] and (limit is None or taken < limit):
+            ln = lines[j]
+            body.append(f"{ln.kind}{ln.text}")
+            old_count += ln.kind in " -"
+            new_count += ln.kind in " +"
+            taken += 1
+            j += 1
+        if body:
+            o, nw = positions[i]
+            o = o if old_count else o - 1
+            nw = nw if new_count else nw - 1
+            section = f" {unit.hunk.section}" if unit.hunk.section and i == 0 else ""
+            blocks.append(f"@@ -{o},{old_count} +{nw},{new_count} @@{section}\n" + "\n".join(body) + "\n")
+        if limit is not None and taken >= limit:
+            break
+        i = j
+    return blocks
+
+
+def _render(unit: _Unit, context: int | None, limit: int | None = None) -> str:
+    return "".join(_segments(unit, context, limit))
+
+
+def _context_lines(unit: _Unit, context: int | None) -> int:
+    """How many context lines of the hunk `context` leaves out."""
+    if context is None:
+        return 0
+    total = sum(1 for ln in unit.lines if ln.kind == " ")
+    kept = sum(1 for ln in _render(unit, context).splitlines() if ln.startswith(" "))
+    return total - kept
+
+
+@dataclass
+class _Choice:
+    unit: _Unit
+    context: int | None
+    limit: int | None = None  # lines, when only part of the hunk is sent
+    text: str = ""
+    tokens: int = 0
+
+
+_Key = tuple[int, int]
+
+
+class _Plan:
+    """The hunks chosen so far and their cost, kept up to date as choices are made or changed."""
+
+    def __init__(self, budget: int, header_tokens: dict[int, int]) -> None:
+        self.budget = budget
+        self.header_tokens = header_tokens
+        self.chosen: dict[_Key, _Choice] = {}
+        self.files: dict[int, int] = {}  # file index -> chosen hunks
+        self.used = 0
+
+    def room_for(self, unit: _Unit) -> int:
+        """Tokens left for `unit`'s text, counting its file header if not yet paid for."""
+        header = 0 if unit.file_index in self.files else self.header_tokens[unit.file_index]
+        current = self.chosen.get(unit.key)
+        return self.budget - self.used - header + (current.tokens if current else 0)
+
+    def put(self, choice: _Choice) -> bool:
+        """Choose (or re-choose) a hunk's rendering if it fits; False leaves the plan as it was."""
+        unit = choice.unit
+        if choice.tokens > self.room_for(unit):
+            return False
+        current = self.chosen.get(unit.key)
+        if current is None:
+            self.used += self.header_tokens[unit.file_index] if unit.file_index not in self.files else 0
+            self.files[unit.file_index] = self.files.get(unit.file_index, 0) + 1
+        else:
+            self.used -= current.tokens
+        self.chosen[unit.key] = choice
+        self.used += choice.tokens
+        return True
+
+
+def _more_context(a: int | None, b: int | None) -> bool:
+    """Whether context level `a` keeps more lines than `b`."""
+    return _CONTEXT_LEVELS.index(a) < _CONTEXT_LEVELS.index(b)
+
+
+def build_payload(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Risk, max_tokens: int) -> Payload:
+    """The redacted diff text that fits `max_tokens`, most risk-relevant hunks first.
+
+    `pr` is accepted for the stage's uniform signature; its title and body are fenced and
+    budgeted by the caller. Files appear in the order of their best-ranked hunk, hunks within
+    a file in line order. `omitted` lists whole files first (machine-made, binary), then hunks
+    in file order, then the count of trimmed context lines.
+    """
+    del pr
+    whole: list[str] = []
+    header_only: list[tuple[int, str]] = []
+    full_tokens = 0
+    for fi, file in enumerate(diff.files):
+        if file.kind in _NEVER_SENT:
+            whole.append(f"{file.path} ({file.kind.value})")
+        elif file.binary:
+            whole.append(f"{file.path} (binary)")
+        elif not file.hunks:
+            header_only.append((fi, _file_header(file)))
+        if not file.binary:
+            full_tokens += estimate_tokens(_file_header(file))
+            full_tokens += sum(
+                estimate_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n{h.body}") for h in file.hunks
+            )
+
+    units = _ranked(_units(diff, metrics, risk))
+    header_tokens = {u.file_index: estimate_tokens(_file_header(u.file)) for u in units}
+    budget = max(0, max_tokens)
+
+    def choose(unit: _Unit, context: int | None, limit: int | None = None) -> _Choice:
+        text = _render(unit, context, limit)
+        return _Choice(unit, context, limit, text, estimate_tokens(text))
+
+    plan = _Plan(budget, header_tokens)
+    left_out: list[tuple[_Key, str]] = []
+    for context in _CONTEXT_LEVELS:
+        choices = [choose(u, context) for u in units]
+        total = sum(c.tokens for c in choices) + sum(header_tokens.values())
+        if total <= budget:
+            for choice in choices:
+                plan.put(choice)
+            break
+    else:
+        # Changed lines only, in rank order. A hunk that does not fit is skipped (a smaller one
+        # further down may fit); the first one too large for what is left is sent in part.
+        partial_done = False
+        for unit in units:
+            if plan.put(choose(unit, 0)):
+                continue
+            left = plan.room_for(unit)
+            if not partial_done and left >= _MIN_PARTIAL_TOKENS:
+                changed = sum(1 for ln in unit.lines if ln.kind != " ")
+                lo, hi = 0, changed
+                while lo < hi:  # the most changed lines that fit
+                    mid = (lo + hi + 1) // 2
+                    if choose(unit, 0, mid).tokens <= left:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                if lo > 0 and plan.put(choose(unit, 0, lo)):
+                    partial_done = True
+                    note = f"partly sent: first {lo} of {changed} changed lines"
+                    left_out.append((unit.key, f"{unit.name} ({note})"))
+                    continue
+            left_out.append((unit.key, unit.name))
+    # Give context back to the highest-ranked hunks while it fits.
+    for unit in units:
+        current = plan.chosen.get(unit.key)
+        if current is None or current.limit is not None:
+            continue
+        for context in _CONTEXT_LEVELS:
+            if not _more_context(context, current.context) or plan.put(choose(unit, context)):
+                break
+
+    chosen = plan.chosen
+    by_file: dict[int, list[_Key]] = {}
+    for unit in units:  # files in the order of their best-ranked hunk
+        if unit.key in chosen:
+            by_file.setdefault(unit.file_index, []).append(unit.key)
+    parts: list[str] = []
+    for fi, keys in by_file.items():
+        parts.append(_file_header(diff.files[fi]))
+        parts.extend(chosen[k].text for k in sorted(keys))
+    used = plan.used
+    for fi, header in header_only:
+        tokens = estimate_tokens(header)
+        if used + tokens <= budget:
+            parts.append(header)
+            used += tokens
+        else:
+            whole.append(f"{diff.files[fi].path} ({diff.files[fi].change.value}, no content)")
+    omitted = [*whole, *(name for _, name in sorted(left_out))]
+    trimmed = [(c, _context_lines(c.unit, c.context)) for c in chosen.values() if c.limit is None]
+    lines = sum(n for _, n in trimmed)
+    if lines:
+        hunks = sum(1 for _, n in trimmed if n)
+        omitted.append(f"{lines} unchanged context line(s) in {hunks} hunk(s)")
+    text = "".join(parts)
+    return Payload(text=text, omitted=tuple(omitted), tokens_full=full_tokens, tokens_sent=estimate_tokens(text))
