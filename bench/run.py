@@ -83,7 +83,12 @@ def linearity_scenario() -> dict[str, Any]:
 
 
 def write_results(results: dict[str, Any]) -> Path:
+    """Write the results; scenarios not run this time keep their previous figures (`--only`)."""
     RESULTS.mkdir(exist_ok=True)
+    previous = RESULTS / "results.json"
+    if previous.is_file():
+        old = json.loads(previous.read_text()).get("scenarios", {})
+        results["scenarios"] = {**old, **results["scenarios"]}
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     lines = [
         "# Benchmark results",
