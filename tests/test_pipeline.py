@@ -89,3 +89,15 @@ def test_bot_pr_without_human_never_enters_the_queue() -> None:
     assert by_id["bot"].rank is None
     assert by_id["paired"].decision.owner is not None
     assert "bot" not in by_id["paired"].decision.owner.login
+
+
+def test_large_batches_run_in_a_process_pool_with_identical_results() -> None:
+    """Past the first PRs the static stage moves to worker processes; order and every record
+    must be exactly what the in-process path produces, broken PRs included."""
+    prs = [_pr(f"p{i:03d}", GOOD if i % 7 else b"not a diff\n", author=f"dev{i % 5}") for i in range(80)]
+    cfg = Config(llm_mode="off")
+    pooled = list(assess_all(prs, cfg, RunContext(now=NOW)))
+    one_by_one = [next(assess_all([pr], cfg, RunContext(now=NOW))) for pr in prs]
+    assert [a.pr.id for a in pooled] == [p.id for p in prs]
+    assert pooled == one_by_one
+    assert sum(1 for a in pooled if a.errors) == len([i for i in range(80) if i % 7 == 0])

@@ -14,15 +14,19 @@ the batch: that is the one place where a broad `except` is right, and it records
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from triage.classify import GitAttributes
 from triage.config import Config
 from triage.diff import parse_diff
-from triage.gitrepo import GitRepo, GitTree, Tree
+from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.metrics import empty_metrics, measure
 from triage.metrics.history import HistoryCache
 from triage.metrics.risk import assess_risk
@@ -122,6 +126,79 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
     return _Static(pr, diff, tuple(errors), metrics, risk, review)
 
 
+# Parallel static stage. Parsing, tree-sitter and the scanners are CPU-bound Python, so on a
+# multi-core machine a process pool multiplies throughput. A pool costs about a second to start,
+# so the first PRs run in-process and the pool only starts for batches larger than that.
+_SERIAL_FIRST = 48
+_WINDOW_PER_WORKER = 8  # results in flight per worker: keeps memory bounded and order cheap
+_worker_args: tuple[Config, RunContext, GitAttributes | None] | None = None
+
+
+def _init_worker(cfg: Config, ctx: RunContext, attributes: GitAttributes | None) -> None:
+    global _worker_args
+    _worker_args = (cfg, ctx, attributes)
+
+
+def _worker_static(pr: PullRequest) -> _Static:
+    assert _worker_args is not None
+    return assess_static(pr, *_worker_args)
+
+
+def _workers(ctx: RunContext) -> int:
+    """Worker processes for the static stage: one per core, or none when the context cannot
+    travel to another process (a git repository or an API-backed tree holds live handles)."""
+    if ctx.repo is not None or not (ctx.base is None or isinstance(ctx.base, DirTree)):
+        return 1
+    return min(os.cpu_count() or 1, 8)
+
+
+def _static_stream(
+    prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, attributes: GitAttributes | None
+) -> Iterator[_Static]:
+    """`assess_static` over the PRs, in input order, in a process pool for large batches."""
+    it = iter(prs)
+    workers = _workers(ctx)
+    for count, pr in enumerate(it, 1):
+        yield assess_static(pr, cfg, ctx, attributes)
+        if count >= _SERIAL_FIRST and workers > 1:
+            break
+    else:
+        return
+    # forkserver, not fork: the LLM reviewer's threads may be running in this process.
+    light_ctx = replace(ctx, history_cache=HistoryCache(), llm_http_client=None)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_init_worker,
+        initargs=(cfg, light_ctx, attributes),
+    ) as pool:
+        window: deque[tuple[PullRequest, Future[_Static]]] = deque()
+        for pr in it:
+            try:
+                window.append((pr, pool.submit(_worker_static, pr)))
+            except BrokenExecutor:
+                # The pool is gone (a worker was killed): finish the batch in this process.
+                while window:
+                    yield _result(*window.popleft(), cfg, ctx, attributes)
+                yield assess_static(pr, cfg, ctx, attributes)
+                yield from (assess_static(rest, cfg, ctx, attributes) for rest in it)
+                return
+            if len(window) >= workers * _WINDOW_PER_WORKER:
+                yield _result(*window.popleft(), cfg, ctx, attributes)
+        while window:
+            yield _result(*window.popleft(), cfg, ctx, attributes)
+
+
+def _result(
+    pr: PullRequest, future: Future[_Static], cfg: Config, ctx: RunContext, attributes: GitAttributes | None
+) -> _Static:
+    try:
+        return future.result()
+    except (BrokenExecutor, OSError, pickle.PicklingError):
+        # A worker died or a record could not travel back: triage this PR here instead.
+        return assess_static(pr, cfg, ctx, attributes)
+
+
 def _strip(diff: ParsedDiff) -> ParsedDiff:
     """Drop hunk texts once they are no longer needed: keeps batch memory bounded."""
     return replace(diff, files=tuple(replace(f, hunks=()) for f in diff.files))
@@ -148,7 +225,7 @@ def assess_all(
 ) -> Iterator[Assessment]:
     """Stream Assessments, one per input PR, in input order."""
     attributes = _attributes(ctx.base)
-    statics = (assess_static(pr, cfg, ctx, attributes) for pr in prs)
+    statics = _static_stream(prs, cfg, ctx, attributes)
     if not cfg.use_llm:
         for static in statics:
             if progress:
