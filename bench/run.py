@@ -27,6 +27,7 @@ from typing import Any
 
 import unidiff
 
+from bench import llm_scale
 from bench.corpus import NOW, generate
 from triage.config import Config
 from triage.pipeline import RunContext, run
@@ -101,6 +102,46 @@ def linearity_scenario() -> dict[str, Any]:
     return {"rows": rows}
 
 
+def tokens_scenario() -> dict[str, Any]:
+    """Tokens the LLM stage would send per PR (budgeted) against the whole diff, on the fixtures
+    and on one generated over-budget PR."""
+    from statistics import median
+
+    from triage.diff import parse_diff
+    from triage.metrics import measure
+    from triage.metrics.risk import assess_risk
+    from triage.review.budget import build_payload
+    from triage.sources import load_inputs
+
+    cfg = Config(llm_mode="off")
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "prs"
+
+    def payload(pr: Any) -> Any:
+        diff = parse_diff(pr.diff)
+        metrics = measure(pr, diff, cfg)
+        return build_payload(pr, diff, metrics, assess_risk(pr, diff, metrics), cfg.llm.max_input_tokens)
+
+    rows = [payload(pr) for pr in load_inputs([str(fixtures)])]
+    big_pr = max(generate(400, seed=3), key=lambda p: len(p.diff))
+    big = payload(big_pr)
+    return {
+        "budget_tokens": cfg.llm.max_input_tokens,
+        "fixtures": {
+            "prs": len(rows),
+            "tokens_full_total": sum(r.tokens_full for r in rows),
+            "tokens_sent_total": sum(r.tokens_sent for r in rows),
+            "tokens_sent_median": median(r.tokens_sent for r in rows),
+            "prs_with_omissions": sum(1 for r in rows if r.omitted),
+        },
+        "over_budget_pr": {
+            "diff_bytes": len(big_pr.diff),
+            "tokens_full": big.tokens_full,
+            "tokens_sent": big.tokens_sent,
+            "omitted_items": len(big.omitted),
+        },
+    }
+
+
 def write_results(results: dict[str, Any]) -> Path:
     """Write the results; scenarios not run this time keep their previous figures (`--only`)."""
     RESULTS.mkdir(exist_ok=True)
@@ -130,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     scenarios: dict[str, Callable[[], dict[str, Any]]] = {
         "static": lambda: static_scenario(args.count),
         "linearity": linearity_scenario,
+        "llm_tokens": tokens_scenario,
+        "llm_scale_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16),
+        "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
     }
     try:
         from bench import scenarios as extra

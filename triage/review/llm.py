@@ -246,13 +246,16 @@ def render_prompt(
     title = _strip_boundary(title, boundary) or "(no title)"
     body = _strip_boundary(body, boundary) or "(no description)"
     fixed = {
-        "boundary": boundary,
         "measurements": _measurements(metrics, risk),
         "title": title,
         "body": body,
     }
+    # Sizing uses a fixed stand-in of the boundary's shape: the random boundary's token estimate
+    # varies from request to request, and what is sent (and listed as left out) must depend only
+    # on the PR, so a re-run - or a restart after a crash - gives the same review record.
+    sizing = "UNTRUSTED-" + "0" * len(boundary.removeprefix("UNTRUSTED-"))
 
-    def render(payload: Payload) -> tuple[list[BaseMessage], tuple[str, ...]]:
+    def render(payload: Payload, boundary: str = sizing) -> tuple[list[BaseMessage], tuple[str, ...]]:
         omitted = (*omitted_extra, *payload.omitted)
         shown = [_strip_boundary(o, boundary) for o in omitted[:_OMITTED_SHOWN]]
         if len(omitted) > _OMITTED_SHOWN:
@@ -261,6 +264,7 @@ def render_prompt(
         diff_text = _strip_boundary(payload.text, boundary).rstrip("\n") or "(nothing to show)"
         messages = template.format_messages(
             **fixed,
+            boundary=boundary,
             omitted=f"<<<{boundary} BEGIN not-sent>>>\n{omitted_text}\n<<<{boundary} END not-sent>>>",
             diff=diff_text,
         )
@@ -283,6 +287,7 @@ def render_prompt(
         diff_budget -= excess
         payload = build_payload(pr, diff, metrics, risk, diff_budget)
         messages, omitted = render(payload)
+    messages, omitted = render(payload, boundary)
     return PromptMessages(tuple(messages), boundary, omitted, total(messages))
 
 
