@@ -5,7 +5,10 @@ Scenarios (each prints one line and adds a section to the results):
   diff, next to bare `unidiff.PatchSet` parsing of the same bytes (the floor);
 - linearity: parse time (and parse+measure, and the unidiff floor) of one diff at 1, 2, 4 and
   8 MB; complexity analysis is capped at 1 MB of source per PR, so measure time flattens;
-- further scenarios (LLM tokens, cache, 2,500 PRs at scale) are added by `bench.scenarios`.
+- llm_tokens: tokens sent against the whole diff, on the fixtures and one over-budget PR;
+- llm_scale_2500 / llm_faults_2500: 2,500 PRs through the LLM stage at 1 s latency and
+  concurrency 16, then again from the cache (`bench.llm_scale`), without and with 10 % of
+  calls failing in mixed ways.
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -175,12 +178,6 @@ def main(argv: list[str] | None = None) -> int:
         "llm_scale_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16),
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
     }
-    try:
-        from bench import scenarios as extra
-    except ImportError:
-        extra = None
-    if extra is not None:
-        scenarios.update(extra.SCENARIOS)
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}",
