@@ -102,9 +102,11 @@ def test_parse_time_and_is_bot():
 
 
 def test_linked_issues_forms():
-    body = ("Closes #10, see https://github.com/octo/widgets/issues/11 and "
-            "https://github.com/acme/lib/issues/7; also acme/lib#8 and #10 again. "
-            "Not issues: a&#39;b, color #fff, https://x.org/page#12")
+    body = ("Closes #10, fixes https://github.com/octo/widgets/issues/11\n"
+            "Resolves https://github.com/acme/lib/issues/7\nRelated: acme/lib#8\n"
+            "See #99 for context. Not issues: a&#39;b, color #fff, https://x.org/page#12")
+    # closing keywords and issue lines count, own-repository references read `#N`; a passing
+    # mention does not (the same rule as GitHub's "closes on merge" and every other source)
     assert linked_issues(body, "octo/widgets") == ("#10", "#11", "acme/lib#7", "acme/lib#8")
 
 

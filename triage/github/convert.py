@@ -16,12 +16,15 @@ Three things GitHub gets in the way of, handled here:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from triage.config import OwnersConfig
 from triage.models import PullRequest, Trailer
+from triage.policy.bots import is_bot_login
+from triage.sources.trailers import linked_issues as _linked
+from triage.sources.trailers import parse_trailers
 
 STICKY_MARKER = "<!-- pr-triage:sticky -->"
 # Label namespaces this tool owns: a label event in them is our own bookkeeping, not activity.
@@ -40,56 +43,29 @@ def parse_time(value: object) -> datetime | None:
 
 
 def is_bot(user: Mapping[str, Any] | None, bots: Iterable[str] = ()) -> bool:
-    """A GitHub App or a configured automation account (`[owners] bots`)."""
+    """A GitHub App (`type: Bot`), or a login the owner rules call a bot or agent (`[bot]`,
+    known agents, `[owners] bots`): one definition for the stale clock and the owner rules."""
     if not user:
         return False
-    login = str(user.get("login") or "")
-    if user.get("type") == "Bot" or login.endswith("[bot]"):
+    if user.get("type") == "Bot":
         return True
-    return login.lower() in {b.lower() for b in bots}
+    return is_bot_login(str(user.get("login") or ""), OwnersConfig(bots=tuple(bots)))
 
 
 # ------------------------------------------------------------------------------- body parsing
 
-_ISSUE_REF = re.compile(r"(?<![\w/#&])(?:(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+))?#(?P<num>\d+)\b")
-_ISSUE_URL = re.compile(r"https?://[^\s/]+/(?P<repo>[\w.-]+/[\w.-]+)/issues/(?P<num>\d+)\b")
-_TRAILER = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9-]*):[ \t]+(?P<value>\S.*)$")
-
-
 def linked_issues(body: str, repo: str | None = None) -> tuple[str, ...]:
-    """Issue references in a PR body: `#12`, `owner/repo#12` and issue URLs, in order, once each.
-    References to the PR's own repository are written `#12`."""
-    found: list[str] = []
-
-    def add(ref_repo: str | None, num: str) -> None:
-        same = ref_repo is None or (repo is not None and ref_repo.lower() == repo.lower())
-        ref = f"#{num}" if same else f"{ref_repo}#{num}"
-        if ref not in found:
-            found.append(ref)
-
-    hits: list[tuple[int, str | None, str]] = []
-    for m in _ISSUE_URL.finditer(body):
-        hits.append((m.start(), m.group("repo"), m.group("num")))
-    # Any URL is blanked before looking for `#12`: `https://x.org/page#12` is an anchor.
-    without_urls = re.sub(r"https?://\S+", lambda m: " " * len(m.group(0)), body)
-    for m in _ISSUE_REF.finditer(without_urls):
-        hits.append((m.start(), m.group("repo"), m.group("num")))
-    for _, ref_repo, num in sorted(hits):
-        add(ref_repo, num)
-    return tuple(found)
+    """Issues the body links with GitHub's closing keywords or an `Issue:`/`Related:` line (the
+    same rule as every other source), with references to the PR's own repository as `#12`."""
+    own = f"{repo.lower()}#" if repo else None
+    refs = (f"#{ref.split('#', 1)[1]}" if own and ref.lower().startswith(own) else ref for ref in _linked(body))
+    return tuple(dict.fromkeys(refs))
 
 
 def trailers_from_text(text: str) -> tuple[Trailer, ...]:
-    """`Key: value` lines of the last paragraph, when every line of it is one (git's trailer
-    block). `Co-authored-by:` in a PR body is how an agent's PR names its human."""
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()) if p.strip()]
-    if not paragraphs:
-        return ()
-    lines = [ln.strip() for ln in paragraphs[-1].splitlines() if ln.strip()]
-    matches = [_TRAILER.match(ln) for ln in lines]
-    if not matches or not all(matches):
-        return ()
-    return tuple(Trailer(m.group("key"), m.group("value").strip()) for m in matches if m)
+    """The trailer block of a PR body or commit message (`Co-authored-by:` in a PR body is how
+    an agent's PR names its human)."""
+    return parse_trailers(text, has_subject=False)
 
 
 # ---------------------------------------------------------------------------------- the diff
@@ -222,7 +198,7 @@ def pull_request_from_json(
     body = str(data.get("body") or "")
     trailers = list(trailers_from_text(body))
     for message in commit_messages:
-        for t in trailers_from_text(message):
+        for t in parse_trailers(message):  # a commit message: its first line is the subject
             if t not in trailers:
                 trailers.append(t)
     return PullRequest(
