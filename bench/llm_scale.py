@@ -78,6 +78,8 @@ def triage_child(count: int, base_url: str, concurrency: int, cache_dir: str) ->
     return {
         "wall_seconds": round(wall, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # the static stage's worker processes: the largest one (ru_maxrss of children is a max)
+        "peak_rss_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "items": len(queue.items),
         "decisions": dict(Counter(i.decision.kind.value for i in queue.items)),
         "review_sources": dict(Counter(i.assessment.review.source.value for i in queue.items)),
