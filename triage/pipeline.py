@@ -45,6 +45,7 @@ from triage.policy.codeowners import CodeOwners, find_codeowners
 from triage.rank import rank
 from triage.review import heuristic
 from triage.review.merge import raise_risk
+from triage.review.secrets import redact
 
 Progress = Callable[[PullRequest], None]
 
@@ -122,7 +123,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
         metrics = empty_metrics()
         risk = assess_risk(pr, ParsedDiff(), metrics)
-        review = Review(source=ReviewSource.HEURISTIC, summary=pr.title)
+        review = Review(source=ReviewSource.HEURISTIC, summary=redact(pr.title))
     return _Static(pr, diff, tuple(errors), metrics, risk, review)
 
 
