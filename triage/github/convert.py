@@ -17,12 +17,13 @@ Three things GitHub gets in the way of, handled here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from triage.config import OwnersConfig
 from triage.models import PullRequest, Trailer
 from triage.policy.bots import is_bot_login
+from triage.sources.sidecar import parse_time as _parse_iso
 from triage.sources.trailers import linked_issues as _linked
 from triage.sources.trailers import parse_trailers
 
@@ -32,14 +33,14 @@ OWN_LABEL_PREFIXES = ("size/", "risk/", "triage/")
 
 
 def parse_time(value: object) -> datetime | None:
-    """GitHub's `2019-05-15T15:20:33Z` as an aware datetime; None for null or garbage."""
+    """GitHub's `2019-05-15T15:20:33Z` as an aware datetime; None for null or garbage (an API
+    field we cannot read must not fail the PR). The parsing itself is the sidecar's."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _parse_iso(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def is_bot(user: Mapping[str, Any] | None, bots: Iterable[str] = ()) -> bool:
