@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from triage.classify import GitAttributes
 from triage.config import ClassifyConfig
 from triage.diff import parse_diff
-from triage.models import ChangeType, FileDiff, FileKind, ParsedDiff
+from triage.models import ChangeType, FileDiff, FileKind, Hunk, ParsedDiff
 
 
 def counts(parsed: ParsedDiff) -> dict[str, tuple[int | None, int | None]]:
@@ -579,3 +579,41 @@ def test_big_diff_is_linear_and_exact(repo: ScratchRepo) -> None:
         repo.write(f"m/f{i}.py", "".join(f"v{j} = {j * (1 + (j % 3 == 0))}\n" for j in range(1600)))
     parsed = check(repo, base)
     assert len(parsed.files) == 40 and parsed.added > 20000
+
+
+def _runs_from_lines(hunk: Hunk) -> list[tuple[list[str], list[int]]]:
+    """The reference: consecutive '+' Lines of `Hunk.lines()`."""
+    runs: list[tuple[list[str], list[int]]] = []
+    texts: list[str] = []
+    numbers: list[int] = []
+    for line in hunk.lines():
+        if line.kind == "+":
+            texts.append(line.text)
+            assert line.new_no is not None
+            numbers.append(line.new_no)
+        elif texts:
+            runs.append((texts, numbers))
+            texts, numbers = [], []
+    if texts:
+        runs.append((texts, numbers))
+    return runs
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["+", "-", " ", "", "\\"]), st.sampled_from(["", "x", "a b", "+", "-", " "])),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=50),
+)
+def test_added_runs_match_the_lines_view(parts: list[tuple[str, str]], start: int) -> None:
+    body = "".join(kind + (" No newline at end of file" if kind == "\\" else text) + "\n" for kind, text in parts)
+    added = sum(1 for raw in body.split("\n") if raw.startswith("+"))
+    hunk = Hunk(start, 0, start, 0, "", added, 0, body)
+    assert hunk.added_runs() == _runs_from_lines(hunk)
+
+
+def test_added_runs_break_at_removed_lines_and_skip_no_newline_markers() -> None:
+    hunk = Hunk(1, 3, 10, 4, "", 3, 1, " ctx\n+a\n\\ No newline at end of file\n+b\n-gone\n+c\n")
+    assert hunk.added_runs() == [(["a", "b"], [11, 12]), (["c"], [13])]

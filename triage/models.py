@@ -177,6 +177,40 @@ class Hunk:
     def added_lines(self) -> Iterator[Line]:
         return (ln for ln in self.lines() if ln.kind == "+")
 
+    def added_runs(self) -> list[tuple[list[str], list[int]]]:
+        """Runs of consecutive added lines: (texts, new-side line numbers) per run.
+
+        The scanners read added text run by run (a PEM block added over 27 lines is one
+        finding); built straight from the body, without a `Line` object per line, because
+        every added line of every PR passes through here.
+        """
+        if not self.added:
+            return []
+        runs: list[tuple[list[str], list[int]]] = []
+        texts: list[str] = []
+        numbers: list[int] = []
+        new_no = self.new_start
+        raws = self.body.split("\n")
+        if raws and raws[-1] == "":
+            raws.pop()
+        for raw in raws:
+            kind = raw[:1]
+            if kind == "+":
+                texts.append(raw[1:])
+                numbers.append(new_no)
+                new_no += 1
+                continue
+            if kind not in ("-", " ", ""):
+                continue  # "\ No newline at end of file" neither ends a run nor takes a number
+            if texts:
+                runs.append((texts, numbers))
+                texts, numbers = [], []
+            if kind != "-":
+                new_no += 1  # context (an empty line is context whose space was stripped)
+        if texts:
+            runs.append((texts, numbers))
+        return runs
+
 
 @dataclass(frozen=True, slots=True)
 class FileDiff:

@@ -286,6 +286,17 @@ def language_rules(language: str) -> Rules | None:
 
 
 @cache
+def _interesting_ids(language: str) -> frozenset[int]:
+    """Kind ids of the grammar's interesting node types; a name can have several ids (aliases)."""
+    rules, parser = _RULES.get(language), _parser(language)
+    if rules is None or parser is None or parser.language is None:
+        return frozenset()
+    grammar = parser.language
+    names = rules.interesting
+    return frozenset(i for i in range(grammar.node_kind_count) if grammar.node_kind_for_id(i) in names)
+
+
+@cache
 def _parser(language: str) -> Parser | None:
     """One Parser per language, built on first use: loading a grammar costs milliseconds and
     a Parser is reusable (it keeps no state between `parse` calls)."""
@@ -548,15 +559,17 @@ class _Walker:
                 return (_LOGIC, nesting, acc, qual)  # counted with its chain's root
         return self._normal(node, node_type, nesting, acc, qual)
 
-    def walk(self, cursor: TreeCursor) -> None:
+    def walk(self, cursor: TreeCursor, interesting: frozenset[int]) -> None:
+        """Visit every node under `cursor`; `interesting` holds the kind ids of the node types
+        in `rules.interesting` (an int test per node: most nodes count for nothing, and
+        reading `node.type` would build a string for each of them)."""
         stack: list[_Frame] = []
         root_frame: _Frame = (_PLAIN, 0, self.top, "")
         visit = self.visit
-        interesting = self.rules.interesting
         while True:
             node = cursor.node
             parent = stack[-1] if stack else root_frame
-            if parent[0] == _PLAIN and node.type not in interesting:
+            if parent[0] == _PLAIN and node.kind_id not in interesting:
                 frame: _Frame | None = parent  # the common case: nothing to count, same frame
             else:
                 frame = visit(node, cursor.field_name, parent)
@@ -588,7 +601,7 @@ def analyse(source: bytes, language: str) -> FileComplexity | None:
         offset = 1
     tree = parser.parse(source)
     walker = _Walker(rules)
-    walker.walk(tree.walk())
+    walker.walk(tree.walk(), _interesting_ids(language))
     units = tuple(
         UnitComplexity(
             name=acc.name,

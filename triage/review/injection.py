@@ -148,6 +148,8 @@ class InjectionFinding:
 
 def normalise(text: str) -> str:
     """NFKC with zero-width and bidi controls removed and Unicode tag characters decoded."""
+    if text.isascii():
+        return text  # nothing to fold, strip or decode (the common case, checked in O(1))
     text = _TAGS.sub(lambda m: "".join(chr(ord(c) - 0xE0000) for c in m.group(0)), text)
     return unicodedata.normalize("NFKC", text).translate(_INVISIBLE_TABLE)
 
@@ -190,8 +192,51 @@ def _hidden_characters(raw: str) -> Iterator[tuple[str, int, str]]:
             break
 
 
+# Gates, one per rule in `_RULES`: groups of literals; every match of the rule contains at least
+# one literal of each group (lower-cased, single words, since `\s+` may span lines). Checking a
+# literal runs at memory speed while each rule's regex is tried at every position, and code
+# rarely holds all of a rule's words, so most rules are skipped on most text. A gate only ever
+# skips a rule that could not match (tests/test_injection.py checks gated == ungated).
+_NEGATIONS = ("not", "n't", "dont", "never")
+_GATES: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("ignore", "disregard", "forget", "override", "bypass", "skip"),),
+    (("ignore", "disregard", "forget"),),
+    (("disregard",),),
+    (("instructions",),),
+    (("from",), ("now",)),
+    (("you",), ("now",)),
+    (("ai", "llm", "language"), ("model", "reviewer", "assistant", "you")),
+    (("pretend",),),
+    (("reveal", "print", "output", "repeat"), ("system", "initial")),
+    (("approve", "merge", "accept", "lgtm"),),
+    (("approve",),),
+    (("approve",),),
+    (("lgtm",),),
+    (("mark",), ("safe", "low", "approved", "benign", "harmless", "trusted", "verified", "secure", "clean")),
+    (("classify", "rate", "score", "treat", "report"), ("safe", "low", "benign", "harmless", "trusted")),
+    (("flag",), _NEGATIONS),
+    (("mention", "report"), _NEGATIONS),
+    (("<|", "[inst", "[/inst", "<<", "<start_of_turn>", "<end_of_turn>"),),
+    (("system", "assistant"), (":",)),
+)
+assert len(_GATES) == len(_RULES)
+_NEEDLES = tuple(sorted({word for gate in _GATES for group in gate for word in group}))
+
+
+def _open(gate: tuple[tuple[str, ...], ...], present: frozenset[str]) -> bool:
+    return all(not present.isdisjoint(group) for group in gate)
+
+
 def _match_rules(text: str) -> Iterator[tuple[str, int, int]]:
-    for name, pattern in _RULES:
+    # Rules match case-insensitively; for non-ASCII text Unicode case folding could match what
+    # lower-casing does not produce, so such text skips the gates and meets every rule.
+    present: frozenset[str] | None = None
+    if text.isascii():
+        lower = text.lower()
+        present = frozenset(word for word in _NEEDLES if word in lower)
+    for (name, pattern), gate in zip(_RULES, _GATES, strict=True):
+        if present is not None and not _open(gate, present):
+            continue
         for m in pattern.finditer(text):
             yield name, m.start(), m.end()
 
@@ -311,21 +356,6 @@ def _flag(finding: InjectionFinding, where: str, file: FileDiff | None, line: in
     )
 
 
-def _added_runs(file: FileDiff) -> Iterator[tuple[list[str], list[int]]]:
-    for hunk in file.hunks:
-        texts: list[str] = []
-        numbers: list[int] = []
-        for ln in hunk.lines():
-            if ln.kind == "+" and ln.new_no is not None:
-                texts.append(ln.text)
-                numbers.append(ln.new_no)
-            elif texts:
-                yield texts, numbers
-                texts, numbers = [], []
-        if texts:
-            yield texts, numbers
-
-
 def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
     """Injection-attempt flags for the title, the body and every added line of the diff.
 
@@ -339,7 +369,7 @@ def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
     for file in diff.files:
         if file.binary:
             continue
-        for texts, numbers in _added_runs(file):
+        for texts, numbers in (run for hunk in file.hunks for run in hunk.added_runs()):
             for f in find_injections("\n".join(texts)):
                 flags.append(_flag(f, "added line", file, numbers[f.line]))
                 if len(flags) >= _MAX_FLAGS:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-from triage.models import FileDiff, Flag, FlagKind, ParsedDiff, PullRequest, Severity
+from triage.models import Flag, FlagKind, ParsedDiff, PullRequest, Severity
 
 __all__ = [
     "CONFIG_SUFFIXES",
@@ -337,8 +337,32 @@ _CONFIG_VALUE = re.compile(
 )
 
 
+# Literals every match of a rule contains. Most text holds none of them, and a substring test
+# runs in C at memory speed while a regex is tried at every position: the gates keep the scan
+# close to the cost of reading the text. A gate only ever skips a rule that could not match.
+_PREFIX_GATES: dict[str, tuple[str, ...]] = {
+    "aws-access-key": ("AKIA", "ASIA", "ABIA", "ACCA"),
+    "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "slack-token": ("xox",),
+    "slack-webhook": ("hooks.slack.com",),
+    "stripe-key": ("_live_",),
+    "google-api-key": ("AIza",),
+    "openai-key": ("sk-",),
+    "jwt": ("eyJ",),
+}
+# Case-insensitive rules are gated on the lower-cased text, and only for ASCII text: Unicode
+# case folding (the Kelvin sign matches `k`) would otherwise let a match slip past a gate.
+_ASSIGNMENT_GATE = ("pass", "pwd", "secret", "token", "api", "key", "credential")
+
+
+def _gate(text: str, needles: tuple[str, ...]) -> bool:
+    return any(n in text for n in needles)
+
+
 def _prefixed(text: str) -> Iterator[_Candidate]:
     for kind, pattern, keep in _PREFIXED:
+        if not _gate(text, _PREFIX_GATES[kind]):
+            continue
         for m in pattern.finditer(text):
             value = m.group(0)
             if is_placeholder(value):
@@ -434,17 +458,22 @@ def find_secrets(text: str, path: str | None = None) -> tuple[SecretFinding, ...
     if not text:
         return ()
     config = _is_config_path(path)
+    lower = text.lower() if text.isascii() else None
     ranked: list[tuple[int, _Candidate]] = []
-    sources: list[Iterator[_Candidate]] = [
-        _private_keys(text),
-        _prefixed(text),
-        _aws_secrets(text),
-        _url_passwords(text),
-        _assignments(text, config),
-    ]
+    # (rank, rule) pairs; the rank orders overlapping candidates, so it must not depend on the gates.
+    sources: list[tuple[int, Iterator[_Candidate]]] = []
+    if _gate(text, ("-----BEGIN ",)):
+        sources.append((0, _private_keys(text)))
+    sources.append((1, _prefixed(text)))
+    if lower is None or (_gate(lower, ("aws",)) and _gate(lower, ("secret",))):
+        sources.append((2, _aws_secrets(text)))
+    if _gate(text, ("://",)):
+        sources.append((3, _url_passwords(text)))
+    if lower is None or _gate(lower, _ASSIGNMENT_GATE):
+        sources.append((4, _assignments(text, config)))
     if config:
-        sources.append(_high_entropy(text))
-    for rank, source in enumerate(sources):
+        sources.append((5, _high_entropy(text)))
+    for rank, source in sources:
         ranked.extend((rank, cand) for cand in source)
     if not ranked:
         return ()
@@ -505,25 +534,6 @@ _EVIDENCE_CHARS = 120
 _MAX_FLAGS = 50
 
 
-def _added_runs(file: FileDiff) -> Iterator[tuple[list[str], list[int]]]:
-    """Consecutive added lines of a file, with their new-side line numbers.
-
-    Runs rather than single lines, so a PEM block added over 27 lines is one finding.
-    """
-    for hunk in file.hunks:
-        texts: list[str] = []
-        numbers: list[int] = []
-        for line in hunk.lines():
-            if line.kind == "+" and line.new_no is not None:
-                texts.append(line.text)
-                numbers.append(line.new_no)
-            elif texts:
-                yield texts, numbers
-                texts, numbers = [], []
-        if texts:
-            yield texts, numbers
-
-
 def _line_excerpt(texts: list[str], index: int, findings: tuple[SecretFinding, ...]) -> str:
     """Line `index` of a run with every finding that touches it masked (never the value)."""
     line_start = sum(len(t) + 1 for t in texts[:index])
@@ -555,7 +565,7 @@ def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
     for file in diff.files:
         if file.binary or not file.hunks:
             continue
-        for texts, numbers in _added_runs(file):
+        for texts, numbers in (run for hunk in file.hunks for run in hunk.added_runs()):
             joined = "\n".join(texts)
             findings = find_secrets(joined, file.path)
             for f in findings:

@@ -1,0 +1,81 @@
+"""The scanners' literal gates are an optimisation only: gated and ungated scans must agree.
+
+Each test runs the real scanner twice on the same text, once as shipped and once with every gate
+forced open (monkeypatched), and compares the findings. A gate that wrongly skipped a rule would
+show up as a finding missing from the gated run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests import test_injection, test_secrets
+from triage.diff import parse_diff
+from triage.review import injection, secrets
+from triage.sources import load_inputs
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prs"
+
+# Words the rules are made of, secrets of every kind, and separators (including the case and
+# whitespace variants the rules accept), so generated text often comes close to a rule.
+WORDS = [
+    "ignore", "IGNORE", "disregard", "forget", "previous", "all", "instructions", "Instructions:",
+    "system", "System", "prompt", "assistant:", "you", "You", "are", "now", "from", "on", "as", "an",
+    "AI", "ai", "llm", "language", "model", "reviewer", "pretend", "reveal", "your", "approve",
+    "Approve", "merge", "this", "PR", "pull", "request", "lgtm", "mark", "it", "safe", "low-risk",
+    "rate", "classify", "do", "not", "don't", "never", "flag", "mention", "report", "security",
+    "issues", "<|im_start|>", "[INST]", "<<SYS>>", "<start_of_turn>", "must", "immediately",
+    "password", "token", "api_key", "secret", "aws_secret_access_key", "=", ":", '"', "'",
+    test_secrets.AWS_ID, test_secrets.AWS_SECRET, test_secrets.GH_TOKEN, test_secrets.GH_PAT,
+    test_secrets.SLACK, test_secrets.STRIPE, test_secrets.GOOGLE, test_secrets.OPENAI, test_secrets.JWT,
+    "postgres://app:S3cr3tPa55@db", "hunter2!x9", "Tr0ub4dor&3", "-----BEGIN RSA " + "PRIVATE KEY-----",
+    *test_secrets.PEM_BODY, "K", "ſ", "İgnore",
+]
+SEPARATORS = [" ", "  ", "\n", "\t", "\n# ", "\n// ", ". ", ", "]
+
+
+def ungated(fn, *args):
+    """`fn(*args)` with every gate open."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(secrets, "_gate", lambda _text, _needles: True)
+        m.setattr(injection, "_open", lambda _gate, _lower: True)
+        return fn(*args)
+
+
+def _samples() -> list[str]:
+    texts = [t for t, _ in test_injection.POSITIVE] + list(test_injection.NEGATIVE)
+    texts += [test_secrets.PEM, f'password = "{test_secrets.ENTROPY_VALUE}"']
+    for pr in load_inputs([str(FIXTURES)]):
+        texts += [pr.title, pr.body or "", pr.diff.decode("utf-8", "replace")]
+    return texts
+
+
+def test_gates_skip_nothing_on_the_test_samples_and_fixtures() -> None:
+    texts = _samples()
+    assert len(texts) > 100
+    for text in texts:
+        assert secrets.find_secrets(text) == ungated(secrets.find_secrets, text), text[:80]
+        assert secrets.find_secrets(text, "app.env") == ungated(secrets.find_secrets, text, "app.env")
+        assert injection.find_injections(text) == ungated(injection.find_injections, text), text[:80]
+
+
+def test_gates_skip_nothing_on_the_fixture_diffs_scanned_as_prs() -> None:
+    flagged = 0
+    for pr in load_inputs([str(FIXTURES)]):
+        diff = parse_diff(pr.diff)
+        gated = (secrets.scan_diff(diff), injection.scan(pr, diff))
+        assert gated == (ungated(secrets.scan_diff, diff), ungated(injection.scan, pr, diff)), pr.id
+        flagged += bool(gated[0] or gated[1])
+    assert flagged >= 2  # the fixtures hold a secret and injection attempts: the check is not vacuous
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=14))
+def test_gates_skip_nothing_on_generated_text(parts: list[tuple[str, str]]) -> None:
+    text = "".join(word + sep for word, sep in parts)
+    assert secrets.find_secrets(text) == ungated(secrets.find_secrets, text)
+    assert injection.find_injections(text) == ungated(injection.find_injections, text)
