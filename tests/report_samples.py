@@ -119,7 +119,7 @@ def item(
     ) if not errors else ()
     a = Assessment(
         pr=pr,
-        diff=ParsedDiff(files=files),
+        diff=ParsedDiff(files=files, errors=errors),  # as the pipeline records a parse failure
         metrics=m if m is not None else (metrics(*lines) if not errors else empty_metrics()),
         risk=risk(score),
         review=review or Review(ReviewSource.HEURISTIC, f"Summary of {pid}", ChangeKind.FIX),

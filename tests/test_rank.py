@@ -11,9 +11,9 @@ import pytest
 from factories import NOW, make
 
 from triage.config import CapacityConfig, Config, PriorityConfig, SizeConfig
-from triage.models import Assessment, ChangeKind, DecisionKind, Metrics
+from triage.models import Assessment, ChangeKind, DecisionKind, Metrics, ParsedDiff, ReviewSource
 from triage.policy import PolicyContext, decide
-from triage.rank import capacity_plan, estimate_minutes, priority, queue_summary, rank
+from triage.rank import Degraded, capacity_plan, estimate_minutes, priority, queue_summary, rank
 
 CFG = Config()
 K = DecisionKind
@@ -220,6 +220,59 @@ def test_queue_summary() -> None:
 def test_summary_of_empty_queue() -> None:
     summary = queue_summary(run([]))
     assert (summary.received, summary.queued, summary.shed, summary.oldest_waiting_id) == (0, 0, {}, None)
+    assert summary.degraded == Degraded()
+
+
+def _unavailable(a: Assessment) -> Assessment:
+    return replace(a, review=replace(a.review, source=ReviewSource.UNAVAILABLE, error="LLM review unavailable"))
+
+
+def _load_error(a: Assessment, error: str) -> Assessment:
+    """What the pipeline makes of a PR whose source reported a load error: the error on both."""
+    return replace(a, pr=replace(a.pr, load_errors=(error,)), errors=(error,))
+
+
+def _parse_error(a: Assessment, error: str) -> Assessment:
+    return replace(a, diff=ParsedDiff(errors=(error,)), errors=(*a.errors, error))
+
+
+def test_summary_counts_degraded_items_by_cause() -> None:
+    crashed = make("crashed")
+    crashed = replace(crashed, errors=("test:crashed: internal error while triaging: KeyError: 'x'",))
+    fetch = "github:o/r#7: GitHub GET /repos/o/r/pulls/7: HTTP 502 after 5 attempts"
+    batch = [
+        make("fine"),
+        make("fine-too", author="bob"),
+        _unavailable(make("llm-1")),
+        _unavailable(make("llm-2", author="bob")),
+        _load_error(make("fetch"), fetch),
+        _parse_error(make("garbled"), "test:garbled: not a unified diff"),
+        crashed,
+        # Two causes, one item: a parse error and a stage that raised after it.
+        replace(_parse_error(make("both"), "test:both: truncated hunk"),
+                errors=("test:both: truncated hunk", "test:both: internal error while triaging: boom")),
+    ]
+    summary = queue_summary(run(batch))
+    # "both" counts once, under the parse error that came first
+    assert summary.degraded == Degraded(total=6, load_errors=1, parse_errors=2, stage_errors=1, llm_unavailable=2)
+    assert summary.received == 8  # degraded items are still items: each has a decision
+    assert summary.degraded.causes() == (
+        ("load_errors", 1), ("parse_errors", 2), ("stage_errors", 1), ("llm_unavailable", 2))
+
+
+def test_a_degraded_item_counts_under_the_first_stage_that_failed_it() -> None:
+    """A diff that was never fetched is also unparseable: one load error, not two causes."""
+    fetch = "github:o/r#7: GitHub GET /repos/o/r/pulls/7: HTTP 502 after 5 attempts"
+    unfetched = _load_error(make("unfetched"), fetch)
+    unfetched = replace(unfetched, diff=ParsedDiff(errors=("github:o/r#7: empty diff",)),
+                        errors=(fetch, "github:o/r#7: empty diff"))
+    summary = queue_summary(run([unfetched, _unavailable(make("llm"))]))
+    assert summary.degraded == Degraded(total=2, load_errors=1, llm_unavailable=1)
+
+
+def test_nothing_degraded_in_a_clean_batch() -> None:
+    summary = queue_summary(run([make("a"), make("b", author="bob", lines=2000), make("c", draft=True)]))
+    assert summary.degraded == Degraded(total=0)
 
 
 def test_created_at_unknown_sorts_last() -> None:

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from report_samples import MALICIOUS_TITLE, NOW, big_queue, empty_queue, item, sample_queue
 from rich.console import Console
 
-from triage.models import DecisionKind, Metrics, SizeBucket
+from triage.models import DecisionKind, Metrics, ParsedDiff, Reason, Review, ReviewSource, SizeBucket
 from triage.report import (
     dumps,
     load_schema,
@@ -49,6 +49,28 @@ def test_queue_view_counts_and_load() -> None:
     assert (view.minutes_needed, view.minutes_available) == (65, 600)
 
 
+def degraded_queue():  # type: ignore[no-untyped-def]
+    """The sample queue plus one PR whose LLM review failed and one GitHub could not serve."""
+    q = sample_queue("mixed")
+    unavailable = Review(ReviewSource.UNAVAILABLE, "Summary of llm-down", error="LLM review unavailable (rate-limit)")
+    fetch = "github:o/r#21: GitHub GET /repos/o/r/pulls/21: HTTP 502 after 5 attempts"
+    llm_down = item("llm-down", DecisionKind.THROTTLED, number=20, position=2, review=unavailable)
+    not_read = item("not-read", DecisionKind.SKIPPED, number=21, owner=None, errors=(fetch,),
+                    reasons=(Reason("unparseable", f"cannot be triaged: {fetch}"),))
+    # the fetch failure is on the PR itself (a load error); no diff came, so none was parsed
+    not_read = replace(not_read, assessment=replace(
+        not_read.assessment, pr=replace(not_read.pr, load_errors=(fetch,)), diff=ParsedDiff()))
+    return replace(q, items=(*q.items, llm_down, not_read))
+
+
+def test_queue_view_counts_degraded_items() -> None:
+    assert queue_view(sample_queue()).degraded_parts == (("parse errors", 1),)
+    view = queue_view(degraded_queue())
+    assert (view.degraded.total, view.errors) == (3, 2)
+    assert view.degraded_parts == (("load errors", 1), ("parse errors", 1), ("LLM unavailable", 1))
+    assert queue_view(replace(sample_queue(), items=sample_queue().items[:-1])).degraded.total == 0
+
+
 # ------------------------------------------------------------------------------------------
 # queue.json
 
@@ -81,6 +103,20 @@ def test_to_json_contract() -> None:
         "path": "src/a.py", "age_days": 12.5, "prior_changes": 4, "authors": 2}
     assert doc["summary"]["oldest_waiting"]["id"] == "p1"
     assert doc["summary"]["reviewer_hours_available"] == 10.0
+
+
+def test_json_summary_counts_what_degraded() -> None:
+    assert to_json(sample_queue())["summary"]["degraded"] == {
+        "total": 1, "load_errors": 0, "parse_errors": 1, "stage_errors": 0, "llm_unavailable": 0}
+    doc = to_json(degraded_queue())
+    summary = doc["summary"]
+    assert list(summary)[:5] == ["received", "queued", "shed", "errors", "degraded"]
+    assert summary["degraded"] == {
+        "total": 3, "load_errors": 1, "parse_errors": 1, "stage_errors": 0, "llm_unavailable": 1}
+    Draft202012Validator(load_schema()).validate(doc)
+    # always present, zeros included, so a consumer never has to guess
+    clean = to_json(replace(sample_queue(), items=sample_queue().items[:-1]))["summary"]["degraded"]
+    assert clean == {"total": 0, "load_errors": 0, "parse_errors": 0, "stage_errors": 0, "llm_unavailable": 0}
 
 
 def test_json_is_deterministic_and_valid_json() -> None:
@@ -131,6 +167,15 @@ def test_markdown_header_and_table() -> None:
     assert "(override: `triage/override-size`)" in text
     assert text.count("<details>") == text.count("</details>") == 7
     assert "broken\\.patch\\: not a unified diff" in text  # errors shown
+
+
+def test_markdown_says_what_degraded_and_only_when_something_did() -> None:
+    text = render_markdown(degraded_queue())
+    assert ("- **Degraded:** 3 PRs got less than the full triage "
+            "(load errors 1, parse errors 1, LLM unavailable 1)\n") in text
+    assert text.index("**Degraded:**") < text.index("**Reviewer:**")  # in the head, not the details
+    clean = replace(sample_queue(), items=sample_queue().items[:-1])
+    assert "Degraded" not in render_markdown(clean)
 
 
 def test_markdown_shows_which_reviewer_ran() -> None:
@@ -272,6 +317,14 @@ def test_html_scatter_chart() -> None:
     assert "<title>#2 — Change p2\nreview, 380 changed lines, risk 0.70 (high)</title>" in page
 
 
+def test_html_degraded_card() -> None:
+    page = render_html(degraded_queue())
+    card = page.split(">Degraded<", 1)[1].split("</div></div>", 1)[0]
+    assert ">3<" in card
+    assert "load errors 1 · parse errors 1 · LLM unavailable 1" in card
+    assert ">Degraded<" not in render_html(replace(sample_queue(), items=sample_queue().items[:-1]))
+
+
 def test_html_empty_queue() -> None:
     page = render_html(empty_queue())
     assert "Nothing is queued for review." in page and "<circle" not in page
@@ -297,6 +350,16 @@ def test_print_table() -> None:
     assert "8 received · 3 queued · 5 shed" in out
     assert "reviewer (no LLM)" in out
     assert "shed: throttled 1, needs-split 1, reject 1, close 1, skipped 1" in out
+
+
+def test_print_table_says_what_degraded_only_when_something_did() -> None:
+    console = Console(record=True, width=120, color_system=None)
+    print_table(degraded_queue(), console)
+    out = console.export_text()
+    assert "degraded: 3 PRs (load errors 1, parse errors 1, LLM unavailable 1)" in out
+    console = Console(record=True, width=120, color_system=None)
+    print_table(replace(sample_queue(), items=sample_queue().items[:-1]), console)
+    assert "degraded" not in console.export_text()
 
 
 # ------------------------------------------------------------------------------------------

@@ -59,13 +59,16 @@ from triage.models import (
     Queue,
     QueueItem,
     Reason,
+    ReviewSource,
 )
 
 __all__ = [
     "CapacityPlan",
+    "Degraded",
     "OwnerLoad",
     "QueueSummary",
     "capacity_plan",
+    "count_degraded",
     "estimate_minutes",
     "priority",
     "queue_summary",
@@ -243,12 +246,68 @@ class OwnerLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class Degraded:
+    """How many items got less than the full triage, by cause: what a batch run under failing
+    dependencies (LLM endpoint, GitHub API) or on broken input gave up, so a report never
+    looks complete when it is not.
+
+    Each item is counted once, under the first stage that failed it, in pipeline order, so the
+    causes add up to `total` (a later failure is mostly a consequence of an earlier one: a diff
+    that was never fetched cannot be parsed, and neither is ever sent to the LLM):
+
+    * `load_errors`: the PR could not be fully read (`PullRequest.load_errors`: a GitHub request
+      that still failed after retries, a sidecar field that did not parse, an unreadable file);
+    * `parse_errors`: it was read, but its diff's counts cannot be trusted (`ParsedDiff.errors`);
+    * `stage_errors`: a stage raised on it: an error on the item that neither of the above
+      explains (the pipeline records "internal error while triaging");
+    * `llm_unavailable`: the LLM was asked and failed after its retries; the heuristic review
+      and the static triage stand (`ReviewSource.UNAVAILABLE`).
+    """
+
+    total: int = 0
+    load_errors: int = 0
+    parse_errors: int = 0
+    stage_errors: int = 0
+    llm_unavailable: int = 0
+
+    def causes(self) -> tuple[tuple[str, int], ...]:
+        """(cause, items) for every cause, in pipeline order, zeros kept."""
+        return (
+            ("load_errors", self.load_errors),
+            ("parse_errors", self.parse_errors),
+            ("stage_errors", self.stage_errors),
+            ("llm_unavailable", self.llm_unavailable),
+        )
+
+
+def _degraded_cause(item: QueueItem) -> str | None:
+    """The first stage that failed this item (see `Degraded`), None when none did."""
+    a = item.assessment
+    if a.pr.load_errors:
+        return "load_errors"
+    if a.diff.errors:
+        return "parse_errors"
+    if a.errors:
+        return "stage_errors"
+    if a.review.source is ReviewSource.UNAVAILABLE:
+        return "llm_unavailable"
+    return None
+
+
+def count_degraded(items: Sequence[QueueItem]) -> Degraded:
+    """Count the degraded items of a queue by cause (see `Degraded`). Pure."""
+    counts = Counter(cause for item in items if (cause := _degraded_cause(item)) is not None)
+    return Degraded(total=sum(counts.values()), **counts)
+
+
+@dataclass(frozen=True, slots=True)
 class QueueSummary:
     """The queue-level view every report opens with.
 
     `shed` counts each item that did not make the queue once, under the rule that decided it
     (its first reason); `oldest_waiting_*` looks at items still waiting for review (queued or
-    throttled) by how long ago they were opened.
+    throttled) by how long ago they were opened; `degraded` counts the items that got less
+    than the full triage, by cause.
     """
 
     received: int
@@ -260,6 +319,7 @@ class QueueSummary:
     oldest_waiting_id: str | None = None
     oldest_waiting_days: float | None = None
     load: tuple[OwnerLoad, ...] = ()
+    degraded: Degraded = field(default_factory=Degraded)
 
 
 def queue_summary(queue: Queue) -> QueueSummary:
@@ -303,4 +363,5 @@ def queue_summary(queue: Queue) -> QueueSummary:
         oldest_waiting_id=oldest_id,
         oldest_waiting_days=oldest_days,
         load=load,
+        degraded=count_degraded(queue.items),
     )

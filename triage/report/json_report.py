@@ -207,6 +207,7 @@ def summary_to_json(view: QueueView) -> dict[str, Any]:
         "queued": view.queued,
         "shed": view.shed,
         "errors": view.errors,
+        "degraded": {"total": view.degraded.total, **dict(view.degraded.causes())},
         "by_decision": dict(view.by_decision),
         "shed_by_rule": dict(view.shed_by_rule),
         "reviewer_hours_needed": num(view.hours_needed, 2),

@@ -96,8 +96,10 @@ def header_lines(queue: Queue, view: QueueView) -> list[str]:
             for o in view.owner_load
         )
         lines.append(f"- **Load per owner:** {load}")
-    if view.errors:
-        lines.append(f"- **Items with errors:** {view.errors}")
+    if view.degraded.total:
+        causes = ", ".join(f"{label} {n}" for label, n in view.degraded_parts)
+        lines.append(f"- **Degraded:** {plural(view.degraded.total, 'PR')} got less than the full triage "
+                     f"({causes})")
     lines.append(f"- **Reviewer:** {reviewer_line(queue)}")
     return lines
 

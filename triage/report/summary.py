@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from triage.models import DecisionKind, Queue, QueueItem
-from triage.rank import OwnerLoad, queue_summary
+from triage.rank import Degraded, OwnerLoad, queue_summary
 
 # The order decisions are listed in every report: the queue first, then the ways of leaving it.
 DECISION_ORDER: tuple[DecisionKind, ...] = (
@@ -24,6 +24,14 @@ DECISION_ORDER: tuple[DecisionKind, ...] = (
     DecisionKind.SKIPPED,
 )
 SHED_KINDS: tuple[DecisionKind, ...] = DECISION_ORDER[1:]
+
+# How each cause of degradation (`triage.rank.Degraded`) reads in the human reports.
+DEGRADED_LABELS: dict[str, str] = {
+    "load_errors": "load errors",
+    "parse_errors": "parse errors",
+    "stage_errors": "stage errors",
+    "llm_unavailable": "LLM unavailable",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,12 @@ class QueueView:
     oldest_waiting: OldestWaiting | None
     owner_load: tuple[OwnerLoad, ...]  # heaviest first (triage.rank.OwnerLoad)
     errors: int  # items that carry at least one error
+    degraded: Degraded  # items that got less than the full triage, by cause (triage.rank.Degraded)
+
+    @property
+    def degraded_parts(self) -> tuple[tuple[str, int], ...]:
+        """(human label, items) for each cause that degraded at least one item."""
+        return tuple((DEGRADED_LABELS[cause], n) for cause, n in self.degraded.causes() if n)
 
     @property
     def hours_needed(self) -> float:
@@ -111,4 +125,5 @@ def queue_view(queue: Queue) -> QueueView:
         oldest_waiting=oldest,
         owner_load=summary.load,
         errors=sum(1 for i in queue.items if i.errors),
+        degraded=summary.degraded,
     )

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from triage.models import Queue
 from triage.report.summary import ordered_items, queue_view
-from triage.report.text import hours, one_line, reviewer_text
+from triage.report.text import hours, one_line, plural, reviewer_text
 
 _DECISION_STYLE = {
     "review": "green",
@@ -41,6 +41,15 @@ def shed_line(queue: Queue) -> str:
     counts = ", ".join(f"{kind} {n}" for kind, n in view.by_decision[1:] if n)
     rules = ", ".join(f"{rule} {n}" for rule, n in view.shed_by_rule)
     return f"shed: {counts or 'none'}" + (f" (by rule: {rules})" if rules else "")
+
+
+def degraded_line(queue: Queue) -> str | None:
+    """What got less than the full triage, by cause; None when nothing did."""
+    view = queue_view(queue)
+    if not view.degraded.total:
+        return None
+    causes = ", ".join(f"{label} {n}" for label, n in view.degraded_parts)
+    return f"degraded: {plural(view.degraded.total, 'PR')} ({causes})"
 
 
 def build_table(queue: Queue, width: int = 160) -> Table:
@@ -79,7 +88,11 @@ def build_table(queue: Queue, width: int = 160) -> Table:
 
 
 def print_table(queue: Queue, console: Console) -> None:
-    """Print the queue table, a one-line summary and the shed counts."""
+    """Print the queue table, a one-line summary, the shed counts and, when anything
+    degraded, what did."""
     console.print(build_table(queue, console.width))
     console.print(Text(summary_line(queue)))
     console.print(Text(shed_line(queue)))
+    degraded = degraded_line(queue)
+    if degraded is not None:
+        console.print(Text(degraded))
