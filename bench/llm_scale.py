@@ -87,48 +87,54 @@ def triage_child(count: int, base_url: str, concurrency: int, cache_dir: str) ->
     }
 
 
+def start_stub(args: list[str], port_file: Path, *, wait: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a stub server, `python -m <args>`, in its own process; return it and its URL once
+    it has written the URL to `port_file` (shared with `bench.github_scale`)."""
+    port_file.unlink(missing_ok=True)
+    server = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT)
+    deadline = time.monotonic() + wait
+    while not (port_file.exists() and port_file.read_text()):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"stub {' '.join(args[:2])} did not start (exit code {server.poll()})")
+        time.sleep(0.05)
+    return server, port_file.read_text()
+
+
+def stop_stub(server: subprocess.Popen[bytes], count_file: Path) -> dict[str, Any]:
+    """Stop a stub started by `start_stub` (SIGTERM) and return the counts it wrote on the way out."""
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=10)
+    counts: dict[str, Any] = json.loads(count_file.read_text())
+    return counts
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    """Run `python -m <args>` to completion; its last stdout line is its result as JSON."""
+    out = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def _run_child(count: int, url: str, concurrency: int, cache_dir: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.llm_scale", "child", str(count), url, str(concurrency), cache_dir],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(["bench.llm_scale", "child", str(count), url, str(concurrency), cache_dir])
 
 
 def scenario(count: int = 2500, latency: float = 1.0, concurrency: int = 16, fail_rate: float = 0.0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         port_file, count_file = Path(tmp) / "url", Path(tmp) / "counts"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bench.llm_scale", "serve", str(latency), str(fail_rate), str(port_file),
-             str(count_file)],
-            cwd=ROOT,
-        )
+        serve_args = ["bench.llm_scale", "serve", str(latency), str(fail_rate), str(port_file), str(count_file)]
+        cache = str(Path(tmp) / "cache")
+        server, url = start_stub(serve_args, port_file)
         try:
-            for _ in range(200):
-                if port_file.exists() and port_file.read_text():
-                    break
-                time.sleep(0.05)
-            url = port_file.read_text()
-            cache = str(Path(tmp) / "cache")
             first = _run_child(count, url, concurrency, cache)
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=10)
-            first_requests = json.loads(count_file.read_text())
-            server = subprocess.Popen(
-                [sys.executable, "-m", "bench.llm_scale", "serve", str(latency), str(fail_rate), str(port_file),
-                 str(count_file)],
-                cwd=ROOT,
-            )
-            port_file.unlink()
-            for _ in range(200):
-                if port_file.exists() and port_file.read_text():
-                    break
-                time.sleep(0.05)
-            second = _run_child(count, port_file.read_text(), concurrency, cache)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=10)
-        second_requests = json.loads(count_file.read_text())
+            first_requests = stop_stub(server, count_file)
+        server, url = start_stub(serve_args, port_file)
+        try:
+            second = _run_child(count, url, concurrency, cache)
+        finally:
+            second_requests = stop_stub(server, count_file)
     ideal = count * latency / concurrency
     return {
         "prs": count,

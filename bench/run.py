@@ -30,7 +30,7 @@ from typing import Any
 
 import unidiff
 
-from bench import llm_scale
+from bench import github_scale, llm_scale
 from bench.corpus import NOW, generate
 from triage.config import Config
 from triage.pipeline import RunContext, run
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "llm_tokens": tokens_scenario,
         "llm_scale_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16),
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
+        "github_faults_2500": lambda: github_scale.scenario(2500),
     }
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -4,8 +4,8 @@ Tests drive the real `GitHubClient` (real httpx, real sockets) against it instea
 functions. It keeps just enough state to behave like GitHub for the endpoints pr-triage uses:
 paginated lists with `Link` headers, the diff media type refusing PRs over 300 files (406),
 ETags with 304s, labels, comments, closing, the contents API, and injectable faults (secondary
-rate limits with `retry-after`, 5xx). Every request is recorded, so a test can assert exactly
-which writes happened.
+rate limits with `retry-after`, 5xx): scripted with `fail`, or a random share through
+`fault_hook`. Every request is recorded, so a test can assert exactly which writes happened.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +71,10 @@ class GitHubStub:
         self.repos: dict[str, StubRepo] = {}
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
+        # Asked about every request the `fail` list let through, with (method, path): a
+        # (status, headers, body) answer replaces the real one. How a benchmark makes a random
+        # share of all requests fail without scripting each one.
+        self.fault_hook: Callable[[str, str], tuple[int, dict[str, str], Any] | None] | None = None
         self._lock = threading.Lock()
         self._next_comment_id = 1000
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -218,6 +223,8 @@ class GitHubStub:
                 if fault.times > 0 and fault.method == method and fault.path.search(path):
                     fault.times -= 1
                     return fault.status, dict(fault.headers), fault.body
+            if self.fault_hook is not None and (hit := self.fault_hook(method, path)) is not None:
+                return hit
         authorized = self.token is None or headers.get("authorization") == f"Bearer {self.token}"
         if not authorized:
             return 401, {}, {"message": "Bad credentials"}
