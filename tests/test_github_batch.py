@@ -11,6 +11,7 @@ from github_stub import GitHubStub, Recorded, add_simple_pull, make_pr, text_fil
 from rich.console import Console
 
 from triage.config import CacheConfig, Config
+from triage.errors import GitHubError
 from triage.github.batch import run_batch
 from triage.github.client import GitHubClient
 from triage.github.comment import ActionKind, PlannedAction, apply_action
@@ -136,6 +137,23 @@ def test_a_killed_apply_resumes_without_duplicating_anything(stub, cfg):
     assert writes(stub.requests) == expected_writes(rest)
     for number in range(1, 6):
         assert len(stub.repo(REPO).comments[number]) == 1
+
+
+def test_a_failed_write_costs_only_its_pr_and_the_next_run_finishes_the_job(stub, cfg):
+    _, plan = batch(stub, cfg, apply=False)
+    stub.fail("POST", r"/issues/2/comments$", 500, times=5)  # every attempt of PR 2's comment fails
+    with pytest.raises(GitHubError, match=r"writes for 1 PRs failed .*#2 comment"):
+        batch(stub, cfg, apply=True)
+    done = writes(stub.requests)
+    assert not any("/issues/2/" in path for method, path in done if method != "POST")  # no label, no close
+    assert expected_writes([a for a in plan if a.number != 2]) == [
+        w for w in done if "/issues/2/" not in w[1] and "/pulls/2" not in w[1]
+    ]
+    stub.requests.clear()
+    _, rest = batch(stub, cfg, apply=True)
+    assert {a.number for a in rest} == {2}
+    assert rest == [a for a in plan if a.number == 2]
+    assert len(stub.repo(REPO).comments[2]) == 1
 
 
 def test_rate_limits_and_server_errors_do_not_break_the_batch(stub, cfg):

@@ -278,6 +278,17 @@ def test_viewer_login_is_none_for_an_installation_token(stub):
     assert client_for(stub).viewer_login() == "triage-maintainer"
 
 
+def test_a_rate_limited_viewer_lookup_is_retried_not_taken_for_an_installation_token(stub):
+    # A 403 that is a secondary rate limit must not read as "this token has no user": the batch
+    # would then miss its own sticky comments (posted under the user's login) and post again.
+    stub.viewer = "triage-maintainer"
+    stub.fail("GET", r"/user$", 403, headers={"retry-after": "2"})
+    stub.fail("GET", r"/user$", 403, body={"message": "You have exceeded a secondary rate limit"})
+    sleeps = Sleeps()
+    assert client_for(stub, sleeps).viewer_login() == "triage-maintainer"
+    assert sum(1 for r in stub.requests if r.path == "/user") == 3
+
+
 def test_fetch_pull_builds_the_record_with_human_activity(stub):
     pr = add_simple_pull(stub, REPO, make_pr(5, body="Adds a knob.\n\nFixes #12"), [("src/knob.py", 4)])
     repo = stub.repo(REPO)

@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 
 from triage.config import Config
+from triage.errors import GitHubError
+from triage.github.client import GitHubClient
 from triage.github.comment import PlannedAction, PrState, apply_action, describe, plan_for_item
 from triage.github.fetch import fetch_pull, make_client
 from triage.github.tree import ContentsTree
@@ -49,6 +51,32 @@ def plan_queue(
         markdown = render_item_markdown(queue, item.pr.id)
         plan.extend(plan_for_item(item, states[number], markdown, cfg, allow_close=allow_close))
     return plan
+
+
+def _apply_plan(client: GitHubClient, repo: str, plan: list[PlannedAction], console: Any) -> None:
+    """Perform the plan; a write that fails (after the client's retries) costs only its PR.
+
+    The PR's remaining writes are skipped, so a close never goes out without its explanation,
+    and the other PRs still get theirs. The run then fails with one line naming what is left:
+    the next run recomputes the plan from GitHub's state and does exactly the missing writes.
+    """
+    failed: list[str] = []
+    skipped: set[int] = set()
+    for action in plan:
+        if action.number in skipped:
+            continue
+        try:
+            apply_action(client, repo, action)
+        except GitHubError as exc:
+            skipped.add(action.number)
+            failed.append(f"{describe(action)}: {exc.format_message()}")
+            if console is not None:
+                console.print(f"failed: {failed[-1]}", markup=False, highlight=False)
+    if failed:
+        raise GitHubError(
+            f"{repo}: writes for {len(skipped)} PRs failed and were left for the next run "
+            f"(the other PRs are done); first: {failed[0]}"
+        )
 
 
 def run_batch(
@@ -96,8 +124,7 @@ def run_batch(
             for action in plan:
                 console.print(f"{verb}: {describe(action)}", markup=False, highlight=False)
         if apply:
-            for action in plan:
-                apply_action(client, repo, action)
+            _apply_plan(client, repo, plan, console)
         elif console is not None and plan:
             console.print(f"dry run: {len(plan)} actions planned; run again with --apply to perform them")
     return queue, plan

@@ -305,7 +305,10 @@ class GitHubClient:
                 return httpx.Response(
                     200, headers=list(cached.headers), content=cached.content, request=response.request
                 )
-            if 200 <= response.status_code < 300 or response.status_code in ok:
+            # A status the caller accepts (403 = "no user behind this token") is still a rate
+            # limit first when GitHub says so: taking it as the answer would be wrong data.
+            accepted = response.status_code in ok and self._rate_wait(response) is None
+            if 200 <= response.status_code < 300 or accepted:
                 etag = response.headers.get("etag")
                 if cache_key is not None and etag and response.status_code == 200:
                     kept = tuple((k, response.headers[k]) for k in _KEPT_HEADERS if k in response.headers)
