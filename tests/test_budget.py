@@ -6,6 +6,8 @@ import re
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triage.config import Config
 from triage.diff import parse_diff
@@ -307,3 +309,27 @@ def test_a_private_key_cut_by_context_trimming_was_redacted_first() -> None:
     assert "+print('changed')" in payload.text
     for body in PEM_BODY:
         assert body not in payload.text
+
+
+def _tokens_piece_by_piece(text: str) -> int:
+    """The documented rule, written out piece by piece: the reference for the regex count."""
+    count = 0
+    for m in re.finditer(r"[A-Za-z]+|[0-9]+|\n|[ \t]+|[^\sA-Za-z0-9]", text, re.ASCII):
+        piece = m.group(0)
+        if piece[0].isalpha():
+            count += -(-len(piece) // 6)
+        elif piece[0].isdigit():
+            count += -(-len(piece) // 3)
+        elif piece == "\n":
+            count += 1
+        elif piece[0] in " \t":
+            count += 0 if piece == " " else -(-len(piece) // 4)
+        else:
+            count += 1
+    return count
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from([*"ab Z09_ \t\n\r(=é日", "    ", "abcdefgh", "1234"]), max_size=40).map("".join))
+def test_token_estimate_follows_the_piece_rule(text: str) -> None:
+    assert estimate_tokens(text) == _tokens_piece_by_piece(text)
