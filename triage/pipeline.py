@@ -142,7 +142,12 @@ def _init_worker(cfg: Config, ctx: RunContext, attributes: GitAttributes | None)
 
 def _worker_static(pr: PullRequest) -> _Static:
     assert _worker_args is not None
-    return assess_static(pr, *_worker_args)
+    static = assess_static(pr, *_worker_args)
+    cfg, ctx = _worker_args[0], _worker_args[1]
+    if not cfg.use_llm or (ctx.llm_ids is not None and pr.id not in ctx.llm_ids):
+        # Nothing downstream reads the diff text: do not ship it back through the pipe.
+        static = replace(static, pr=static.pr.without_diff(), diff=_strip(static.diff))
+    return static
 
 
 def _workers(ctx: RunContext) -> int:
