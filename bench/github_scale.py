@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import signal
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.llm_scale import ROOT, run_child, start_stub, stop_stub
+from bench.memory import peak_rss_mb
 from triage.models import PullRequest
 
 REPO = "bench/widgets"
@@ -223,7 +223,7 @@ def batch_child(count: int, github_url: str, llm_url: str, cache_dir: str, out_d
     numbers = sorted(i.pr.number for i in queue.items if i.pr.number is not None)
     return {
         "wall_seconds": round(wall, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "items": len(queue.items),
         # every open PR is an item exactly once, and every item carries a decision
         "prs_missing": sorted(set(range(1, count + 1)) - set(numbers)),

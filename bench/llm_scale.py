@@ -23,6 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.memory import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -77,7 +79,7 @@ def triage_child(count: int, base_url: str, concurrency: int, cache_dir: str) ->
     wall = time.perf_counter() - start
     return {
         "wall_seconds": round(wall, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         # the static stage's worker processes: the largest one (ru_maxrss of children is a max)
         "peak_rss_worker_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "items": len(queue.items),

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -32,14 +31,11 @@ import unidiff
 
 from bench import github_scale, llm_scale
 from bench.corpus import NOW, generate
+from bench.memory import peak_rss_mb
 from triage.config import Config
 from triage.pipeline import RunContext, run
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _floor(diffs: list[bytes]) -> float:

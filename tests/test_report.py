@@ -380,6 +380,33 @@ def test_write_reports(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["queue.html", "queue.json", "queue.md"]
 
 
+@pytest.mark.parametrize("queue", [sample_queue(), big_queue(40), empty_queue()], ids=["sample", "big", "empty"])
+def test_streamed_json_is_exactly_the_document(queue) -> None:
+    expected = json.dumps(to_json(queue), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    assert dumps(queue) == expected
+
+
+def test_streamed_html_is_the_rendered_page(tmp_path: Path) -> None:
+    queue = big_queue(40)
+    write_reports(queue, tmp_path)
+    assert (tmp_path / "queue.html").read_text(encoding="utf-8") == render_html(queue)
+    assert json.loads((tmp_path / "queue.json").read_text(encoding="utf-8")) == to_json(queue)
+
+
+def test_a_report_that_fails_to_render_leaves_the_previous_ones_and_no_temp_files(tmp_path: Path, monkeypatch) -> None:
+    write_reports(sample_queue(), tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(_queue):
+        yield "<html>half a page"
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr("triage.report.writer.iter_html", broken)
+    with pytest.raises(RuntimeError, match="template bug"):
+        write_reports(big_queue(40), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
 def test_write_reports_to_unwritable_place(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

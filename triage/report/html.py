@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -155,6 +156,12 @@ def _row(item: QueueItem) -> dict[str, object]:
 
 def render_html(queue: Queue) -> str:
     """queue.html as one string."""
+    return "".join(iter_html(queue))
+
+
+def iter_html(queue: Queue) -> Iterator[str]:
+    """queue.html in pieces as the template produces them (`Template.generate`), so writing
+    the report of a large batch never holds the whole page as one string."""
     view = queue_view(queue)
     items = ordered_items(queue)
     rows = [_row(i) for i in items]
@@ -165,7 +172,7 @@ def render_html(queue: Queue) -> str:
     env = _env()
     script = _script(env)
     template = env.get_template("queue.html.j2")
-    return template.render(
+    return template.generate(
         script=script,
         script_hash=script_hash(script),
         queue=queue,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -228,6 +229,11 @@ def summary_to_json(view: QueueView) -> dict[str, Any]:
 
 def to_json(queue: Queue) -> dict[str, Any]:
     """The whole queue.json document as a dict (items in report order)."""
+    return {**_head(queue), "items": [item_to_json(item) for item in ordered_items(queue)]}
+
+
+def _head(queue: Queue) -> dict[str, Any]:
+    """Everything of queue.json but the items (which come last)."""
     cap = queue.capacity
     return {
         "schema_version": SCHEMA_VERSION,
@@ -242,7 +248,6 @@ def to_json(queue: Queue) -> dict[str, Any]:
         },
         "config": _plain(queue.config),
         "summary": summary_to_json(queue_view(queue)),
-        "items": [item_to_json(item) for item in ordered_items(queue)],
     }
 
 
@@ -257,9 +262,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _encode(value: Any) -> str:
+    # `allow_nan=False`: a NaN that slipped through is a bug, not output.
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def iter_json(queue: Queue) -> Iterator[str]:
+    """queue.json's text in pieces, one item at a time, byte for byte what `json.dumps` of
+    `to_json` gives with indent 2: a batch of thousands of items is written without its whole
+    document (or its whole text) ever being in memory."""
+    head = _encode(_head(queue))
+    yield head.removesuffix("\n}") + ',\n  "items": ['
+    first = True
+    for item in ordered_items(queue):
+        text = _encode(item_to_json(item)).replace("\n", "\n    ")
+        yield ("\n    " if first else ",\n    ") + text
+        first = False
+    yield "]\n}\n" if first else "\n  ]\n}\n"
+
+
 def dumps(queue: Queue) -> str:
-    """queue.json's text. `allow_nan=False`: a NaN that slipped through is a bug, not output."""
-    return json.dumps(to_json(queue), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """queue.json's text."""
+    return "".join(iter_json(queue))
 
 
 def load_schema() -> dict[str, Any]:

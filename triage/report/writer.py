@@ -9,48 +9,59 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from triage.errors import InputError
 from triage.models import Queue
-from triage.report.html import render_html
-from triage.report.json_report import dumps
+from triage.report.html import iter_html
+from triage.report.json_report import iter_json
 from triage.report.markdown import render_markdown
+
+
+def _write_temp(path: Path, chunks: Iterable[str]) -> str:
+    """Write `chunks` (UTF-8) to a temporary sibling of `path`; return the temporary's name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` (UTF-8) to `path` via a temporary sibling and `os.replace`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    os.replace(_write_temp(path, (text,)), path)
 
 
 def write_reports(queue: Queue, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write queue.json, queue.md and queue.html into `out_dir` (created if needed).
 
-    All three are rendered before the first is written, so a rendering bug leaves the previous
-    reports in place rather than a mix of old and new.
+    Each report is streamed into a temporary sibling (a batch of thousands of PRs never has a
+    whole report in memory), and the three are moved into place only once all three rendered:
+    a rendering bug leaves the previous reports in place rather than a mix of old and new.
     """
     out = Path(out_dir)
-    files = {
-        "queue.json": dumps(queue),
-        "queue.md": render_markdown(queue),
-        "queue.html": render_html(queue),
+    renderers: dict[str, Callable[[], Iterable[str]]] = {
+        "queue.json": lambda: iter_json(queue),
+        "queue.md": lambda: (render_markdown(queue),),
+        "queue.html": lambda: iter_html(queue),
     }
+    temps: list[tuple[str, Path]] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, text in files.items():
-            path = out / name
-            write_atomic(path, text)
-            paths.append(path)
+        for name, render in renderers.items():
+            temps.append((_write_temp(out / name, render()), out / name))
+        for tmp, path in temps:
+            os.replace(tmp, path)
     except OSError as exc:
         raise InputError(f"{out}: cannot write reports ({exc.strerror or exc})") from exc
-    return paths
+    finally:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)  # only left over when something failed
+    return [path for _, path in temps]
