@@ -131,7 +131,8 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
 # multi-core machine a process pool multiplies throughput. A pool costs about a second to start,
 # so the first PRs run in-process and the pool only starts for batches larger than that.
 _SERIAL_FIRST = 48
-_WINDOW_PER_WORKER = 128  # results in flight per worker: keeps memory bounded and order cheap
+_WINDOW_PER_WORKER = 32  # results in flight per worker: bounds memory; deep enough that one big PR
+# at the head of the line does not leave the other workers idle (sizes are heavy-tailed)
 _worker_args: tuple[Config, RunContext, GitAttributes | None] | None = None
 
 
