@@ -33,7 +33,9 @@ from triage.review.secrets import scan_diff
 CFG = Config()
 CTX = PolicyContext(now=NOW)
 K = DecisionKind
-SECRET = Flag(FlagKind.SECURITY, Severity.HIGH, 'GitHub token added: token = "ghp_****"', "app/c.py", 3)
+SECRET = Flag(FlagKind.SECURITY, Severity.HIGH, 'GitHub token added: token = "ghp_****"', "app/c.py", 3, secret=True)
+# The same words from another reviewer: only the scanner's marker makes a flag a secret.
+SECRET_WORDING = Flag(FlagKind.SECURITY, Severity.HIGH, 'GitHub token added: token = "ghp_****"', "c.py", 3, "llm")
 LLM_CRITICAL = Flag(FlagKind.SECURITY, Severity.CRITICAL, "hard-coded signing key", "k.py", 9, "llm")
 NOT_SECRET = Flag(FlagKind.SECURITY, Severity.HIGH, "SQL built from user input", "db.py", 4, "llm")
 AGENT = {"author": "coding-agent[bot]", "author_association": "NONE"}
@@ -61,6 +63,7 @@ TABLE: list[tuple[str, dict[str, Any], Config, DecisionKind, list[str], list[str
     ("secret-from-scanner", {"flags": (SECRET,)}, CFG, K.REJECT, ["secret"], []),
     ("critical-security-is-secret", {"flags": (LLM_CRITICAL,)}, CFG, K.REJECT, ["secret"], []),
     ("other-security-flag", {"flags": (NOT_SECRET,)}, CFG, K.REVIEW, [], []),
+    ("secret-wording-without-the-marker", {"flags": (SECRET_WORDING,)}, CFG, K.REVIEW, [], []),
     ("secret-rule-off", {"flags": (SECRET,)}, Config(gates=GatesConfig(reject_secrets=False)),
      K.REVIEW, [], []),
     ("stale-close", {"last_human_activity_at": days_ago(45)}, CFG, K.CLOSE, ["stale"], []),

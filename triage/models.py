@@ -412,6 +412,9 @@ class Flag:
     file: str | None = None
     line: int | None = None
     source: str = "heuristic"  # "llm" | "heuristic"
+    # Set by the secrets scanner only: the PR adds a credential (the `secret` gate reads this,
+    # never the evidence wording, and no LLM output can set it).
+    secret: bool = False
 
 
 class ReviewSource(StrEnum):

@@ -18,9 +18,9 @@ Rules and the choices made where the design leaves room:
 * `draft` -> skipped: drafts are not asking for review yet.
 * `no-owner` -> reject (or throttled when `[gates] reject_without_owner = false`), with the
   owner lookup's explanation.
-* `secret` -> reject until removed: a security flag that is a secret. The secrets scanner
-  (`triage.review.secrets.scan_diff`) writes `"<what> added: <masked line>"`; a security flag
-  with that evidence, or any security flag of severity critical (from any reviewer), counts.
+* `secret` -> reject until removed: a flag of the secrets scanner (`Flag.secret`, set by
+  `triage.review.secrets.scan_diff` only), or any security flag of severity critical (from any
+  reviewer: a critical finding holds the PR whoever made it).
 * `stale` -> close once no human has acted for `warn_days + close_days` days; a note after
   `warn_days`. The clock is `last_human_activity_at`, else `updated_at`, else `created_at`;
   no date at all means no stale rule. Naive datetimes are taken as UTC.
@@ -46,7 +46,6 @@ measurements are empty) and `triage/<decision>`.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -91,14 +90,6 @@ PRECEDENCE: tuple[DecisionKind, ...] = (
 _RANK = {kind: i for i, kind in enumerate(PRECEDENCE)}
 
 NOT_OVERRIDABLE: frozenset[str] = frozenset({"unparseable", "no-owner"})
-
-# What `triage.review.secrets.scan_diff` writes at the start of a flag's evidence.
-_SECRET_EVIDENCE = re.compile(
-    r"^(?:private key block|AWS access key id|AWS secret access key|GitHub token|Slack token|"
-    r"Slack webhook URL|Stripe live key|Google API key|OpenAI-style API key|JSON Web Token|"
-    r"password in a URL|credential assigned to a secret-looking name|"
-    r"high-entropy value in a config file) added: "
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +147,7 @@ def is_secret_flag(flag: Flag) -> bool:
     """A security flag that says a secret was added (see the module docstring)."""
     if flag.kind is not FlagKind.SECURITY:
         return False
-    return flag.severity is Severity.CRITICAL or _SECRET_EVIDENCE.match(flag.evidence) is not None
+    return flag.secret or flag.severity is Severity.CRITICAL
 
 
 def _days(seconds: float) -> int:

@@ -582,6 +582,7 @@ def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
                         evidence=f"{f.description} added: {excerpt}",
                         file=file.path,
                         line=line_no,
+                        secret=True,
                     )
                 )
                 if len(flags) >= _MAX_FLAGS:
