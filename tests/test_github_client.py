@@ -272,6 +272,35 @@ def test_writes_and_label_removal_tolerates_missing_labels(stub):
     assert deletes == [f"/repos/{REPO}/issues/4/labels/size/XS"] * 2
 
 
+def test_writes_are_paced_a_second_apart_and_waits_already_made_count(stub):
+    stub.repo(REPO).pulls[4] = make_pr(4)
+    now = [1000.0]
+    sleeps = Sleeps()
+
+    def sleep(seconds: float) -> None:  # a clock that moves only when we sleep
+        sleeps(seconds)
+        now[0] += seconds
+
+    client = GitHubClient(stub.url, TOKEN, http_client=httpx.Client(), sleep=sleep, clock=lambda: now[0])
+    client.pull(REPO, 4)  # reads are not paced
+    client.create_comment(REPO, 4, "one")
+    client.add_labels(REPO, 4, ("a",))
+    now[0] += 0.4  # some work between two writes
+    client.add_labels(REPO, 4, ("b",))
+    assert sleeps.calls == [1.0, pytest.approx(0.6)]
+    # A rate-limit wait before a write already spaces it from the previous one.
+    stub.fail("POST", r"/labels$", 403, headers={"retry-after": "3"})
+    sleeps.calls.clear()
+    client.add_labels(REPO, 4, ("c",))
+    assert sleeps.calls == [1.0, 3.0]
+    # The same with an injected sleep that does not move the clock (how most tests run).
+    still = Sleeps()
+    client = client_for(stub, still)
+    client.create_comment(REPO, 4, "two")
+    client.create_comment(REPO, 4, "three")
+    assert len(still.calls) == 1 and 0.9 < still.calls[0] <= 1.0
+
+
 def test_viewer_login_is_none_for_an_installation_token(stub):
     assert client_for(stub).viewer_login() is None
     stub.viewer = "triage-maintainer"

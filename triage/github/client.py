@@ -122,6 +122,9 @@ class RetryPolicy:
     max_wait: float = 900.0  # seconds, for any single rate-limit wait
     backoff: float = 1.0  # first 5xx/connection-error pause, doubled each time
     secondary_default: float = 60.0  # GitHub: "wait at least one minute" without retry-after
+    # GitHub's REST best practices: at least one second between mutative requests (POST, PATCH,
+    # PUT, DELETE), or secondary rate limits follow. Reads are not paced (they are serial).
+    write_interval: float = 1.0
 
 
 def _next_link(link_header: str | None) -> str | None:
@@ -192,6 +195,10 @@ class GitHubClient:
         self._retry = retry
         self._etags: EtagStore = etags if etags is not None else MemoryEtagStore()
         self._blocked_until = 0.0  # primary limit exhausted: no request before this epoch time
+        # When the last mutative request was sent: (clock, total slept). Both, because an
+        # injected `sleep` need not move the clock; the larger elapsed time of the two counts.
+        self._last_write: tuple[float, float] | None = None
+        self._slept = 0.0
         self.requests_made = 0
 
     def __repr__(self) -> str:
@@ -231,7 +238,11 @@ class GitHubClient:
                 f"{int(self._retry.max_wait)}s allowed"
             )
         if seconds:
-            self._sleep(seconds)
+            self._pause(seconds)
+
+    def _pause(self, seconds: float) -> None:
+        self._sleep(seconds)
+        self._slept += seconds
 
     def _rate_wait(self, response: httpx.Response) -> tuple[float, str] | None:
         """If this response says "slow down", how long to wait and why; None otherwise."""
@@ -288,6 +299,8 @@ class GitHubClient:
             if self._blocked_until:
                 self._wait(self._blocked_until - self._clock(), "primary rate limit exhausted", endpoint)
                 self._blocked_until = 0.0
+            if method != "GET":
+                self._pace_write()
             try:
                 response = self._http.request(method, url, params=params, json=json_body, headers=headers)
             except httpx.TransportError as exc:
@@ -326,6 +339,16 @@ class GitHubClient:
             else:
                 self._wait(backoff, f"HTTP {response.status_code}", endpoint)
                 backoff *= 2
+
+    def _pace_write(self) -> None:
+        """Keep `write_interval` between mutative requests (retries included); time spent in
+        rate-limit or backoff waits since the last write counts toward it."""
+        if self._last_write is not None:
+            clock, slept = self._last_write
+            elapsed = max(self._clock() - clock, self._slept - slept)
+            if elapsed < self._retry.write_interval:
+                self._pause(self._retry.write_interval - elapsed)
+        self._last_write = (self._clock(), self._slept)
 
     def _note_primary_limit(self, response: httpx.Response) -> None:
         """A successful response that used the last request of the window blocks the next one."""
