@@ -91,6 +91,21 @@ def test_bot_pr_without_human_never_enters_the_queue() -> None:
     assert "bot" not in by_id["paired"].decision.owner.login
 
 
+def test_a_batch_whose_worker_died_is_triaged_in_process() -> None:
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from triage import pipeline
+
+    batch = tuple(_pr(f"w{i}", GOOD) for i in range(3))
+    dead: Future[list[object]] = Future()
+    dead.set_exception(BrokenProcessPool("a worker was killed"))
+    cfg = Config(llm_mode="off")
+    statics = pipeline._results(batch, dead, cfg, RunContext(now=NOW), None)  # type: ignore[arg-type]
+    assert [s.pr.id for s in statics] == ["w0", "w1", "w2"]
+    assert all(s.ok and s.metrics.lines_added for s in statics)
+
+
 def test_large_batches_run_in_a_process_pool_with_identical_results() -> None:
     """Past the first PRs the static stage moves to worker processes; order and every record
     must be exactly what the in-process path produces, broken PRs included."""

@@ -131,7 +131,9 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
 # multi-core machine a process pool multiplies throughput. A pool costs about a second to start,
 # so the first PRs run in-process and the pool only starts for batches larger than that.
 _SERIAL_FIRST = 48
-_WINDOW_PER_WORKER = 32  # results in flight per worker: bounds memory; deep enough that one big PR
+_BATCH_PRS = 32  # PRs per task ...
+_BATCH_BYTES = 512 * 1024  # ... or this much diff, whichever comes first
+_BATCHES_PER_WORKER = 4  # tasks in flight per worker: bounds memory; deep enough that one big PR
 # at the head of the line does not leave the other workers idle (sizes are heavy-tailed)
 _worker_args: tuple[Config, RunContext, GitAttributes | None] | None = None
 
@@ -141,14 +143,17 @@ def _init_worker(cfg: Config, ctx: RunContext, attributes: GitAttributes | None)
     _worker_args = (cfg, ctx, attributes)
 
 
-def _worker_static(pr: PullRequest) -> _Static:
+def _worker_batch(prs: tuple[PullRequest, ...]) -> list[_Static]:
     assert _worker_args is not None
-    static = assess_static(pr, *_worker_args)
-    cfg, ctx = _worker_args[0], _worker_args[1]
-    if not cfg.use_llm or (ctx.llm_ids is not None and pr.id not in ctx.llm_ids):
-        # Nothing downstream reads the diff text: do not ship it back through the pipe.
-        static = replace(static, pr=static.pr.without_diff(), diff=_strip(static.diff))
-    return static
+    cfg, ctx, _ = _worker_args
+    out: list[_Static] = []
+    for pr in prs:
+        static = assess_static(pr, *_worker_args)
+        if not cfg.use_llm or (ctx.llm_ids is not None and pr.id not in ctx.llm_ids):
+            # Nothing downstream reads the diff text: do not ship it back through the pipe.
+            static = replace(static, pr=static.pr.without_diff(), diff=_strip(static.diff))
+        out.append(static)
+    return out
 
 
 def _workers(ctx: RunContext) -> int:
@@ -179,31 +184,51 @@ def _static_stream(
         initializer=_init_worker,
         initargs=(cfg, light_ctx, attributes),
     ) as pool:
-        window: deque[tuple[PullRequest, Future[_Static]]] = deque()
-        for pr in it:
+        window: deque[tuple[tuple[PullRequest, ...], Future[list[_Static]]]] = deque()
+        for batch in _batches(it):
             try:
-                window.append((pr, pool.submit(_worker_static, pr)))
+                window.append((batch, pool.submit(_worker_batch, batch)))
             except BrokenExecutor:
                 # The pool is gone (a worker was killed): finish the batch in this process.
                 while window:
-                    yield _result(*window.popleft(), cfg, ctx, attributes)
-                yield assess_static(pr, cfg, ctx, attributes)
+                    yield from _results(*window.popleft(), cfg, ctx, attributes)
+                yield from (assess_static(pr, cfg, ctx, attributes) for pr in batch)
                 yield from (assess_static(rest, cfg, ctx, attributes) for rest in it)
                 return
-            if len(window) >= workers * _WINDOW_PER_WORKER:
-                yield _result(*window.popleft(), cfg, ctx, attributes)
+            if len(window) >= workers * _BATCHES_PER_WORKER:
+                yield from _results(*window.popleft(), cfg, ctx, attributes)
         while window:
-            yield _result(*window.popleft(), cfg, ctx, attributes)
+            yield from _results(*window.popleft(), cfg, ctx, attributes)
 
 
-def _result(
-    pr: PullRequest, future: Future[_Static], cfg: Config, ctx: RunContext, attributes: GitAttributes | None
-) -> _Static:
+def _batches(prs: Iterator[PullRequest]) -> Iterator[tuple[PullRequest, ...]]:
+    """Consecutive PRs grouped up to `_BATCH_PRS` PRs or `_BATCH_BYTES` of diff: one task per
+    PR would leave the workers waiting on the pool's hand-off (its call queue holds one task
+    per worker, refilled by a thread of this busy process) more than they compute."""
+    batch: list[PullRequest] = []
+    size = 0
+    for pr in prs:
+        batch.append(pr)
+        size += len(pr.diff)
+        if len(batch) >= _BATCH_PRS or size >= _BATCH_BYTES:
+            yield tuple(batch)
+            batch, size = [], 0
+    if batch:
+        yield tuple(batch)
+
+
+def _results(
+    batch: tuple[PullRequest, ...],
+    future: Future[list[_Static]],
+    cfg: Config,
+    ctx: RunContext,
+    attributes: GitAttributes | None,
+) -> list[_Static]:
     try:
         return future.result()
     except (BrokenExecutor, OSError, pickle.PicklingError):
-        # A worker died or a record could not travel back: triage this PR here instead.
-        return assess_static(pr, cfg, ctx, attributes)
+        # A worker died or a record could not travel back: triage these PRs here instead.
+        return [assess_static(pr, cfg, ctx, attributes) for pr in batch]
 
 
 def _strip(diff: ParsedDiff) -> ParsedDiff:
