@@ -156,6 +156,13 @@ def test_a_failed_write_costs_only_its_pr_and_the_next_run_finishes_the_job(stub
     assert len(stub.repo(REPO).comments[2]) == 1
 
 
+def test_an_exhausted_rate_limit_stops_the_writes_at_once(stub, cfg):
+    stub.fail("POST", r"/comments$", 403, headers={"retry-after": "7200"})  # beyond max_wait
+    with pytest.raises(GitHubError, match="would need to wait 7200s"):
+        batch(stub, cfg, apply=True)
+    assert len(stub.writes) == 1  # the one refused write; nothing else was tried
+
+
 def test_rate_limits_and_server_errors_do_not_break_the_batch(stub, cfg):
     stub.fail("GET", r"/pulls$", 429, headers={"retry-after": "5"})
     stub.fail("GET", r"/issues/2/timeline$", 502, times=2)

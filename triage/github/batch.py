@@ -26,7 +26,7 @@ import httpx
 
 from triage.config import Config
 from triage.errors import GitHubError
-from triage.github.client import GitHubClient
+from triage.github.client import GitHubClient, RateLimitExceeded
 from triage.github.comment import PlannedAction, PrState, apply_action, describe, plan_for_item
 from triage.github.fetch import fetch_pull, make_client
 from triage.github.tree import ContentsTree
@@ -67,6 +67,8 @@ def _apply_plan(client: GitHubClient, repo: str, plan: list[PlannedAction], cons
             continue
         try:
             apply_action(client, repo, action)
+        except RateLimitExceeded:
+            raise  # every later write would fail the same way: stop now, the rerun resumes
         except GitHubError as exc:
             skipped.add(action.number)
             failed.append(f"{describe(action)}: {exc.format_message()}")

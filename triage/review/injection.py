@@ -196,7 +196,7 @@ def _hidden_characters(raw: str) -> Iterator[tuple[str, int, str]]:
 # one literal of each group (lower-cased, single words, since `\s+` may span lines). Checking a
 # literal runs at memory speed while each rule's regex is tried at every position, and code
 # rarely holds all of a rule's words, so most rules are skipped on most text. A gate only ever
-# skips a rule that could not match (tests/test_injection.py checks gated == ungated).
+# skips a rule that could not match (tests/test_scan_gates.py checks gated == ungated).
 _NEGATIONS = ("not", "n't", "dont", "never")
 _GATES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("ignore", "disregard", "forget", "override", "bypass", "skip"),),
