@@ -65,29 +65,34 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
 
 
 def read_labels(path: Path) -> list[tuple[str, bool]]:
-    """(commit, buggy) rows; a malformed file is an error naming the file and the problem."""
+    """(commit, buggy) rows, each commit once (the first row wins); a malformed file is an
+    error naming the file, the line and the problem."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: spreadsheets write a BOM
+            rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise TriageError(f"{path}: cannot read labels ({exc})") from exc
-    if not rows:
+    if len(rows) < 2:
         raise TriageError(f"{path}: no labelled commits")
-    header = {name.strip().lower(): name for name in rows[0]}
-    commit_col = next((header[c] for c in _COMMIT_COLUMNS if c in header), None)
-    label_col = next((header[c] for c in _LABEL_COLUMNS if c in header), None)
+    header = [name.strip().lower() for name in rows[0]]
+    commit_col = next((header.index(c) for c in _COMMIT_COLUMNS if c in header), None)
+    label_col = next((header.index(c) for c in _LABEL_COLUMNS if c in header), None)
     if commit_col is None or label_col is None:
         raise TriageError(
             f"{path}: needs a commit column ({', '.join(_COMMIT_COLUMNS)}) and a label column "
             f"({', '.join(_LABEL_COLUMNS)}); found {', '.join(rows[0])}"
         )
-    out: list[tuple[str, bool]] = []
-    for line, row in enumerate(rows, 2):
-        value = (row.get(label_col) or "").strip().lower()
+    out: dict[str, bool] = {}
+    for line, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
+        if max(commit_col, label_col) >= len(row):
+            raise TriageError(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
+        value = row[label_col].strip().lower()
         if value not in _TRUE | _FALSE:
             raise TriageError(f"{path}:{line}: label {value!r} is not 1/0, true/false or yes/no")
-        out.append(((row.get(commit_col) or "").strip(), value in _TRUE))
-    return out
+        out.setdefault(row[commit_col].strip(), value in _TRUE)
+    return list(out.items())
 
 
 @dataclass
@@ -123,11 +128,9 @@ def evaluate(repo: GitRepo, labels: Sequence[tuple[str, bool]], cfg: Config | No
             full = repo.rev_parse(sha)
             if not repo.has_revision(f"{full}^"):
                 raise TriageError("a root commit (no parent to diff against)")
-            # The range also lists a merge's other-parent commits; only the commit itself counts.
-            prs = [p for p in read_range(repo, f"{full}^..{full}") if p.head_sha == full]
-            if not prs:
+            if repo.has_revision(f"{full}^2"):
                 raise TriageError("a merge commit (no single-parent diff)")
-            pr = prs[0]
+            (pr,) = read_range(repo, f"{full}^..{full}")
             now = pr.updated_at or pr.created_at or datetime.now(UTC)
             ctx = RunContext(now=now, base=GitTree(repo, pr.base_sha or f"{full}^"), repo=repo)
             (assessment,) = tuple(assess_all([pr], cfg, ctx))

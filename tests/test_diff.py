@@ -602,7 +602,7 @@ def _runs_from_lines(hunk: Hunk) -> list[tuple[list[str], list[int]]]:
 @settings(max_examples=200)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["+", "-", " ", "", "\\"]), st.sampled_from(["", "x", "a b", "+", "-", " "])),
+        st.tuples(st.sampled_from(["+", "-", " ", "", "\\", "\r"]), st.sampled_from(["", "x", "a b", "+", "-", " "])),
         max_size=12,
     ),
     st.integers(min_value=0, max_value=50),
@@ -617,3 +617,11 @@ def test_added_runs_match_the_lines_view(parts: list[tuple[str, str]], start: in
 def test_added_runs_break_at_removed_lines_and_skip_no_newline_markers() -> None:
     hunk = Hunk(1, 3, 10, 4, "", 3, 1, " ctx\n+a\n\\ No newline at end of file\n+b\n-gone\n+c\n")
     assert hunk.added_runs() == [(["a", "b"], [11, 12]), (["c"], [13])]
+
+
+def test_a_crlf_empty_context_line_without_its_space_still_counts() -> None:
+    diff = parse_diff(b"--- a/w.txt\n+++ b/w.txt\n@@ -1,2 +1,3 @@\n a\r\n\r\n+tok\r\n")
+    (hunk,) = diff.files[0].hunks
+    assert not diff.errors
+    assert [(ln.kind, ln.new_no) for ln in hunk.lines()] == [(" ", 1), (" ", 2), ("+", 3)]
+    assert hunk.added_runs() == [(["tok\r"], [3])]

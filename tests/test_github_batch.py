@@ -142,10 +142,11 @@ def test_a_killed_apply_resumes_without_duplicating_anything(stub, cfg):
 def test_a_failed_write_costs_only_its_pr_and_the_next_run_finishes_the_job(stub, cfg):
     _, plan = batch(stub, cfg, apply=False)
     stub.fail("POST", r"/issues/2/comments$", 500, times=5)  # every attempt of PR 2's comment fails
-    with pytest.raises(GitHubError, match=r"writes for 1 PRs failed .*#2 comment"):
+    with pytest.raises(GitHubError, match=r"writes for 1 PRs failed .*other writes were done.*#2 comment"):
         batch(stub, cfg, apply=True)
     done = writes(stub.requests)
-    assert not any("/issues/2/" in path for method, path in done if method != "POST")  # no label, no close
+    pr2 = [(method, path) for method, path in done if "/issues/2/" in path or path.endswith("/pulls/2")]
+    assert pr2 and all(path.endswith("/issues/2/comments") for _, path in pr2)  # no label, no close
     assert expected_writes([a for a in plan if a.number != 2]) == [
         w for w in done if "/issues/2/" not in w[1] and "/pulls/2" not in w[1]
     ]
@@ -161,6 +162,13 @@ def test_an_exhausted_rate_limit_stops_the_writes_at_once(stub, cfg):
     with pytest.raises(GitHubError, match="would need to wait 7200s"):
         batch(stub, cfg, apply=True)
     assert len(stub.writes) == 1  # the one refused write; nothing else was tried
+
+
+def test_a_rate_limit_that_never_lifts_stops_the_writes_after_one_pr(stub, cfg):
+    stub.fail("POST", r"/comments$", 403, headers={"retry-after": "60"}, times=100)
+    with pytest.raises(GitHubError, match=r"stopped after 0 of \d+ writes.*still rate limited after 5 attempts"):
+        batch(stub, cfg, apply=True)
+    assert len(stub.writes) == 5  # one PR's attempts, not five for every PR
 
 
 def test_rate_limits_and_server_errors_do_not_break_the_batch(stub, cfg):

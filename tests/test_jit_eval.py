@@ -32,6 +32,12 @@ def test_label_files_accept_the_datasets_column_names(tmp_path: Path) -> None:
     path.write_text("id,verdict\nabc,1\n", encoding="utf-8")
     with pytest.raises(TriageError, match="needs a commit column"):
         read_labels(path)
+    # A spreadsheet's byte-order mark, extra fields, blank lines and repeated commits.
+    path.write_text("\ufeffCommit,Buggy\nabc,1,extra\n\ndef,no\nabc,0\n", encoding="utf-8")
+    assert read_labels(path) == [("abc", True), ("def", False)]
+    path.write_text("commit,buggy\nabc\n", encoding="utf-8")
+    with pytest.raises(TriageError, match=r"labels.csv:2: 1 fields"):
+        read_labels(path)
 
 
 def _history(tmp_path: Path) -> tuple[ScratchRepo, dict[str, str]]:
@@ -63,9 +69,16 @@ def test_evaluation_scores_each_commit_alone_and_skips_what_it_cannot_read(tmp_p
         (shas["root"], False),  # no parent: skipped
         ("0" * 40, True),  # unknown: skipped
     ]
+    repo.git("checkout", "-q", "-b", "side", shas["docs"])
+    repo.write("side.txt", "x\n")
+    repo.commit("side work")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    labels.append((repo.head(), True))  # a merge: skipped, its branch's commits are not scored
     result = evaluate(GitRepo(repo.root), labels).result()
     assert result["commits_evaluated"] == 4 and result["buggy"] == 2
-    assert result["skipped"] == 2
+    assert result["skipped"] == 3
+    assert any("merge commit" in reason for reason in result["skipped_reasons"])
     assert any("root commit" in reason for reason in result["skipped_reasons"])
     assert result["roc_auc_risk_score"] == 1.0  # the two source changes outscore the two doc edits
     assert result["roc_auc_lines_added"] == 1.0

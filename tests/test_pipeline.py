@@ -109,10 +109,18 @@ def test_a_batch_whose_worker_died_is_triaged_in_process() -> None:
 def test_large_batches_run_in_a_process_pool_with_identical_results() -> None:
     """Past the first PRs the static stage moves to worker processes; order and every record
     must be exactly what the in-process path produces, broken PRs included."""
-    prs = [_pr(f"p{i:03d}", GOOD if i % 7 else b"not a diff\n", author=f"dev{i % 5}") for i in range(80)]
+    # 48 in-process, then several pool batches: one cut by count (32 PRs), one by size (a
+    # ~600 KB diff), and a short last one.
+    big = b"diff --git a/app/big.py b/app/big.py\nnew file mode 100644\n--- /dev/null\n+++ b/app/big.py\n"
+    big += b"@@ -0,0 +1,60000 @@\n" + b"".join(b"+x%d = %d\n" % (i, i) for i in range(60_000))
+    prs = [
+        _pr(f"p{i:03d}", big if i == 100 else GOOD if i % 7 else b"not a diff\n", author=f"dev{i % 5}")
+        for i in range(149)
+    ]
     cfg = Config(llm_mode="off")
     pooled = list(assess_all(prs, cfg, RunContext(now=NOW)))
     one_by_one = [next(assess_all([pr], cfg, RunContext(now=NOW))) for pr in prs]
     assert [a.pr.id for a in pooled] == [p.id for p in prs]
     assert pooled == one_by_one
-    assert sum(1 for a in pooled if a.errors) == len([i for i in range(80) if i % 7 == 0])
+    assert sum(1 for a in pooled if a.errors) == len([i for i in range(149) if i % 7 == 0])
+    assert pooled[100].metrics.lines_added == 60_000 and not pooled[100].errors

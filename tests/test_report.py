@@ -25,7 +25,7 @@ from triage.report import (
     to_json,
     write_reports,
 )
-from triage.report.html import scatter, script_hash
+from triage.report.html import iter_html, scatter, script_hash
 from triage.report.markdown import MAX_COMMENT_CHARS
 from triage.report.text import ZWJ, html_inline, md, safe_url
 
@@ -386,10 +386,14 @@ def test_streamed_json_is_exactly_the_document(queue) -> None:
     assert dumps(queue) == expected
 
 
-def test_streamed_html_is_the_rendered_page(tmp_path: Path) -> None:
+def test_the_html_page_is_streamed_in_pieces_and_written_whole(tmp_path: Path) -> None:
     queue = big_queue(40)
+    pieces = list(iter_html(queue))
+    assert len(pieces) > 40  # the template's output arrives in pieces, not as one string
     write_reports(queue, tmp_path)
-    assert (tmp_path / "queue.html").read_text(encoding="utf-8") == render_html(queue)
+    page = (tmp_path / "queue.html").read_text(encoding="utf-8")
+    assert page == "".join(pieces) and page.rstrip().endswith("</html>")
+    assert all(f"#{100 + k}" in page for k in range(40))  # every item made it to the file
     assert json.loads((tmp_path / "queue.json").read_text(encoding="utf-8")) == to_json(queue)
 
 

@@ -158,8 +158,10 @@ class Hunk:
         if raws and raws[-1] == "":
             raws.pop()  # a body that ends with a newline has no extra empty line after it
         for raw in raws:
-            if not raw:
-                kind, text = " ", ""
+            if not raw or raw[0] == "\r":
+                # An empty context line whose leading space a tool stripped ("\r" in a CRLF
+                # file): context, as the parser counts it.
+                kind, text = " ", raw
             else:
                 kind, text = raw[0], raw[1:]
             if kind == "+":
@@ -200,13 +202,13 @@ class Hunk:
                 numbers.append(new_no)
                 new_no += 1
                 continue
-            if kind not in ("-", " ", ""):
+            if kind not in ("-", " ", "", "\r"):
                 continue  # "\ No newline at end of file" neither ends a run nor takes a number
             if texts:
                 runs.append((texts, numbers))
                 texts, numbers = [], []
             if kind != "-":
-                new_no += 1  # context (an empty line is context whose space was stripped)
+                new_no += 1  # context (also an empty line whose leading space was stripped)
         if texts:
             runs.append((texts, numbers))
         return runs

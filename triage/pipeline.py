@@ -143,13 +143,19 @@ def _init_worker(cfg: Config, ctx: RunContext, attributes: GitAttributes | None)
     _worker_args = (cfg, ctx, attributes)
 
 
+def _wants_llm(static: _Static, cfg: Config, ctx: RunContext) -> bool:
+    """Whether this PR goes to the LLM: it parsed, and it is one the run reviews. PRs that
+    failed to parse (or are only context) keep their heuristic review."""
+    return cfg.use_llm and static.ok and (ctx.llm_ids is None or static.pr.id in ctx.llm_ids)
+
+
 def _worker_batch(prs: tuple[PullRequest, ...]) -> list[_Static]:
     assert _worker_args is not None
     cfg, ctx, _ = _worker_args
     out: list[_Static] = []
     for pr in prs:
         static = assess_static(pr, *_worker_args)
-        if not cfg.use_llm or (ctx.llm_ids is not None and pr.id not in ctx.llm_ids):
+        if not _wants_llm(static, cfg, ctx):
             # Nothing downstream reads the diff text: do not ship it back through the pipe.
             static = replace(static, pr=static.pr.without_diff(), diff=_strip(static.diff))
         out.append(static)
@@ -274,7 +280,7 @@ def assess_all(
         pending: deque[_Static] = deque()
 
         def wanted(static: _Static) -> bool:
-            return static.ok and (ctx.llm_ids is None or static.pr.id in ctx.llm_ids)
+            return _wants_llm(static, cfg, ctx)
 
         def feed() -> Iterator[tuple[PullRequest, ParsedDiff, Metrics, Risk, Review]]:
             # PRs that failed to parse (or are only context) are not sent; their heuristic review stands.

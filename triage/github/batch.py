@@ -57,27 +57,36 @@ def _apply_plan(client: GitHubClient, repo: str, plan: list[PlannedAction], cons
     """Perform the plan; a write that fails (after the client's retries) costs only its PR.
 
     The PR's remaining writes are skipped, so a close never goes out without its explanation,
-    and the other PRs still get theirs. The run then fails with one line naming what is left:
-    the next run recomputes the plan from GitHub's state and does exactly the missing writes.
+    and the other PRs still get theirs. A rate limit that outlasts the client's waits stops
+    everything at once (every later write would wait and fail the same way). Either way the
+    run fails with one line saying what is left: the next run recomputes the plan from
+    GitHub's state and does exactly the missing writes.
     """
     failed: list[str] = []
     skipped: set[int] = set()
+    done = 0
     for action in plan:
         if action.number in skipped:
             continue
         try:
             apply_action(client, repo, action)
-        except RateLimitExceeded:
-            raise  # every later write would fail the same way: stop now, the rerun resumes
+            done += 1
+        except RateLimitExceeded as exc:
+            earlier = f"; writes for {len(skipped)} PRs had failed before ({failed[0]})" if failed else ""
+            raise RateLimitExceeded(
+                f"{repo}: stopped after {done} of {len(plan)} writes, the rest is left for the next run: "
+                f"{exc.format_message()}{earlier}"
+            ) from exc
         except GitHubError as exc:
             skipped.add(action.number)
             failed.append(f"{describe(action)}: {exc.format_message()}")
             if console is not None:
                 console.print(f"failed: {failed[-1]}", markup=False, highlight=False)
     if failed:
+        others = f"{done} other writes were done" if done else "no write went through"
         raise GitHubError(
             f"{repo}: writes for {len(skipped)} PRs failed and were left for the next run "
-            f"(the other PRs are done); first: {failed[0]}"
+            f"({others}); first: {failed[0]}"
         )
 
 

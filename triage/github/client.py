@@ -331,8 +331,11 @@ class GitHubClient:
             slow_down = self._rate_wait(response)
             retriable = slow_down is not None or response.status_code >= 500
             if not retriable or attempts >= self._retry.max_attempts:
-                raise GitHubError(f"GitHub {endpoint}: HTTP {response.status_code}{_detail(response)}"
-                                  + (f" after {attempts} attempts" if retriable else ""))
+                message = f"GitHub {endpoint}: HTTP {response.status_code}{_detail(response)}"
+                if slow_down is not None:
+                    # Still rate limited after every attempt: the next request would be too.
+                    raise RateLimitExceeded(f"{message}: still rate limited after {attempts} attempts")
+                raise GitHubError(message + (f" after {attempts} attempts" if retriable else ""))
             if slow_down is not None:
                 self._blocked_until = 0.0  # the wait below covers it
                 self._wait(slow_down[0], slow_down[1], endpoint)

@@ -27,8 +27,8 @@ def hunk_lines(hunk: Hunk) -> Iterator[tuple[str, str]]:
     if not body:
         return
     for raw in body.split("\n"):
-        if not raw:
-            yield " ", ""  # some tools strip the space of an empty context line
+        if not raw or raw[0] == "\r":
+            yield " ", raw  # some tools strip the space of an empty context line ("\r" in CRLF)
             continue
         kind = raw[0]
         if kind in "+- ":

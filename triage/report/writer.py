@@ -42,8 +42,9 @@ def write_atomic(path: Path, text: str) -> None:
 def write_reports(queue: Queue, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write queue.json, queue.md and queue.html into `out_dir` (created if needed).
 
-    Each report is streamed into a temporary sibling (a batch of thousands of PRs never has a
-    whole report in memory), and the three are moved into place only once all three rendered:
+    queue.json and queue.html are streamed item by item into temporary siblings (a batch of
+    thousands of PRs never has either whole in memory; queue.md is capped at a PR comment's
+    64 KB by design), and the three are moved into place only once all three rendered:
     a rendering bug leaves the previous reports in place rather than a mix of old and new.
     """
     out = Path(out_dir)
