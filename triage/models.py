@@ -151,40 +151,44 @@ class Hunk:
     deleted: int
     body: str  # the hunk's lines without the @@ header, each starting with '+', '-', ' ' or '\\'
 
-    def lines(self) -> Iterator[Line]:
-        old_no, new_no = self.old_start, self.new_start
+    def rows(self) -> Iterator[tuple[str, str]]:
+        """(kind, text) for each line of the body, kind '+', '-' or ' ': the one place that
+        reads the body's line prefixes, so every view of a hunk counts lines as the parser does.
+
+        A line with no prefix, or one starting with "\r", is an empty context line whose
+        leading space a tool stripped (in a CRLF file the "\r" is its content); a '\' line
+        ("No newline at end of file") carries no line.
+        """
         # split("\n"), not splitlines(): a lone \r, form feed or U+2028 is content, not a line end.
         raws = self.body.split("\n")
         if raws and raws[-1] == "":
             raws.pop()  # a body that ends with a newline has no extra empty line after it
         for raw in raws:
             if not raw or raw[0] == "\r":
-                # An empty context line whose leading space a tool stripped ("\r" in a CRLF
-                # file): context, as the parser counts it.
-                kind, text = " ", raw
-            else:
-                kind, text = raw[0], raw[1:]
+                yield " ", raw
+            elif raw[0] in "+- ":
+                yield raw[0], raw[1:]
+
+    def lines(self) -> Iterator[Line]:
+        old_no, new_no = self.old_start, self.new_start
+        for kind, text in self.rows():
             if kind == "+":
                 yield Line("+", None, new_no, text)
                 new_no += 1
             elif kind == "-":
                 yield Line("-", old_no, None, text)
                 old_no += 1
-            elif kind == " ":
+            else:
                 yield Line(" ", old_no, new_no, text)
                 old_no += 1
                 new_no += 1
-            # '\' ("No newline at end of file") carries no line
-
-    def added_lines(self) -> Iterator[Line]:
-        return (ln for ln in self.lines() if ln.kind == "+")
 
     def added_runs(self) -> list[tuple[list[str], list[int]]]:
         """Runs of consecutive added lines: (texts, new-side line numbers) per run.
 
         The scanners read added text run by run (a PEM block added over 27 lines is one
-        finding); built straight from the body, without a `Line` object per line, because
-        every added line of every PR passes through here.
+        finding); built from `rows` without a `Line` object per line, because every added
+        line of every PR passes through here.
         """
         if not self.added:
             return []
@@ -192,23 +196,17 @@ class Hunk:
         texts: list[str] = []
         numbers: list[int] = []
         new_no = self.new_start
-        raws = self.body.split("\n")
-        if raws and raws[-1] == "":
-            raws.pop()
-        for raw in raws:
-            kind = raw[:1]
+        for kind, text in self.rows():
             if kind == "+":
-                texts.append(raw[1:])
+                texts.append(text)
                 numbers.append(new_no)
                 new_no += 1
                 continue
-            if kind not in ("-", " ", "", "\r"):
-                continue  # "\ No newline at end of file" neither ends a run nor takes a number
             if texts:
                 runs.append((texts, numbers))
                 texts, numbers = [], []
-            if kind != "-":
-                new_no += 1  # context (also an empty line whose leading space was stripped)
+            if kind == " ":
+                new_no += 1
         if texts:
             runs.append((texts, numbers))
         return runs

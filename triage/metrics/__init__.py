@@ -20,7 +20,7 @@ from __future__ import annotations
 from triage.config import Config
 from triage.errors import InputError
 from triage.gitrepo import GitRepo, Tree
-from triage.metrics.apply import apply_hunks, hunk_lines
+from triage.metrics.apply import apply_hunks
 from triage.metrics.history import HistoryCache, base_revision, file_history
 from triage.metrics.size import directory_of, entropy, kind_counts, size_bucket, subsystem_of
 from triage.metrics.touched import full_file_changes, hunk_local_changes
@@ -81,8 +81,8 @@ def _side_from_hunks(f: FileDiff, side: str) -> bytes | None:
     """An added file's whole content is its '+' lines (a deleted file's, its '-' lines)."""
     if len(f.hunks) != 1:
         return None
-    lines = [text for kind, text in hunk_lines(f.hunks[0]) if kind == side]
-    if any(kind == " " for kind, _ in hunk_lines(f.hunks[0])):
+    lines = [text for kind, text in f.hunks[0].rows() if kind == side]
+    if any(kind == " " for kind, _ in f.hunks[0].rows()):
         return None
     return ("\n".join(lines) + "\n").encode("utf-8", "replace") if lines else b""
 

@@ -12,27 +12,11 @@ hunk-local measurement; a wrong reconstruction would be worse than an honest est
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from triage.models import Hunk
 
-__all__ = ["apply_hunks", "hunk_lines"]
-
-
-def hunk_lines(hunk: Hunk) -> Iterator[tuple[str, str]]:
-    """(kind, text) for each line of a hunk body, kind in '+', '-', ' ' ("\\ No newline" skipped)."""
-    body = hunk.body
-    if body.endswith("\n"):
-        body = body[:-1]
-    if not body:
-        return
-    for raw in body.split("\n"):
-        if not raw or raw[0] == "\r":
-            yield " ", raw  # some tools strip the space of an empty context line ("\r" in CRLF)
-            continue
-        kind = raw[0]
-        if kind in "+- ":
-            yield kind, raw[1:]
+__all__ = ["apply_hunks"]
 
 
 def apply_hunks(old: str, hunks: Sequence[Hunk], *, reverse: bool = False) -> str | None:
@@ -57,7 +41,7 @@ def apply_hunks(old: str, hunks: Sequence[Hunk], *, reverse: bool = False) -> st
             return None
         out.extend(old_lines[pos:start])
         index = start
-        for kind, text in hunk_lines(hunk):
+        for kind, text in hunk.rows():
             if reverse and kind != " ":
                 kind = "+" if kind == "-" else "-"
             if kind == "+":

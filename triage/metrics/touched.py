@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import zip_longest
 
-from triage.metrics.apply import hunk_lines
 from triage.metrics.complexity import FileComplexity, UnitComplexity, analyse
 from triage.models import FileDiff, FunctionChange, Hunk
 
@@ -36,7 +35,7 @@ def touched_lines(hunks: Iterable[Hunk]) -> tuple[list[int], list[int]]:
     new: list[int] = []
     for hunk in hunks:
         old_no, new_no = hunk.old_start, hunk.new_start
-        for kind, _ in hunk_lines(hunk):
+        for kind, _ in hunk.rows():
             if kind == "+":
                 new.append(new_no)
                 new_no += 1
@@ -123,7 +122,7 @@ def _side(hunk: Hunk, side: str) -> tuple[bytes, list[int], list[int]]:
     numbers: list[int] = []
     changed: list[int] = []
     old_no, new_no = hunk.old_start, hunk.new_start
-    for kind, text in hunk_lines(hunk):
+    for kind, text in hunk.rows():
         if kind == " " or kind == side:
             texts.append(text)
             numbers.append(new_no if side == "+" else old_no)
