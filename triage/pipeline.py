@@ -279,18 +279,15 @@ def assess_all(
         reviewer = LLMReviewer(cfg, cache, http_client=ctx.llm_http_client)
         pending: deque[_Static] = deque()
 
-        def wanted(static: _Static) -> bool:
-            return _wants_llm(static, cfg, ctx)
-
         def feed() -> Iterator[tuple[PullRequest, ParsedDiff, Metrics, Risk, Review]]:
             # PRs that failed to parse (or are only context) are not sent; their heuristic review stands.
             for static in statics:
                 pending.append(static)
-                if wanted(static):
+                if _wants_llm(static, cfg, ctx):
                     yield (static.pr, static.diff, static.metrics, static.risk, static.review)
 
         def flush_unsent() -> Iterator[Assessment]:
-            while pending and not wanted(pending[0]):
+            while pending and not _wants_llm(pending[0], cfg, ctx):
                 failed = pending.popleft()
                 if progress:
                     progress(failed.pr)

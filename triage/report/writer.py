@@ -34,11 +34,6 @@ def _write_temp(path: Path, chunks: Iterable[str]) -> str:
     return tmp
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` via a temporary sibling and `os.replace`."""
-    os.replace(_write_temp(path, (text,)), path)
-
-
 def write_reports(queue: Queue, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write queue.json, queue.md and queue.html into `out_dir` (created if needed).
 

@@ -44,6 +44,12 @@ def _lower(value: Any) -> Any:
     return value.strip().lower().replace("_", "-") if isinstance(value, str) else value
 
 
+def _clip(value: str, limit: int) -> str:
+    """One line, whitespace collapsed, at most `limit` characters (an ellipsis marks a cut)."""
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 class LLMFlag(BaseModel):
     """One finding the model reports. `evidence` quotes or describes what it saw."""
 
@@ -71,8 +77,7 @@ class LLMFlag(BaseModel):
     @field_validator("evidence", mode="after")
     @classmethod
     def _clip_evidence(cls, value: str) -> str:
-        value = " ".join(value.split())
-        return value if len(value) <= MAX_EVIDENCE_CHARS else value[: MAX_EVIDENCE_CHARS - 1] + "…"
+        return _clip(value, MAX_EVIDENCE_CHARS)
 
 
 class LLMReviewOutput(BaseModel):
@@ -107,10 +112,10 @@ class LLMReviewOutput(BaseModel):
     @field_validator("summary", mode="after")
     @classmethod
     def _clip_summary(cls, value: str) -> str:
-        value = " ".join(value.split())
+        value = _clip(value, MAX_SUMMARY_CHARS)
         if not value:
             raise ValueError("summary is empty")
-        return value if len(value) <= MAX_SUMMARY_CHARS else value[: MAX_SUMMARY_CHARS - 1] + "…"
+        return value
 
 
 def _strictify(node: Any) -> Any:
