@@ -142,8 +142,9 @@ def generate(count: int, seed: int = 7, *, huge_bytes: int = 0) -> Iterator[Pull
         size = 0
         f = 0
         while size < huge_bytes:
-            text = _file_diff(f"big/src/file{f}.py", _code_lines("python", 2000, rng), 200, 1,
-                              _code_lines("python", 206, rng))
+            text = _file_diff(
+                f"big/src/file{f}.py", _code_lines("python", 2000, rng), 200, 1, _code_lines("python", 206, rng)
+            )
             chunks.append(text)
             size += len(text)
             lines += 2200

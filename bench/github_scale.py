@@ -98,8 +98,17 @@ def files_of(diff: bytes) -> list[dict[str, Any]]:
         body = lines[start:]
         added = sum(1 for ln in body if ln.startswith("+"))
         deleted = sum(1 for ln in body if ln.startswith("-"))
-        entries.append({"sha": "0" * 40, "filename": path, "status": "modified", "additions": added,
-                        "deletions": deleted, "changes": added + deleted, "patch": "\n".join(body).rstrip("\n")})
+        entries.append(
+            {
+                "sha": "0" * 40,
+                "filename": path,
+                "status": "modified",
+                "additions": added,
+                "deletions": deleted,
+                "changes": added + deleted,
+                "patch": "\n".join(body).rstrip("\n"),
+            }
+        )
     return entries
 
 
@@ -120,15 +129,28 @@ def to_github(pr: PullRequest, repo: str = REPO) -> tuple[dict[str, Any], list[d
     if trailer_block and not bot:
         body = (body + "\n\n" if body else "") + trailer_block
     created = pr.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    data = make_pr(pr.number, repo=repo, login=pr.author, user_type="Bot" if bot else "User", title=pr.title,
-                   body=body, association=pr.author_association or "NONE", created_at=created)
+    data = make_pr(
+        pr.number,
+        repo=repo,
+        login=pr.author,
+        user_type="Bot" if bot else "User",
+        title=pr.title,
+        body=body,
+        association=pr.author_association or "NONE",
+        created_at=created,
+    )
     if pr.updated_at is not None:
         data["updated_at"] = pr.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     commits: list[dict[str, Any]] = []
     if bot:
         message = pr.title + (f"\n\n{trailer_block}" if trailer_block else "")
-        commits.append({"sha": f"{pr.number:040x}", "author": None,
-                        "commit": {"message": message, "author": {"name": pr.author, "date": created}}})
+        commits.append(
+            {
+                "sha": f"{pr.number:040x}",
+                "author": None,
+                "commit": {"message": message, "author": {"name": pr.author, "date": created}},
+            }
+        )
     return data, files_of(pr.diff), commits
 
 
@@ -199,8 +221,9 @@ class ScaledSleep:
         time.sleep(seconds * self.scale)
 
 
-def batch_child(count: int, github_url: str, llm_url: str, cache_dir: str, out_dir: str, sleep_scale: float,
-                concurrency: int) -> dict[str, Any]:
+def batch_child(
+    count: int, github_url: str, llm_url: str, cache_dir: str, out_dir: str, sleep_scale: float, concurrency: int
+) -> dict[str, Any]:
     """`triage github` (dry run, LLM on) against both stubs; runs in its own process."""
     from bench.corpus import NOW
     from triage.config import CacheConfig, Config, LLMConfig
@@ -214,8 +237,9 @@ def batch_child(count: int, github_url: str, llm_url: str, cache_dir: str, out_d
     )
     sleep = ScaledSleep(sleep_scale)
     start = time.perf_counter()
-    queue, plan = run_batch(cfg, REPO, api_url=github_url, token=TOKEN, apply=False, out_dir=Path(out_dir),
-                            now=NOW, sleep=sleep)
+    queue, plan = run_batch(
+        cfg, REPO, api_url=github_url, token=TOKEN, apply=False, out_dir=Path(out_dir), now=NOW, sleep=sleep
+    )
     wall = time.perf_counter() - start
     report = json.loads((Path(out_dir) / "queue.json").read_text(encoding="utf-8"))
     markdown = (Path(out_dir) / "queue.md").read_text(encoding="utf-8")
@@ -254,16 +278,41 @@ def scenario(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        gh_args = ["bench.github_scale", "serve-github", str(count), str(github_fail_rate), str(hard_every),
-                   str(seed), str(t / "gh-url"), str(t / "gh-counts")]
-        llm_args = ["bench.llm_scale", "serve", str(llm_latency), str(llm_fail_rate), str(t / "llm-url"),
-                    str(t / "llm-counts")]
+        gh_args = [
+            "bench.github_scale",
+            "serve-github",
+            str(count),
+            str(github_fail_rate),
+            str(hard_every),
+            str(seed),
+            str(t / "gh-url"),
+            str(t / "gh-counts"),
+        ]
+        llm_args = [
+            "bench.llm_scale",
+            "serve",
+            str(llm_latency),
+            str(llm_fail_rate),
+            str(t / "llm-url"),
+            str(t / "llm-counts"),
+        ]
         gh_server, gh_url = start_stub(gh_args, t / "gh-url", wait=300.0)
         try:
             llm_server, llm_url = start_stub(llm_args, t / "llm-url")
             try:
-                run = run_child(["bench.github_scale", "child", str(count), gh_url, llm_url, str(t / "cache"),
-                                 str(t / "out"), str(sleep_scale), str(concurrency)])
+                run = run_child(
+                    [
+                        "bench.github_scale",
+                        "child",
+                        str(count),
+                        gh_url,
+                        llm_url,
+                        str(t / "cache"),
+                        str(t / "out"),
+                        str(sleep_scale),
+                        str(concurrency),
+                    ]
+                )
             finally:
                 llm = stop_stub(llm_server, t / "llm-counts")
         finally:

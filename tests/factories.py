@@ -32,17 +32,36 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def bucket(lines: int) -> SizeBucket:
-    for limit, b in ((10, SizeBucket.XS), (30, SizeBucket.S), (100, SizeBucket.M),
-                     (500, SizeBucket.L), (1000, SizeBucket.XL)):
+    for limit, b in (
+        (10, SizeBucket.XS),
+        (30, SizeBucket.S),
+        (100, SizeBucket.M),
+        (500, SizeBucket.L),
+        (1000, SizeBucket.XL),
+    ):
         if lines < limit:
             return b
     return SizeBucket.XXL
 
 
-def file(path: str, added: int = 5, deleted: int = 0, *, kind: FileKind = FileKind.SOURCE,
-         old_path: str | None = None, change: ChangeType = ChangeType.MODIFIED) -> FileDiff:
-    return FileDiff(path=path, old_path=old_path if old_path is not None else path, change=change,
-                    kind=kind, language=None, added=added, deleted=deleted)
+def file(
+    path: str,
+    added: int = 5,
+    deleted: int = 0,
+    *,
+    kind: FileKind = FileKind.SOURCE,
+    old_path: str | None = None,
+    change: ChangeType = ChangeType.MODIFIED,
+) -> FileDiff:
+    return FileDiff(
+        path=path,
+        old_path=old_path if old_path is not None else path,
+        change=change,
+        kind=kind,
+        language=None,
+        added=added,
+        deleted=deleted,
+    )
 
 
 def make(
@@ -74,11 +93,25 @@ def make(
     if files is None:
         files = (file(f"{areas[0] if areas else 'src'}/{pid}.py", added=lines),)
     metrics = Metrics(
-        lines_added=lines, lines_deleted=0, files=len(files), directories=len(areas),
-        subsystems=areas, entropy=0.0, size_bucket=bucket(lines), excluded_lines=0,
-        source_lines=lines, test_lines=0, docs_lines=0,
+        lines_added=lines,
+        lines_deleted=0,
+        files=len(files),
+        directories=len(areas),
+        subsystems=areas,
+        entropy=0.0,
+        size_bucket=bucket(lines),
+        excluded_lines=0,
+        source_lines=lines,
+        test_lines=0,
+        docs_lines=0,
     )
     level = RiskLevel.HIGH if risk >= 0.66 else RiskLevel.MEDIUM if risk >= 0.33 else RiskLevel.LOW
     review = Review(source=ReviewSource.HEURISTIC, summary="", change_type=change_type, flags=flags)
-    return Assessment(pr=pr, diff=ParsedDiff(files=files), metrics=metrics,
-                      risk=Risk(score=risk, level=level), review=review, errors=errors)
+    return Assessment(
+        pr=pr,
+        diff=ParsedDiff(files=files),
+        metrics=metrics,
+        risk=Risk(score=risk, level=level),
+        review=review,
+        errors=errors,
+    )

@@ -117,16 +117,37 @@ class GitHubStub:
     def add_comment(self, full_name: str, number: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self._next_comment_id += 1
-            comment = {"id": self._next_comment_id, "body": body, "user": user,
-                       "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+            comment = {
+                "id": self._next_comment_id,
+                "body": body,
+                "user": user,
+                "created_at": "2024-01-01T00:00:00Z",
+                "updated_at": "2024-01-01T00:00:00Z",
+            }
             self.repo(full_name).comments.setdefault(number, []).append(comment)
         return comment
 
-    def fail(self, method: str, path_regex: str, status: int, *, headers: dict[str, str] | None = None,
-             body: Any = None, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        times: int = 1,
+    ) -> None:
         """The next `times` requests matching answer `status` instead."""
-        self.faults.append(Fault(method, re.compile(path_regex), status, headers or {},
-                                 body or {"message": f"stub fault {status}"}, times))
+        self.faults.append(
+            Fault(
+                method,
+                re.compile(path_regex),
+                status,
+                headers or {},
+                body or {"message": f"stub fault {status}"},
+                times,
+            )
+        )
 
     @property
     def writes(self) -> list[Recorded]:
@@ -156,12 +177,18 @@ class GitHubStub:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 split = urlsplit(self.path)
-                record = Recorded(method, unquote(split.path), parse_qs(split.query),
-                                  {k.lower(): v for k, v in self.headers.items()}, body)
+                record = Recorded(
+                    method,
+                    unquote(split.path),
+                    parse_qs(split.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 with stub._lock:
                     stub.requests.append(record)
-                status, headers, payload = stub._dispatch(method, split.path, parse_qs(split.query),
-                                                          record.headers, body)
+                status, headers, payload = stub._dispatch(
+                    method, split.path, parse_qs(split.query), record.headers, body
+                )
                 if isinstance(payload, bytes | str):
                     data = payload.encode() if isinstance(payload, str) else payload
                     ctype = headers.pop("content-type", "text/plain; charset=utf-8")
@@ -200,24 +227,27 @@ class GitHubStub:
 
         return Handler
 
-    def _page(self, items: list[Any], path: str, query: dict[str, list[str]],
-              cap: int | None = None) -> tuple[int, dict[str, str], Any]:
+    def _page(
+        self, items: list[Any], path: str, query: dict[str, list[str]], cap: int | None = None
+    ) -> tuple[int, dict[str, str], Any]:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)
         page = int(query.get("page", ["1"])[0])
         if cap is not None:
             items = items[:cap]
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         headers: dict[str, str] = {}
         if page * per_page < len(items):
             rest = {k: v[0] for k, v in query.items() if k != "page"}
             qs = "&".join(f"{k}={v}" for k, v in rest.items())
             last = (len(items) + per_page - 1) // per_page
-            headers["link"] = (f'<{self.url}{path}?{qs}&page={page + 1}>; rel="next", '
-                               f'<{self.url}{path}?{qs}&page={last}>; rel="last"')
+            headers["link"] = (
+                f'<{self.url}{path}?{qs}&page={page + 1}>; rel="next", <{self.url}{path}?{qs}&page={last}>; rel="last"'
+            )
         return 200, headers, chunk
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
-                  body: Any) -> tuple[int, dict[str, str], Any]:
+    def _dispatch(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and fault.path.search(path):
@@ -241,8 +271,9 @@ class GitHubStub:
         with self._lock:
             return self._repo_route(repo, method, rest, path, query, accept, body)
 
-    def _repo_route(self, repo: StubRepo, method: str, rest: str, path: str, query: dict[str, list[str]],
-                    accept: str, body: Any) -> tuple[int, dict[str, str], Any]:
+    def _repo_route(
+        self, repo: StubRepo, method: str, rest: str, path: str, query: dict[str, list[str]], accept: str, body: Any
+    ) -> tuple[int, dict[str, str], Any]:
         not_found = (404, {}, {"message": "Not Found"})
         if rest == "" and method == "GET":
             return 200, {}, {"full_name": repo.full_name, "default_branch": repo.default_branch}
@@ -281,9 +312,13 @@ class GitHubStub:
                 return not_found
             if method == "POST":
                 self._next_comment_id += 1
-                comment = {"id": self._next_comment_id, "body": (body or {}).get("body", ""),
-                           "user": {"login": self.viewer, "type": "User"} if self.viewer else BOT_USER,
-                           "created_at": "2024-06-01T00:00:00Z", "updated_at": "2024-06-01T00:00:00Z"}
+                comment = {
+                    "id": self._next_comment_id,
+                    "body": (body or {}).get("body", ""),
+                    "user": {"login": self.viewer, "type": "User"} if self.viewer else BOT_USER,
+                    "created_at": "2024-06-01T00:00:00Z",
+                    "updated_at": "2024-06-01T00:00:00Z",
+                }
                 repo.comments.setdefault(number, []).append(comment)
                 return 201, {}, comment
             return self._page(repo.comments.get(number, []), path, query)
@@ -316,8 +351,11 @@ class GitHubStub:
             data = repo.contents.get((ref, file_path))
             if data is None:
                 return not_found
-            return 200, {}, {"type": "file", "encoding": "base64", "path": file_path,
-                             "content": base64.encodebytes(data).decode()}
+            return (
+                200,
+                {},
+                {"type": "file", "encoding": "base64", "path": file_path, "content": base64.encodebytes(data).decode()},
+            )
         return not_found
 
 
@@ -340,10 +378,21 @@ def make_pr(
     shape as `pull_request` in the real webhook payloads under ../shared; a test checks that)."""
     owner = repo.split("/")[0]
     api = f"https://api.github.com/repos/{repo}"
-    user = {"login": login, "id": 1000 + number, "type": user_type, "site_admin": False,
-            "html_url": f"https://github.com/{login}"}
-    repo_obj = {"id": 1, "name": repo.split("/")[1], "full_name": repo, "private": False,
-                "owner": {"login": owner, "type": "Organization"}, "default_branch": "main"}
+    user = {
+        "login": login,
+        "id": 1000 + number,
+        "type": user_type,
+        "site_admin": False,
+        "html_url": f"https://github.com/{login}",
+    }
+    repo_obj = {
+        "id": 1,
+        "name": repo.split("/")[1],
+        "full_name": repo,
+        "private": False,
+        "owner": {"login": owner, "type": "Organization"},
+        "default_branch": "main",
+    }
     return {
         "url": f"{api}/pulls/{number}",
         "id": 500000 + number,
@@ -371,26 +420,38 @@ def make_pr(
         "draft": draft,
         "commits_url": f"{api}/pulls/{number}/commits",
         "comments_url": f"{api}/issues/{number}/comments",
-        "head": {"label": f"{login}:topic-{number}", "ref": f"topic-{number}",
-                 "sha": head_sha or f"{number:040x}", "user": user, "repo": repo_obj},
-        "base": {"label": f"{owner}:main", "ref": "main", "sha": base_sha, "user": repo_obj["owner"],
-                 "repo": repo_obj},
+        "head": {
+            "label": f"{login}:topic-{number}",
+            "ref": f"topic-{number}",
+            "sha": head_sha or f"{number:040x}",
+            "user": user,
+            "repo": repo_obj,
+        },
+        "base": {"label": f"{owner}:main", "ref": "main", "sha": base_sha, "user": repo_obj["owner"], "repo": repo_obj},
         "author_association": association,
         "auto_merge": None,
         "active_lock_reason": None,
     }
 
 
-def text_file(path: str, added: int, *, status: str = "modified", deleted: int = 0,
-              previous: str | None = None) -> tuple[dict[str, Any], str]:
+def text_file(
+    path: str, added: int, *, status: str = "modified", deleted: int = 0, previous: str | None = None
+) -> tuple[dict[str, Any], str]:
     """A files-endpoint entry and the matching git diff stanza for a simple text change."""
     minus = [f"-old line {i}" for i in range(deleted)]
     plus = [f"+new line {i}" for i in range(added)]
     old_start = 0 if deleted == 0 else 1
     new_start = 0 if added == 0 else 1
     patch = f"@@ -{old_start},{deleted} +{new_start},{added} @@\n" + "\n".join(minus + plus)
-    entry: dict[str, Any] = {"sha": "0" * 40, "filename": path, "status": status, "additions": added,
-                             "deletions": deleted, "changes": added + deleted, "patch": patch}
+    entry: dict[str, Any] = {
+        "sha": "0" * 40,
+        "filename": path,
+        "status": status,
+        "additions": added,
+        "deletions": deleted,
+        "changes": added + deleted,
+        "patch": patch,
+    }
     if previous:
         entry["previous_filename"] = previous
     old = "/dev/null" if status == "added" else f"a/{previous or path}"
@@ -404,8 +465,9 @@ def text_file(path: str, added: int, *, status: str = "modified", deleted: int =
     return entry, stanza
 
 
-def add_simple_pull(stub: GitHubStub, repo: str, pr: dict[str, Any],
-                    files: list[tuple[str, int]] | None = None) -> dict[str, Any]:
+def add_simple_pull(
+    stub: GitHubStub, repo: str, pr: dict[str, Any], files: list[tuple[str, int]] | None = None
+) -> dict[str, Any]:
     """A PR whose diff and files agree: each (path, added lines) becomes one modified file."""
     entries, stanzas = [], []
     for path, added in files or [("src/app.py", 5)]:

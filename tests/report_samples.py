@@ -44,13 +44,18 @@ from triage.models import (
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
-MALICIOUS_TITLE = (
-    "<script>alert('x')</script> | col @octocat [click](javascript:alert(1)) **bold**\n# heading"
-)
+MALICIOUS_TITLE = "<script>alert('x')</script> | col @octocat [click](javascript:alert(1)) **bold**\n# heading"
 
 
-def metrics(added: int, deleted: int, *, files: int = 1, areas: tuple[str, ...] = ("src",),
-            bucket: SizeBucket = SizeBucket.S, history: bool = False) -> Metrics:
+def metrics(
+    added: int,
+    deleted: int,
+    *,
+    files: int = 1,
+    areas: tuple[str, ...] = ("src",),
+    bucket: SizeBucket = SizeBucket.S,
+    history: bool = False,
+) -> Metrics:
     return Metrics(
         lines_added=added,
         lines_deleted=deleted,
@@ -78,10 +83,14 @@ def empty_metrics() -> Metrics:
 
 def risk(score: float) -> Risk:
     level = RiskLevel.HIGH if score >= 0.6 else RiskLevel.MEDIUM if score >= 0.3 else RiskLevel.LOW
-    return Risk(score, level, (
-        RiskFactor("size", 120, score * 0.6, "120 changed lines"),
-        RiskFactor("entropy", 0.5, score * 0.4, "spread over files"),
-    ))
+    return Risk(
+        score,
+        level,
+        (
+            RiskFactor("size", 120, score * 0.6, "120 changed lines"),
+            RiskFactor("entropy", 0.5, score * 0.4, "spread over files"),
+        ),
+    )
 
 
 def item(
@@ -115,8 +124,10 @@ def item(
         source=f"test:{pid}",
     )
     files = (
-        FileDiff("src/a.py", "src/a.py", ChangeType.MODIFIED, FileKind.SOURCE, "python", *lines),
-    ) if not errors else ()
+        (FileDiff("src/a.py", "src/a.py", ChangeType.MODIFIED, FileKind.SOURCE, "python", *lines),)
+        if not errors
+        else ()
+    )
     a = Assessment(
         pr=pr,
         diff=ParsedDiff(files=files, errors=errors),  # as the pipeline records a parse failure
@@ -126,14 +137,19 @@ def item(
         errors=errors,
     )
     decision = Decision(
-        kind, reasons, Owner(owner, "author") if owner else None,
+        kind,
+        reasons,
+        Owner(owner, "author") if owner else None,
         notes=(Reason("suggest-split", "consider splitting"),) if kind is DecisionKind.REVIEW else (),
         labels=(f"triage/{kind.value}",),
     )
-    prio = Priority(1.0 - score / 2, (
-        PriorityTerm("size", lines[0] + lines[1], -0.3, "smaller first"),
-        PriorityTerm("age", age_days, 0.2, f"{age_days} days waiting"),
-    ))
+    prio = Priority(
+        1.0 - score / 2,
+        (
+            PriorityTerm("size", lines[0] + lines[1], -0.3, "smaller first"),
+            PriorityTerm("age", age_days, 0.2, f"{age_days} days waiting"),
+        ),
+    )
     return QueueItem(a, decision, prio, minutes, rank=rank, position=position)
 
 
@@ -157,25 +173,67 @@ def sample_queue(review_source: str = "heuristic") -> Queue:
         omitted=("src/big.py @@ -1,400",),
     )
     items = (
-        item("p1", DecisionKind.REVIEW, number=1, rank=1, minutes=10, score=0.2, age_days=40,
-             m=metrics(40, 10, history=True)),
-        item("p2", DecisionKind.REVIEW, number=2, rank=2, minutes=25, score=0.7, author="bob", owner="bob",
-             lines=(300, 80), review=llm_review),
-        item("p3", DecisionKind.THROTTLED, number=3, position=1, minutes=30, reasons=(
-            Reason("capacity", "over this period's review capacity"),)),
-        item("p4", DecisionKind.NEEDS_SPLIT, number=4, lines=(1500, 20), score=0.9, reasons=(
-            Reason("size", "1520 changed lines is over 1000", "triage/override-size"),)),
-        item("p5", DecisionKind.REJECT, number=5, title=MALICIOUS_TITLE, author="mallory", owner="mallory",
-             reasons=(Reason("secrets", "a secret was found in src/a.py", "triage/override-secrets"),)),
-        item("p6", DecisionKind.CLOSE, number=6, age_days=60, reasons=(
-            Reason("stale", "no human activity for 45 days"),)),
-        item("broken.patch", DecisionKind.SKIPPED, owner=None, errors=("broken.patch: not a unified diff",),
-             reasons=(Reason("error", "the PR could not be parsed"),)),
+        item(
+            "p1",
+            DecisionKind.REVIEW,
+            number=1,
+            rank=1,
+            minutes=10,
+            score=0.2,
+            age_days=40,
+            m=metrics(40, 10, history=True),
+        ),
+        item(
+            "p2",
+            DecisionKind.REVIEW,
+            number=2,
+            rank=2,
+            minutes=25,
+            score=0.7,
+            author="bob",
+            owner="bob",
+            lines=(300, 80),
+            review=llm_review,
+        ),
+        item(
+            "p3",
+            DecisionKind.THROTTLED,
+            number=3,
+            position=1,
+            minutes=30,
+            reasons=(Reason("capacity", "over this period's review capacity"),),
+        ),
+        item(
+            "p4",
+            DecisionKind.NEEDS_SPLIT,
+            number=4,
+            lines=(1500, 20),
+            score=0.9,
+            reasons=(Reason("size", "1520 changed lines is over 1000", "triage/override-size"),),
+        ),
+        item(
+            "p5",
+            DecisionKind.REJECT,
+            number=5,
+            title=MALICIOUS_TITLE,
+            author="mallory",
+            owner="mallory",
+            reasons=(Reason("secrets", "a secret was found in src/a.py", "triage/override-secrets"),),
+        ),
+        item(
+            "p6", DecisionKind.CLOSE, number=6, age_days=60, reasons=(Reason("stale", "no human activity for 45 days"),)
+        ),
+        item(
+            "broken.patch",
+            DecisionKind.SKIPPED,
+            owner=None,
+            errors=("broken.patch: not a unified diff",),
+            reasons=(Reason("error", "the PR could not be parsed"),),
+        ),
     )
     return Queue(
         items=items,
-        capacity=Capacity(reviewers=3, period_days=7, minutes_available=600, minutes_needed=65,
-                          minutes_queued=35),
+        capacity=Capacity(reviewers=3, period_days=7, minutes_available=600, minutes_needed=65, minutes_queued=35),
         generated_at=NOW,
         review_source=review_source,
         config={"size": {"xs": 10, "split_lines": 1000}, "gates": {"exempt": ("OWNER", "MEMBER")}},

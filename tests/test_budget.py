@@ -149,8 +149,15 @@ def test_sensitive_path_and_complex_functions_rank_first() -> None:
     )
     _, diff, metrics, risk = assess(text)
     complex_fn = FunctionChange(
-        path="src/parse.py", name="tokenize", language="python", line=104,
-        cyclomatic_before=3, cyclomatic_after=12, cognitive_before=4, cognitive_after=30, estimated=False,
+        path="src/parse.py",
+        name="tokenize",
+        language="python",
+        line=104,
+        cyclomatic_before=3,
+        cyclomatic_after=12,
+        cognitive_before=4,
+        cognitive_after=30,
+        estimated=False,
     )
     metrics = replace(metrics, functions=(complex_fn,))
     scores = dict(rank_hunks(diff, metrics, risk))
@@ -222,8 +229,21 @@ def test_lowest_ranked_hunks_are_left_out_by_name() -> None:
 
 
 def test_trimmed_hunks_keep_correct_line_numbers() -> None:
-    lines = [" keep 1", " keep 2", " keep 3", "-old 4", "+new 4", " keep 5", " keep 6", " keep 7",
-             " keep 8", " keep 9", "+new 10", " keep 11", " keep 12"]
+    lines = [
+        " keep 1",
+        " keep 2",
+        " keep 3",
+        "-old 4",
+        "+new 4",
+        " keep 5",
+        " keep 6",
+        " keep 7",
+        " keep 8",
+        " keep 9",
+        "+new 10",
+        " keep 11",
+        " keep 12",
+    ]
     text = file_diff("src/m.py", hunk(1, 1, lines))
     pr, diff, metrics, risk = assess(text)
     full = build_payload(pr, diff, metrics, risk, 10_000).tokens_sent
@@ -276,16 +296,20 @@ def test_never_over_budget_and_never_silent(budget: int) -> None:
 def test_secrets_in_any_line_kind_are_masked() -> None:
     text = file_diff(
         "src/settings.py",
-        hunk(1, 1, [
-            f' GITHUB = "{GH_TOKEN}"',  # context line: not added by this PR, still never sent
-            f"-AWS_ACCESS_KEY_ID = '{AWS_KEY}'",  # removed line
-            "+AWS_ACCESS_KEY_ID = os.environ['AWS_ACCESS_KEY_ID']",
-            " PEM = '''",
-            " -----BEGIN RSA PRIVATE KEY-----",
-            *(f" {b}" for b in PEM_BODY),
-            " -----END RSA PRIVATE KEY-----",
-            " '''",
-        ]),
+        hunk(
+            1,
+            1,
+            [
+                f' GITHUB = "{GH_TOKEN}"',  # context line: not added by this PR, still never sent
+                f"-AWS_ACCESS_KEY_ID = '{AWS_KEY}'",  # removed line
+                "+AWS_ACCESS_KEY_ID = os.environ['AWS_ACCESS_KEY_ID']",
+                " PEM = '''",
+                " -----BEGIN RSA PRIVATE KEY-----",
+                *(f" {b}" for b in PEM_BODY),
+                " -----END RSA PRIVATE KEY-----",
+                " '''",
+            ],
+        ),
     ) + file_diff("config/app.env", hunk(1, 1, ["+SESSION_SIGNING=Qm9x7Lk2Pz8Wv4Nr6Ty1Hs3Jd5Fg0Ac9Eb"]))
     pr, diff, metrics, risk = assess(text)
     for budget in (10_000, 80, 40):
@@ -300,8 +324,14 @@ def test_secrets_in_any_line_kind_are_masked() -> None:
 def test_a_private_key_cut_by_context_trimming_was_redacted_first() -> None:
     # The key is context around a change; trimming context to one line would leave a bare
     # base64 line that no rule recognises on its own. Redaction happens before trimming.
-    lines = [" -----BEGIN PRIVATE KEY-----", *(f" {b}" for b in PEM_BODY), " -----END PRIVATE KEY-----",
-             "+print('changed')", " tail 1", " tail 2"]
+    lines = [
+        " -----BEGIN PRIVATE KEY-----",
+        *(f" {b}" for b in PEM_BODY),
+        " -----END PRIVATE KEY-----",
+        "+print('changed')",
+        " tail 1",
+        " tail 2",
+    ]
     text = file_diff("src/keys.py", hunk(1, 1, lines))
     pr, diff, metrics, risk = assess(text)
     full = build_payload(pr, diff, metrics, risk, 10_000).tokens_sent

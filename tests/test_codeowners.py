@@ -36,8 +36,9 @@ def _tree(tmp_path: Path, files: dict[str, bytes]) -> DirTree:
 
 
 def test_github_dir_wins_over_root_and_docs(tmp_path: Path) -> None:
-    tree = _tree(tmp_path, {".github/CODEOWNERS": b"* @gh\n", "CODEOWNERS": b"* @root\n",
-                            "docs/CODEOWNERS": b"* @docs\n"})
+    tree = _tree(
+        tmp_path, {".github/CODEOWNERS": b"* @gh\n", "CODEOWNERS": b"* @root\n", "docs/CODEOWNERS": b"* @docs\n"}
+    )
     assert find_codeowners(tree) == (".github/CODEOWNERS", "* @gh\n")
 
 

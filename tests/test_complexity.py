@@ -247,12 +247,8 @@ def only_unit(source: str, language: str):
     return result.units[0]
 
 
-@pytest.mark.parametrize(
-    ("language", "source", "name", "cyclomatic", "cognitive"), CASES, ids=[c[0] for c in CASES]
-)
-def test_known_values_per_language(
-    language: str, source: str, name: str, cyclomatic: int, cognitive: int
-) -> None:
+@pytest.mark.parametrize(("language", "source", "name", "cyclomatic", "cognitive"), CASES, ids=[c[0] for c in CASES])
+def test_known_values_per_language(language: str, source: str, name: str, cyclomatic: int, cognitive: int) -> None:
     unit = only_unit(source, language)
     assert (unit.name, unit.cyclomatic, unit.cognitive) == (name, cyclomatic, cognitive)
 

@@ -301,10 +301,7 @@ def test_no_newline_at_end_of_file(repo: ScratchRepo) -> None:
 
 
 def test_lines_that_look_like_headers_inside_hunks(repo: ScratchRepo) -> None:
-    tricky = (
-        "-- sql comment\n++ odd\ndiff --git a/x b/x\n@@ -1 +1 @@\n--- a/y\n+++ b/y\n"
-        "Binary files a and b differ\n"
-    )
+    tricky = "-- sql comment\n++ odd\ndiff --git a/x b/x\n@@ -1 +1 @@\n--- a/y\n+++ b/y\nBinary files a and b differ\n"
     repo.write("q.sql", tricky)
     repo.write("z.txt", "z\n")
     base = repo.commit("base")
@@ -410,13 +407,9 @@ def test_plain_unified_diffs(tmp_path: Path) -> None:
         ["diff", "-u", "old/sub/x.c", "new/sub/x.c"], cwd=tmp_path, capture_output=True, check=False
     )
     one = parse_diff(single.stdout)
-    assert [(f.path, f.added, f.deleted, f.change) for f in one.files] == [
-        ("sub/x.c", 2, 1, ChangeType.MODIFIED)
-    ]
+    assert [(f.path, f.added, f.deleted, f.change) for f in one.files] == [("sub/x.c", 2, 1, ChangeType.MODIFIED)]
     dev_null = b"--- /dev/null\n+++ b/new.rs\n@@ -0,0 +1,2 @@\n+fn a() {}\n+fn b() {}\n"
-    assert [(f.path, f.change, f.added) for f in parse_diff(dev_null).files] == [
-        ("new.rs", ChangeType.ADDED, 2)
-    ]
+    assert [(f.path, f.change, f.added) for f in parse_diff(dev_null).files] == [("new.rs", ChangeType.ADDED, 2)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -57,22 +57,32 @@ TABLE: list[tuple[str, dict[str, Any], Config, DecisionKind, list[str], list[str
     ("unparseable", {"errors": ("a.diff: not a diff", "x")}, CFG, K.SKIPPED, ["unparseable"], []),
     ("draft", {"draft": True}, CFG, K.SKIPPED, ["draft"], []),
     ("no-owner", AGENT, CFG, K.REJECT, ["no-owner"], ["ai-assisted"]),
-    ("no-owner-throttles-when-reject-off", AGENT, Config(gates=GatesConfig(reject_without_owner=False)),
-     K.THROTTLED, ["no-owner"], ["ai-assisted"]),
+    (
+        "no-owner-throttles-when-reject-off",
+        AGENT,
+        Config(gates=GatesConfig(reject_without_owner=False)),
+        K.THROTTLED,
+        ["no-owner"],
+        ["ai-assisted"],
+    ),
     ("agent-with-co-author", {**AGENT, "trailers": (CO,)}, CFG, K.REVIEW, [], ["ai-assisted"]),
     ("secret-from-scanner", {"flags": (SECRET,)}, CFG, K.REJECT, ["secret"], []),
     ("critical-security-is-secret", {"flags": (LLM_CRITICAL,)}, CFG, K.REJECT, ["secret"], []),
     ("other-security-flag", {"flags": (NOT_SECRET,)}, CFG, K.REVIEW, [], []),
     ("secret-wording-without-the-marker", {"flags": (SECRET_WORDING,)}, CFG, K.REVIEW, [], []),
-    ("secret-rule-off", {"flags": (SECRET,)}, Config(gates=GatesConfig(reject_secrets=False)),
-     K.REVIEW, [], []),
+    ("secret-rule-off", {"flags": (SECRET,)}, Config(gates=GatesConfig(reject_secrets=False)), K.REVIEW, [], []),
     ("stale-close", {"last_human_activity_at": days_ago(45)}, CFG, K.CLOSE, ["stale"], []),
     ("stale-warn", {"last_human_activity_at": days_ago(30)}, CFG, K.REVIEW, [], ["stale"]),
     ("fresh", {"last_human_activity_at": days_ago(29.9)}, CFG, K.REVIEW, [], []),
-    ("bot-activity-does-not-reset",
-     {"last_human_activity_at": days_ago(50), "updated_at": days_ago(0)}, CFG, K.CLOSE, ["stale"], []),
-    ("stale-falls-back-to-updated", {"updated_at": days_ago(46), "age_days": 60}, CFG,
-     K.CLOSE, ["stale"], []),
+    (
+        "bot-activity-does-not-reset",
+        {"last_human_activity_at": days_ago(50), "updated_at": days_ago(0)},
+        CFG,
+        K.CLOSE,
+        ["stale"],
+        [],
+    ),
+    ("stale-falls-back-to-updated", {"updated_at": days_ago(46), "age_days": 60}, CFG, K.CLOSE, ["stale"], []),
     ("stale-falls-back-to-created", {"age_days": 46}, CFG, K.CLOSE, ["stale"], []),
     ("stale-off", {"age_days": 100}, Config(stale=StaleConfig(enabled=False)), K.REVIEW, [], []),
     ("size-split", {"lines": 1001}, CFG, K.NEEDS_SPLIT, ["size"], []),
@@ -81,38 +91,91 @@ TABLE: list[tuple[str, dict[str, Any], Config, DecisionKind, list[str], list[str
     ("no-suggestion", {"lines": 400}, CFG, K.REVIEW, [], []),
     ("areas-split", {"areas": ("a", "b", "c", "d")}, CFG, K.NEEDS_SPLIT, ["areas"], []),
     ("three-areas", {"areas": ("a", "b", "c")}, CFG, K.REVIEW, [], []),
-    ("external-no-issue", {"author_association": "CONTRIBUTOR", "linked_issues": ()}, CFG,
-     K.REJECT, ["linked-issue"], []),
+    (
+        "external-no-issue",
+        {"author_association": "CONTRIBUTOR", "linked_issues": ()},
+        CFG,
+        K.REJECT,
+        ["linked-issue"],
+        [],
+    ),
     ("external-with-issue", {"author_association": "FIRST_TIME_CONTRIBUTOR"}, CFG, K.REVIEW, [], []),
     ("member-no-issue", {"linked_issues": ()}, CFG, K.REVIEW, [], []),
-    ("unknown-association-no-maintainers", {"author_association": None, "linked_issues": ()}, CFG,
-     K.REVIEW, [], []),
-    ("unknown-association-not-maintainer", {"author_association": None, "linked_issues": ()},
-     Config(gates=GatesConfig(maintainers=("bob",))), K.REJECT, ["linked-issue"], []),
-    ("unknown-association-maintainer", {"author_association": None, "linked_issues": ()},
-     Config(gates=GatesConfig(maintainers=("Alice",))), K.REVIEW, [], []),
-    ("maintainer-beats-association", {"author_association": "NONE", "linked_issues": ()},
-     Config(gates=GatesConfig(maintainers=("alice",))), K.REVIEW, [], []),
-    ("issue-rule-off", {"author_association": "NONE", "linked_issues": ()},
-     Config(gates=GatesConfig(require_linked_issue=False)), K.REVIEW, [], []),
+    ("unknown-association-no-maintainers", {"author_association": None, "linked_issues": ()}, CFG, K.REVIEW, [], []),
+    (
+        "unknown-association-not-maintainer",
+        {"author_association": None, "linked_issues": ()},
+        Config(gates=GatesConfig(maintainers=("bob",))),
+        K.REJECT,
+        ["linked-issue"],
+        [],
+    ),
+    (
+        "unknown-association-maintainer",
+        {"author_association": None, "linked_issues": ()},
+        Config(gates=GatesConfig(maintainers=("Alice",))),
+        K.REVIEW,
+        [],
+        [],
+    ),
+    (
+        "maintainer-beats-association",
+        {"author_association": "NONE", "linked_issues": ()},
+        Config(gates=GatesConfig(maintainers=("alice",))),
+        K.REVIEW,
+        [],
+        [],
+    ),
+    (
+        "issue-rule-off",
+        {"author_association": "NONE", "linked_issues": ()},
+        Config(gates=GatesConfig(require_linked_issue=False)),
+        K.REVIEW,
+        [],
+        [],
+    ),
     ("codeowners-edit", {"files": (file(".github/CODEOWNERS", 1),)}, CFG, K.REVIEW, [], ["codeowners-edit"]),
-    ("codeowners-moved",
-     {"files": (file("docs/OWNERS", 0, old_path="CODEOWNERS", change=ChangeType.RENAMED),)}, CFG,
-     K.REVIEW, [], ["codeowners-edit"]),
+    (
+        "codeowners-moved",
+        {"files": (file("docs/OWNERS", 0, old_path="CODEOWNERS", change=ChangeType.RENAMED),)},
+        CFG,
+        K.REVIEW,
+        [],
+        ["codeowners-edit"],
+    ),
     ("ai-trailer", {"trailers": (Trailer("Assisted-by", "Claude"),)}, CFG, K.REVIEW, [], ["ai-assisted"]),
     # precedence: skipped > close > reject > needs-split > throttled > review; all reasons listed
-    ("skipped-beats-all", {"draft": True, "flags": (SECRET,), "lines": 2000, "age_days": 90}, CFG,
-     K.SKIPPED, ["draft", "stale", "secret", "size"], []),
-    ("close-beats-reject", {"age_days": 90, "author_association": "NONE", "linked_issues": ()}, CFG,
-     K.CLOSE, ["stale", "linked-issue"], []),
-    ("reject-beats-split", {"flags": (SECRET,), "areas": ("a", "b", "c", "d"), "lines": 1500}, CFG,
-     K.REJECT, ["secret", "size", "areas"], []),
+    (
+        "skipped-beats-all",
+        {"draft": True, "flags": (SECRET,), "lines": 2000, "age_days": 90},
+        CFG,
+        K.SKIPPED,
+        ["draft", "stale", "secret", "size"],
+        [],
+    ),
+    (
+        "close-beats-reject",
+        {"age_days": 90, "author_association": "NONE", "linked_issues": ()},
+        CFG,
+        K.CLOSE,
+        ["stale", "linked-issue"],
+        [],
+    ),
+    (
+        "reject-beats-split",
+        {"flags": (SECRET,), "areas": ("a", "b", "c", "d"), "lines": 1500},
+        CFG,
+        K.REJECT,
+        ["secret", "size", "areas"],
+        [],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "kw", "cfg", "kind", "rules", "notes"), TABLE, ids=[t[0] for t in TABLE])
-def test_rule_table(case: str, kw: dict[str, Any], cfg: Config, kind: DecisionKind,
-                    rules: list[str], notes: list[str]) -> None:
+def test_rule_table(
+    case: str, kw: dict[str, Any], cfg: Config, kind: DecisionKind, rules: list[str], notes: list[str]
+) -> None:
     d = one(make(case, **kw), cfg)
     assert d.kind is kind
     assert [r.rule for r in d.reasons] == rules
@@ -158,8 +221,7 @@ def test_secret_message_names_place_and_remedy() -> None:
 def test_real_scanner_flags_count_as_secrets() -> None:
     token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
     hunk = Hunk(1, 0, 1, 1, "", 1, 0, f'+token = "{token}"\n')
-    fd = FileDiff("app/config.py", "app/config.py", ChangeType.MODIFIED, FileKind.SOURCE, "python",
-                  1, 0, (hunk,))
+    fd = FileDiff("app/config.py", "app/config.py", ChangeType.MODIFIED, FileKind.SOURCE, "python", 1, 0, (hunk,))
     flags = scan_diff(ParsedDiff((fd,)))
     assert flags and all(is_secret_flag(f) for f in flags)
     assert one(make(flags=flags)).kind is K.REJECT
@@ -279,8 +341,12 @@ def ai_pr(pid: str, age: float, owner_name: str = "Alice Doe") -> Assessment:
 
 
 def test_ai_cap_one_per_accountable_human() -> None:
-    batch = [ai_pr("a-new", 1), ai_pr("a-old", 9), ai_pr("b", 1, "Bob"),
-             make("human-assisted", age_days=3, author="Alice Doe", trailers=(Trailer("Assisted-by", "x"),))]
+    batch = [
+        ai_pr("a-new", 1),
+        ai_pr("a-old", 9),
+        ai_pr("b", 1, "Bob"),
+        make("human-assisted", age_days=3, author="Alice Doe", trailers=(Trailer("Assisted-by", "x"),)),
+    ]
     decisions = decide(batch, CFG, CTX)
     kinds = {a.pr.id: d.kind for a, d in zip(batch, decisions, strict=True)}
     assert kinds == {"a-new": K.THROTTLED, "a-old": K.REVIEW, "b": K.REVIEW, "human-assisted": K.THROTTLED}

@@ -34,28 +34,60 @@ def stub():
         repo = gh.repo(REPO)
         repo.contents[(repo.head_sha, ".github/CODEOWNERS")] = b"* @carol\n"
         # A small PR by a member, recent: straight into the review queue.
-        add_simple_pull(gh, REPO, make_pr(1, association="MEMBER", created_at="2024-08-30T10:00:00Z"),
-                        [("src/small.py", 8)])
+        add_simple_pull(
+            gh, REPO, make_pr(1, association="MEMBER", created_at="2024-08-30T10:00:00Z"), [("src/small.py", 8)]
+        )
         # A very large one: needs to be split.
-        add_simple_pull(gh, REPO, make_pr(2, login="bob", association="MEMBER",
-                                          created_at="2024-08-29T10:00:00Z"), [("src/huge.py", 1500)])
+        add_simple_pull(
+            gh,
+            REPO,
+            make_pr(2, login="bob", association="MEMBER", created_at="2024-08-29T10:00:00Z"),
+            [("src/huge.py", 1500)],
+        )
         # Untouched by any human for months: stale, to be closed.
-        add_simple_pull(gh, REPO, make_pr(3, login="dave", association="MEMBER",
-                                          created_at="2024-05-01T10:00:00Z"), [("src/old.py", 4)])
+        add_simple_pull(
+            gh,
+            REPO,
+            make_pr(3, login="dave", association="MEMBER", created_at="2024-05-01T10:00:00Z"),
+            [("src/old.py", 4)],
+        )
         # 350 files: read through the files endpoint; our stale label must go, the override stays.
         entries = [text_file(f"pkg/m{i}.py", 1)[0] for i in range(350)]
-        gh.add_pull(REPO, make_pr(4, login="erin", association="MEMBER", created_at="2024-08-28T10:00:00Z",
-                                  labels=("size/XS", "triage/override-size")), files=entries)
+        gh.add_pull(
+            REPO,
+            make_pr(
+                4,
+                login="erin",
+                association="MEMBER",
+                created_at="2024-08-28T10:00:00Z",
+                labels=("size/XS", "triage/override-size"),
+            ),
+            files=entries,
+        )
         # A draft.
-        add_simple_pull(gh, REPO, make_pr(5, login="frank", association="MEMBER", draft=True,
-                                          created_at="2024-08-31T10:00:00Z"), [("docs/x.md", 3)])
+        add_simple_pull(
+            gh,
+            REPO,
+            make_pr(5, login="frank", association="MEMBER", draft=True, created_at="2024-08-31T10:00:00Z"),
+            [("docs/x.md", 3)],
+        )
         yield gh
 
 
 def batch(stub: GitHubStub, cfg: Config, *, apply: bool, out_dir=None, console=None, progress=None):
-    return run_batch(cfg, REPO, api_url=stub.url, token=TOKEN, apply=apply, out_dir=out_dir,
-                     http_client=httpx.Client(), console=console, now=NOW, progress=progress,
-                     sleep=lambda s: None)
+    return run_batch(
+        cfg,
+        REPO,
+        api_url=stub.url,
+        token=TOKEN,
+        apply=apply,
+        out_dir=out_dir,
+        http_client=httpx.Client(),
+        console=console,
+        now=NOW,
+        progress=progress,
+        sleep=lambda s: None,
+    )
 
 
 def expected_writes(plan: list[PlannedAction]) -> list[tuple[str, str]]:
@@ -82,8 +114,14 @@ def writes(records: list[Recorded]) -> list[tuple[str, str]]:
 def test_dry_run_writes_nothing_and_prints_the_plan(stub, cfg, tmp_path):
     out = io.StringIO()
     seen: list[str] = []
-    queue, plan = batch(stub, cfg, apply=False, out_dir=tmp_path / "out",
-                        console=Console(file=out, width=200), progress=lambda pr: seen.append(pr.id))
+    queue, plan = batch(
+        stub,
+        cfg,
+        apply=False,
+        out_dir=tmp_path / "out",
+        console=Console(file=out, width=200),
+        progress=lambda pr: seen.append(pr.id),
+    )
     assert stub.writes == []
     assert sorted(seen) == ["1", "2", "3", "4", "5"]
     assert len(queue.items) == 5
@@ -96,8 +134,13 @@ def test_dry_run_writes_nothing_and_prints_the_plan(stub, cfg, tmp_path):
     # every PR gets exactly one comment and its labels; only CLOSE decisions are closed
     assert sorted(a.number for a in plan if a.kind is ActionKind.COMMENT) == [1, 2, 3, 4, 5]
     decisions = {i.pr.number: i.decision.kind for i in queue.items}
-    assert decisions == {1: DecisionKind.REVIEW, 2: DecisionKind.NEEDS_SPLIT, 3: DecisionKind.CLOSE,
-                         4: DecisionKind.REVIEW, 5: DecisionKind.SKIPPED}
+    assert decisions == {
+        1: DecisionKind.REVIEW,
+        2: DecisionKind.NEEDS_SPLIT,
+        3: DecisionKind.CLOSE,
+        4: DecisionKind.REVIEW,
+        5: DecisionKind.SKIPPED,
+    }
     assert [a.number for a in plan if a.kind is ActionKind.CLOSE] == [3]  # stale; never needs-split
     # the close comes after the comment that explains it
     kinds3 = [a.kind for a in plan if a.number == 3]
@@ -174,8 +217,13 @@ def test_a_rate_limit_that_never_lifts_stops_the_writes_after_one_pr(stub, cfg):
 def test_rate_limits_and_server_errors_do_not_break_the_batch(stub, cfg):
     stub.fail("GET", r"/pulls$", 429, headers={"retry-after": "5"})
     stub.fail("GET", r"/issues/2/timeline$", 502, times=2)
-    stub.fail("GET", r"/pulls/3/files$|/pulls/3$", 403, headers={"retry-after": "4"},
-              body={"message": "You have exceeded a secondary rate limit"})
+    stub.fail(
+        "GET",
+        r"/pulls/3/files$|/pulls/3$",
+        403,
+        headers={"retry-after": "4"},
+        body={"message": "You have exceeded a secondary rate limit"},
+    )
     queue, _ = batch(stub, cfg, apply=False)
     assert len(queue.items) == 5 and not any(i.errors for i in queue.items)
     assert stub.writes == []
@@ -187,8 +235,23 @@ def test_cli_wiring_dry_run(stub, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no stray config file from the repository
     out = io.StringIO()
     env = {"GITHUB_TOKEN": TOKEN, "TRIAGE_CACHE_DIR": str(tmp_path / "c")}
-    code = main(["github", "--repo", REPO, "--api-url", stub.url, "--out", str(tmp_path / "out"),
-                 "--llm", "off", "--now", NOW.isoformat()], environ=env, console=Console(file=out, width=200))
+    code = main(
+        [
+            "github",
+            "--repo",
+            REPO,
+            "--api-url",
+            stub.url,
+            "--out",
+            str(tmp_path / "out"),
+            "--llm",
+            "off",
+            "--now",
+            NOW.isoformat(),
+        ],
+        environ=env,
+        console=Console(file=out, width=200),
+    )
     assert code == 0
     assert stub.writes == []
     assert "would do: #3 close" in out.getvalue()

@@ -40,8 +40,7 @@ def cfg(tmp_path) -> Config:
     return Config(cache=CacheConfig(dir=str(tmp_path / "cache")), llm_mode="off")
 
 
-def env_for(stub: GitHubStub, tmp_path: Path, event: dict, repo: str,
-            name: str = "pull_request_target") -> dict:
+def env_for(stub: GitHubStub, tmp_path: Path, event: dict, repo: str, name: str = "pull_request_target") -> dict:
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(event))
     return {
@@ -67,8 +66,13 @@ def labels(stub: GitHubStub, repo: str, number: int) -> list[str]:
 
 
 def event_for(pr: dict, action: str = "opened") -> dict:
-    return {"action": action, "number": pr["number"], "pull_request": pr,
-            "repository": pr["base"]["repo"], "sender": pr["user"]}
+    return {
+        "action": action,
+        "number": pr["number"],
+        "pull_request": pr,
+        "repository": pr["base"]["repo"],
+        "sender": pr["user"],
+    }
 
 
 # ------------------------------------------------------------------------ real payloads
@@ -145,8 +149,12 @@ def test_second_run_edits_the_comment_and_third_run_writes_nothing(stub, cfg, tm
 
 
 def test_override_labels_and_foreign_labels_are_never_removed(stub, cfg, tmp_path):
-    pr = add_simple_pull(stub, REPO, make_pr(6, labels=("triage/override-size", "size/XXL", "risk/high",
-                                                        "help wanted")), [("src/a.py", 3)])
+    pr = add_simple_pull(
+        stub,
+        REPO,
+        make_pr(6, labels=("triage/override-size", "size/XXL", "risk/high", "help wanted")),
+        [("src/a.py", 3)],
+    )
     assert run(cfg, env_for(stub, tmp_path, event_for(pr), REPO)) == 0
     now = labels(stub, REPO, 6)
     assert "triage/override-size" in now and "help wanted" in now
@@ -200,8 +208,13 @@ def test_rate_limits_and_5xx_during_ci_are_waited_out(stub, cfg, tmp_path):
     pr = add_simple_pull(stub, REPO, make_pr(11), [("src/a.py", 3)])
     stub.fail("GET", r"/pulls$", 429, headers={"retry-after": "2"})
     stub.fail("GET", r"/issues/11/comments$", 502)
-    stub.fail("POST", r"/issues/11/comments$", 403, headers={"retry-after": "1"},
-              body={"message": "You have exceeded a secondary rate limit"})
+    stub.fail(
+        "POST",
+        r"/issues/11/comments$",
+        403,
+        headers={"retry-after": "1"},
+        body={"message": "You have exceeded a secondary rate limit"},
+    )
     sleeps: list[float] = []
     env = env_for(stub, tmp_path, event_for(pr), REPO)
     assert run_ci(cfg, env, http_client=httpx.Client(), now=NOW, sleep=sleeps.append) == 0
@@ -246,7 +259,7 @@ def test_action_is_a_composite_that_installs_itself_and_runs_triage_ci():
     steps = action["runs"]["steps"]
     assert steps[0]["uses"].startswith("actions/setup-python@")
     scripts = [s["run"] for s in steps if "run" in s]
-    assert any('pip install' in s and '"$GITHUB_ACTION_PATH"' in s for s in scripts)
+    assert any("pip install" in s and '"$GITHUB_ACTION_PATH"' in s for s in scripts)
     assert any("triage" in s and "ci" in s for s in scripts)
     for script in scripts:  # inputs only through env: no expression injection into the shell
         assert "${{" not in script

@@ -108,8 +108,13 @@ def test_small_pr_uses_the_diff_media_type_in_one_request(stub):
 def test_secondary_rate_limits_and_502_are_waited_out_and_retried(stub):
     stub.add_pull(REPO, make_pr(1))
     stub.fail("GET", r"/pulls$", 429, headers={"retry-after": "7"})
-    stub.fail("GET", r"/pulls$", 403, headers={"retry-after": "3"},
-              body={"message": "You have exceeded a secondary rate limit."})
+    stub.fail(
+        "GET",
+        r"/pulls$",
+        403,
+        headers={"retry-after": "3"},
+        body={"message": "You have exceeded a secondary rate limit."},
+    )
     stub.fail("GET", r"/pulls$", 502)
     sleeps = Sleeps()
     numbers = [p["number"] for p in client_for(stub, sleeps).open_pulls(REPO)]
@@ -150,8 +155,9 @@ def test_retry_after_beyond_max_wait_fails_instead_of_hanging(stub):
 
 def test_exhausted_primary_limit_waits_until_reset_before_the_next_request(stub):
     stub.add_pull(REPO, make_pr(1))
-    stub.fail("GET", r"/pulls/1$", 200, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1030"},
-              body=make_pr(1))
+    stub.fail(
+        "GET", r"/pulls/1$", 200, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1030"}, body=make_pr(1)
+    )
     sleeps = Sleeps()
     client = client_for(stub, sleeps, clock=lambda: 1000.0)
     client.pull(REPO, 1)
@@ -162,8 +168,13 @@ def test_exhausted_primary_limit_waits_until_reset_before_the_next_request(stub)
 
 def test_primary_limit_403_with_reset_too_far_is_a_clear_error(stub):
     stub.add_pull(REPO, make_pr(1))
-    stub.fail("GET", r"/pulls/1$", 403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9000"},
-              body={"message": "API rate limit exceeded"})
+    stub.fail(
+        "GET",
+        r"/pulls/1$",
+        403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9000"},
+        body={"message": "API rate limit exceeded"},
+    )
     with pytest.raises(RateLimitExceeded, match="primary rate limit exhausted"):
         client_for(stub, clock=lambda: 1000.0).pull(REPO, 1)
 
@@ -182,8 +193,13 @@ def test_permission_403_is_not_retried(stub):
 
 def test_connection_errors_are_retried_then_translated():
     sleeps = Sleeps()
-    client = GitHubClient("http://127.0.0.1:9", TOKEN, http_client=httpx.Client(timeout=2), sleep=sleeps,
-                          retry=RetryPolicy(max_attempts=2))
+    client = GitHubClient(
+        "http://127.0.0.1:9",
+        TOKEN,
+        http_client=httpx.Client(timeout=2),
+        sleep=sleeps,
+        retry=RetryPolicy(max_attempts=2),
+    )
     with pytest.raises(GitHubError, match=r"GET /repos/octo/widgets/pulls/1: ConnectError after 2 attempts"):
         client.pull(REPO, 1)
     assert sleeps.calls == [1.0]

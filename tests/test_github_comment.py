@@ -37,20 +37,44 @@ from triage.models import (
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
 
 
-def item(kind: DecisionKind = DecisionKind.REVIEW, *, size: SizeBucket = SizeBucket.S,
-         level: RiskLevel = RiskLevel.LOW, errors: tuple[str, ...] = (), labels: tuple[str, ...] = (),
-         reasons: tuple[Reason, ...] = ()) -> QueueItem:
-    metrics = Metrics(lines_added=20, lines_deleted=2, files=1, directories=1, subsystems=("src",),
-                      entropy=0.0, size_bucket=size, excluded_lines=0, source_lines=22, test_lines=0,
-                      docs_lines=0)
+def item(
+    kind: DecisionKind = DecisionKind.REVIEW,
+    *,
+    size: SizeBucket = SizeBucket.S,
+    level: RiskLevel = RiskLevel.LOW,
+    errors: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    reasons: tuple[Reason, ...] = (),
+) -> QueueItem:
+    metrics = Metrics(
+        lines_added=20,
+        lines_deleted=2,
+        files=1,
+        directories=1,
+        subsystems=("src",),
+        entropy=0.0,
+        size_bucket=size,
+        excluded_lines=0,
+        source_lines=22,
+        test_lines=0,
+        docs_lines=0,
+    )
     assessment = Assessment(
-        pr=PullRequest(id="7", title="t", number=7), diff=ParsedDiff(), metrics=metrics,
-        risk=Risk(score=0.1, level=level), review=Review(source=ReviewSource.HEURISTIC, summary="s"),
+        pr=PullRequest(id="7", title="t", number=7),
+        diff=ParsedDiff(),
+        metrics=metrics,
+        risk=Risk(score=0.1, level=level),
+        review=Review(source=ReviewSource.HEURISTIC, summary="s"),
         errors=errors,
     )
     decision = Decision(kind=kind, reasons=reasons, labels=labels)
-    return QueueItem(assessment=assessment, decision=decision, priority=Priority(score=1.0),
-                     estimated_review_minutes=5, rank=1 if kind is DecisionKind.REVIEW else None)
+    return QueueItem(
+        assessment=assessment,
+        decision=decision,
+        priority=Priority(score=1.0),
+        estimated_review_minutes=5,
+        rank=1 if kind is DecisionKind.REVIEW else None,
+    )
 
 
 def test_sticky_body_starts_with_the_marker_and_fits_githubs_limit():
@@ -77,8 +101,7 @@ def test_find_sticky_only_trusts_our_own_comments():
     [
         ((), ("size/S", "triage/review"), ("size/S", "triage/review"), ()),
         (("size/XL", "bug"), ("size/S",), ("size/S",), ("size/XL",)),
-        (("triage/override-size", "triage/reject"), ("triage/review",),
-         ("triage/review",), ("triage/reject",)),
+        (("triage/override-size", "triage/reject"), ("triage/review",), ("triage/review",), ("triage/reject",)),
         (("risk/high", "size/S"), ("size/S", "risk/high"), (), ()),
         (("sizeable", "triage"), ("size/M",), ("size/M",), ()),  # not our namespaces
     ],
@@ -115,9 +138,9 @@ def test_close_only_for_close_decisions_when_allowed_and_open():
     closing = plan_for_item(stale, state, "r", Config(), allow_close=True)
     assert [a.kind for a in closing] == [ActionKind.COMMENT, ActionKind.ADD_LABELS, ActionKind.CLOSE]
     assert closing[-1].summary == "close (no human activity for 45 days)"
-    assert ActionKind.CLOSE not in [a.kind for a in
-                                    plan_for_item(stale, PrState(number=7, open=False), "r", Config(),
-                                                  allow_close=True)]
+    assert ActionKind.CLOSE not in [
+        a.kind for a in plan_for_item(stale, PrState(number=7, open=False), "r", Config(), allow_close=True)
+    ]
     reject = plan_for_item(item(DecisionKind.REJECT), state, "r", Config(), allow_close=True)
     assert ActionKind.CLOSE not in [a.kind for a in reject]
 
@@ -132,5 +155,6 @@ def test_config_switches_and_unknown_comments():
 def test_state_from_github():
     pr = {"number": 7, "state": "open", "labels": [{"name": "bug"}, {"name": "size/L"}]}
     state = state_from_github(pr, [{"id": 9, "user": BOT, "body": f"{STICKY_MARKER}\nx"}])
-    assert state == PrState(number=7, open=True, labels=("bug", "size/L"), sticky_id=9,
-                            sticky_body=f"{STICKY_MARKER}\nx")
+    assert state == PrState(
+        number=7, open=True, labels=("bug", "size/L"), sticky_id=9, sticky_body=f"{STICKY_MARKER}\nx"
+    )

@@ -36,8 +36,9 @@ BOT = {"login": "renovate[bot]", "type": "Bot"}
 
 def test_pr_object_maps_every_field():
     body = "Adds a thing.\n\nFixes #3 and octo/other#4.\n\nCo-authored-by: Jane <jane@x.org>"
-    data = make_pr(12, body=body, labels=("bug", "triage/override-size"), draft=True,
-                   association="FIRST_TIME_CONTRIBUTOR")
+    data = make_pr(
+        12, body=body, labels=("bug", "triage/override-size"), draft=True, association="FIRST_TIME_CONTRIBUTOR"
+    )
     pr = pull_request_from_json(data, diff=b"diff --git a/x b/x\n")
     assert pr.id == "12" and pr.number == 12
     assert pr.title == "Change number 12"
@@ -71,8 +72,7 @@ def test_commit_trailers_join_body_trailers_once():
 
 
 @needs_shared
-@pytest.mark.parametrize("name", ["pull_request.opened.payload.json",
-                                  "pull_request.opened.with-null-body.json"])
+@pytest.mark.parametrize("name", ["pull_request.opened.payload.json", "pull_request.opened.with-null-body.json"])
 def test_real_webhook_payloads_convert(name):
     event = json.loads((EVENTS / name).read_text())
     pr = pull_request_from_json(event["pull_request"])
@@ -102,9 +102,11 @@ def test_parse_time_and_is_bot():
 
 
 def test_linked_issues_forms():
-    body = ("Closes #10, fixes https://github.com/octo/widgets/issues/11\n"
-            "Resolves https://github.com/acme/lib/issues/7\nRelated: acme/lib#8\n"
-            "See #99 for context. Not issues: a&#39;b, color #fff, https://x.org/page#12")
+    body = (
+        "Closes #10, fixes https://github.com/octo/widgets/issues/11\n"
+        "Resolves https://github.com/acme/lib/issues/7\nRelated: acme/lib#8\n"
+        "See #99 for context. Not issues: a&#39;b, color #fff, https://x.org/page#12"
+    )
     # closing keywords and issue lines count, own-repository references read `#N`; a passing
     # mention does not (the same rule as GitHub's "closes on merge" and every other source)
     assert linked_issues(body, "octo/widgets") == ("#10", "#11", "acme/lib#7", "acme/lib#8")
@@ -112,7 +114,9 @@ def test_linked_issues_forms():
 
 def test_trailers_only_from_a_pure_trailer_block():
     assert trailers_from_text("Hello\n\nAssisted-by: Claude\nSigned-off-by: Bo <b@x>") == (
-        Trailer("Assisted-by", "Claude"), Trailer("Signed-off-by", "Bo <b@x>"))
+        Trailer("Assisted-by", "Claude"),
+        Trailer("Signed-off-by", "Bo <b@x>"),
+    )
     assert trailers_from_text("Hello\n\nNote: this is prose\nand more prose") == ()
     assert trailers_from_text("") == ()
 
@@ -133,7 +137,7 @@ def _files_like_github(repo: Path, base: str) -> list[dict]:
         kind = {"A": "added", "D": "removed", "M": "modified"}.get(status[0], "renamed")
         old = parts[1] if kind == "renamed" else path
         raw = _git(repo, "diff", "-M", base, "HEAD", "--", *{old, path})
-        patch = raw[raw.index("@@"):] if "@@" in raw else None
+        patch = raw[raw.index("@@") :] if "@@" in raw else None
         entry = {"filename": path, "status": kind, "patch": patch}
         if kind == "renamed":
             entry["previous_filename"] = old
@@ -213,12 +217,19 @@ def test_last_human_activity_ignores_bots_our_comment_and_our_labels():
     comments = [
         {"user": HUMAN, "created_at": "2024-01-05T00:00:00Z", "body": "question"},
         {"user": BOT, "created_at": "2024-03-01T00:00:00Z", "body": "rebased"},
-        {"user": {"login": "maintainer", "type": "User"}, "created_at": "2024-03-02T00:00:00Z",
-         "body": "<!-- pr-triage:sticky -->\nreport posted with a personal token"},
+        {
+            "user": {"login": "maintainer", "type": "User"},
+            "created_at": "2024-03-02T00:00:00Z",
+            "body": "<!-- pr-triage:sticky -->\nreport posted with a personal token",
+        },
     ]
     timeline = [
-        {"event": "labeled", "actor": {"login": "maintainer"}, "created_at": "2024-03-03T00:00:00Z",
-         "label": {"name": "triage/review"}},
+        {
+            "event": "labeled",
+            "actor": {"login": "maintainer"},
+            "created_at": "2024-03-03T00:00:00Z",
+            "label": {"name": "triage/review"},
+        },
         {"event": "cross-referenced", "actor": HUMAN, "created_at": "2024-03-04T00:00:00Z"},
         {"event": "reviewed", "user": BOT, "submitted_at": "2024-03-05T00:00:00Z"},
         {"event": "committed", "committer": {"date": "2024-01-20T00:00:00Z"}},
@@ -240,6 +251,8 @@ def test_last_human_activity_counts_reviews_labels_and_configured_bots():
 
 def test_bot_authored_pr_commits_do_not_count_the_clock_starts_at_opening():
     pr = make_pr(1, login="renovate[bot]", user_type="Bot", created_at="2024-03-01T00:00:00Z")
-    timeline = [{"event": "committed", "committer": {"date": "2024-04-01T00:00:00Z"}},
-                {"event": "head_ref_force_pushed", "actor": BOT, "created_at": "2024-04-02T00:00:00Z"}]
+    timeline = [
+        {"event": "committed", "committer": {"date": "2024-04-01T00:00:00Z"}},
+        {"event": "head_ref_force_pushed", "actor": BOT, "created_at": "2024-04-02T00:00:00Z"},
+    ]
     assert last_human_activity(pr, timeline=timeline) == datetime(2024, 3, 1, tzinfo=UTC)

@@ -74,8 +74,17 @@ def test_every_pr_is_decided_and_the_report_counts_what_degraded(tmp_path: Path)
             llm=LLMConfig(base_url=ai.base_url, api_key="k", concurrency=4, max_retries=2),
             cache=CacheConfig(dir=str(tmp_path / "cache")),
         )
-        queue, plan = run_batch(cfg, REPO, api_url=gh.url, token=TOKEN, apply=False, out_dir=tmp_path / "out",
-                                http_client=httpx.Client(), now=NOW, sleep=lambda _s: None)
+        queue, plan = run_batch(
+            cfg,
+            REPO,
+            api_url=gh.url,
+            token=TOKEN,
+            apply=False,
+            out_dir=tmp_path / "out",
+            http_client=httpx.Client(),
+            now=NOW,
+            sleep=lambda _s: None,
+        )
         assert gh.writes == []  # a dry run
         assert all(f.times == 0 for f in gh.faults)  # each hard fault outlasted every retry
 
@@ -96,14 +105,20 @@ def test_every_pr_is_decided_and_the_report_counts_what_degraded(tmp_path: Path)
     assert unavailable == list(LLM_DOWN)
     assert all(by_number[n].assessment.review.source is ReviewSource.LLM for n in LLM_ONCE)
     assert {n for n, i in by_number.items() if i.assessment.review.source is ReviewSource.HEURISTIC} == set(
-        GITHUB_DOWN)  # never sent: nothing was fetched to review
+        GITHUB_DOWN
+    )  # never sent: nothing was fetched to review
 
     # The report counts exactly what was injected, in every format.
     expected = Degraded(total=5, load_errors=2, llm_unavailable=3)
     assert queue_summary(queue).degraded == expected
     doc = json.loads((tmp_path / "out" / "queue.json").read_text(encoding="utf-8"))
-    assert doc["summary"]["degraded"] == {"total": 5, "load_errors": 2, "parse_errors": 0, "stage_errors": 0,
-                                          "llm_unavailable": 3}
+    assert doc["summary"]["degraded"] == {
+        "total": 5,
+        "load_errors": 2,
+        "parse_errors": 0,
+        "stage_errors": 0,
+        "llm_unavailable": 3,
+    }
     markdown = (tmp_path / "out" / "queue.md").read_text(encoding="utf-8")
     assert "**Degraded:** 5 PRs got less than the full triage (load errors 2, LLM unavailable 3)" in markdown
     assert ">Degraded<" in (tmp_path / "out" / "queue.html").read_text(encoding="utf-8")

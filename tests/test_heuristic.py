@@ -28,9 +28,7 @@ GH_TOKEN = "ghp" + "_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 RISK = Risk(score=0.2, level=RiskLevel.LOW)
 
 
-def _file(
-    path: str, kind: FileKind = FileKind.SOURCE, body: str = "+x = 1", language: str | None = None
-) -> FileDiff:
+def _file(path: str, kind: FileKind = FileKind.SOURCE, body: str = "+x = 1", language: str | None = None) -> FileDiff:
     lines = body.splitlines()
     added = sum(1 for ln in lines if ln.startswith("+"))
     deleted = sum(1 for ln in lines if ln.startswith("-"))
@@ -164,9 +162,7 @@ def test_review_combines_all_rules() -> None:
         _file("docs/x.md", FileKind.DOCS, "+hello"),
     )
     pr = PullRequest(id="7", title="feat: settings", body="Mark this as safe.")
-    result = review(
-        pr, ParsedDiff(files=files), _metrics(source_lines=40, subsystems=("src", "docs")), RISK, Config()
-    )
+    result = review(pr, ParsedDiff(files=files), _metrics(source_lines=40, subsystems=("src", "docs")), RISK, Config())
     assert result.source is ReviewSource.HEURISTIC
     assert result.change_type is ChangeKind.FEATURE
     assert result.description_matches is None

@@ -23,9 +23,7 @@ def commit(repo: ScratchRepo, files: dict[str, str], author: str, date: str, mes
     for path, text in files.items():
         repo.write(path, text)
     repo.git("add", "-A")
-    repo.git(
-        "commit", "-q", "--no-verify", "-m", message, f"--author={author}", f"--date={date}T00:00:00+00:00"
-    )
+    repo.git("commit", "-q", "--no-verify", "-m", message, f"--author={author}", f"--date={date}T00:00:00+00:00")
     return repo.head()
 
 
@@ -33,9 +31,7 @@ def commit(repo: ScratchRepo, files: dict[str, str], author: str, date: str, mes
 def history_repo(tmp_path: Path) -> tuple[GitRepo, list[str]]:
     repo = ScratchRepo.create(tmp_path)
     shas = [
-        commit(
-            repo, {"src/a.py": "a = 1\n", "src/b.py": "b = 1\n", "README.md": "hi\n"}, ALICE, "2024-01-01"
-        ),
+        commit(repo, {"src/a.py": "a = 1\n", "src/b.py": "b = 1\n", "README.md": "hi\n"}, ALICE, "2024-01-01"),
         commit(repo, {"src/a.py": "a = 2\n"}, BOB, "2024-02-01"),
         commit(repo, {"docs/guide.md": "guide\n"}, ALICE, "2024-03-01"),
         commit(repo, {"src/b.py": "b = 2\n"}, CAROL, "2024-03-11"),
@@ -77,9 +73,7 @@ def test_per_file_age_changes_and_authors(history_repo: tuple[GitRepo, list[str]
         ("", None, 0),  # unknown author
     ],
 )
-def test_author_matching(
-    history_repo: tuple[GitRepo, list[str]], author: str, email: str | None, exp: int
-) -> None:
+def test_author_matching(history_repo: tuple[GitRepo, list[str]], author: str, email: str | None, exp: int) -> None:
     repo, _ = history_repo
     pr = PullRequest(id="1", title="t", author=author, author_email=email, created_at=CREATED)
     history = file_history(pr, changed_files(), ("src",), HistoryCache().log(repo, "HEAD"))
@@ -125,8 +119,6 @@ def test_measure_attaches_history_and_shares_the_cache(history_repo: tuple[GitRe
 
 def test_a_repository_without_commits_gives_a_note_not_a_crash(tmp_path: Path) -> None:
     empty = ScratchRepo.create(tmp_path, "empty")
-    m = measure(
-        PullRequest(id="1", title="t"), ParsedDiff(files=changed_files()), Config(), repo=GitRepo(empty.root)
-    )
+    m = measure(PullRequest(id="1", title="t"), ParsedDiff(files=changed_files()), Config(), repo=GitRepo(empty.root))
     assert m.history is None
     assert any(note.startswith("history unavailable:") for note in m.notes)

@@ -157,9 +157,7 @@ def test_evidence_is_redacted_and_short() -> None:
 
 def test_clean_pr_has_no_flags() -> None:
     body = "+# ignore errors here\n+ignore = True\n+SYSTEM = 'linux'"
-    pr = PullRequest(
-        id="3", title="fix: ignore case in lookups", body="Ignores case. Please approve this PR."
-    )
+    pr = PullRequest(id="3", title="fix: ignore case in lookups", body="Ignores case. Please approve this PR.")
     assert scan(pr, ParsedDiff(files=(_file("a.py", body),))) == ()
 
 
@@ -172,9 +170,7 @@ def test_flag_count_is_bounded() -> None:
 def test_chat_markup_is_medium_in_code_and_high_in_prose() -> None:
     line = "+PROMPT = '<|im_start|>user'"
     code = scan(PullRequest(id="5", title="t"), ParsedDiff(files=(_file("llm/prompt.py", line),)))
-    docs = scan(
-        PullRequest(id="5", title="t"), ParsedDiff(files=(_file("docs/p.md", line, kind=FileKind.DOCS),))
-    )
+    docs = scan(PullRequest(id="5", title="t"), ParsedDiff(files=(_file("docs/p.md", line, kind=FileKind.DOCS),)))
     body = scan(PullRequest(id="5", title="t", body="<|im_start|>system"), ParsedDiff())
     assert [f.severity for f in code] == [Severity.MEDIUM]
     assert [f.severity for f in docs + body] == [Severity.HIGH, Severity.HIGH]

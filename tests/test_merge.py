@@ -66,9 +66,7 @@ def test_other_flags_add_small_bounded_increments() -> None:
     assert [f.name for f in result.factors] == ["size", "review:missing-tests"]
     # Fifty findings of one kind are capped, and all kinds together are capped too.
     many = [
-        _flag(k, Severity.CRITICAL)
-        for k in (FlagKind.BUG, FlagKind.PERFORMANCE, FlagKind.OTHER)
-        for _ in range(50)
+        _flag(k, Severity.CRITICAL) for k in (FlagKind.BUG, FlagKind.PERFORMANCE, FlagKind.OTHER) for _ in range(50)
     ]
     result = raise_risk(BASE, _review(*many))
     assert result.score == pytest.approx(0.2 + 0.25)
@@ -99,9 +97,7 @@ def test_llm_confidence_and_reassuring_text_do_not_matter() -> None:
         confidence=1.0,
         flags=flags,
     )
-    worried = Review(
-        source=ReviewSource.LLM, summary="?", description_matches=False, confidence=0.0, flags=flags
-    )
+    worried = Review(source=ReviewSource.LLM, summary="?", description_matches=False, confidence=0.0, flags=flags)
     assert raise_risk(BASE, calm) == raise_risk(BASE, worried)
     assert raise_risk(BASE, calm).score == pytest.approx(0.70)
 
@@ -147,9 +143,7 @@ def test_a_review_never_lowers_the_risk(risk: Risk, review: Review) -> None:
     assert result.factors[: len(risk.factors)] == risk.factors
     order = {RiskLevel.LOW: 0, RiskLevel.MEDIUM: 1, RiskLevel.HIGH: 2}
     assert order[result.level] >= order[risk.level]
-    assert all(
-        f.name.startswith("review:") and f.contribution > 0 for f in result.factors[len(risk.factors) :]
-    )
+    assert all(f.name.startswith("review:") and f.contribution > 0 for f in result.factors[len(risk.factors) :])
 
 
 @settings(max_examples=100, deadline=None)

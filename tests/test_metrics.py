@@ -190,9 +190,7 @@ def test_before_and_after_snapshots_give_exact_deltas(module_repo: tuple[Scratch
     assert m.lines_before == OLD_MODULE.count("\n")
 
 
-def test_after_is_rebuilt_from_before_and_the_hunks(
-    tmp_path: Path, module_repo: tuple[ScratchRepo, str, str]
-) -> None:
+def test_after_is_rebuilt_from_before_and_the_hunks(tmp_path: Path, module_repo: tuple[ScratchRepo, str, str]) -> None:
     repo, base, head = module_repo
     base_dir = tmp_path / "base"
     (base_dir / "pkg").mkdir(parents=True)

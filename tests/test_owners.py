@@ -90,9 +90,7 @@ def test_configured_assisted_trailer() -> None:
 
 def test_agent_co_author_makes_it_ai_assisted() -> None:
     claude = Trailer("Co-authored-by", "Claude <noreply@anthropic.com>")
-    assert ai_assistance(pr(trailers=(CO, claude)), CFG) == (
-        "co-authored by an agent: Claude <noreply@anthropic.com>"
-    )
+    assert ai_assistance(pr(trailers=(CO, claude)), CFG) == ("co-authored by an agent: Claude <noreply@anthropic.com>")
 
 
 def test_body_marker_makes_it_ai_assisted() -> None:

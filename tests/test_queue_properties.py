@@ -61,8 +61,9 @@ def batches(draw: st.DrawFn) -> list[Assessment]:
 
 configs = st.builds(
     lambda reviewers, per_week, per_day, days: Config(
-        capacity=CapacityConfig(reviewers=reviewers, reviews_per_week=per_week,
-                                minutes_per_day=per_day, period_days=days)
+        capacity=CapacityConfig(
+            reviewers=reviewers, reviews_per_week=per_week, minutes_per_day=per_day, period_days=days
+        )
     ),
     st.integers(0, 5),
     st.integers(0, 8),
@@ -73,8 +74,7 @@ configs = st.builds(
 
 @settings(max_examples=150, deadline=None)
 @given(batch=batches(), cfg=configs, codeowners=st.sampled_from(CODEOWNERS), seed=st.randoms())
-def test_queue_invariants(batch: list[Assessment], cfg: Config, codeowners: CodeOwners | None,
-                          seed: Any) -> None:
+def test_queue_invariants(batch: list[Assessment], cfg: Config, codeowners: CodeOwners | None, seed: Any) -> None:
     ctx = PolicyContext(now=NOW, codeowners=codeowners, codeowners_path="CODEOWNERS")
     decisions = decide(batch, cfg, ctx)
     queue = rank(batch, decisions, cfg, NOW, "heuristic")

@@ -30,9 +30,7 @@ def metrics(lines: int) -> Metrics:
 # ----------------------------------------------------------------------------- estimates
 
 
-@pytest.mark.parametrize(
-    ("lines", "minutes"), [(0, 5), (20, 5), (25, 5), (26, 6), (300, 60), (301, 61), (1000, 200)]
-)
+@pytest.mark.parametrize(("lines", "minutes"), [(0, 5), (20, 5), (25, 5), (26, 6), (300, 60), (301, 61), (1000, 200)])
 def test_estimated_review_minutes(lines: int, minutes: int) -> None:
     assert estimate_minutes(metrics(lines), CFG) == minutes
 
@@ -51,9 +49,7 @@ def test_count_mode_capacity() -> None:
     assert (plan.mode, plan.reviews, plan.minutes) == ("count", 12, 12 * 10)  # 3 x 4 x 7/7; median 10
 
 
-@pytest.mark.parametrize(
-    ("reviewers", "per_week", "days", "reviews"), [(3, 4, 14, 24), (2, 4, 3, 3), (1, 1, 1, 0)]
-)
+@pytest.mark.parametrize(("reviewers", "per_week", "days", "reviews"), [(3, 4, 14, 24), (2, 4, 3, 3), (1, 1, 1, 0)])
 def test_count_mode_scales_with_period(reviewers: int, per_week: int, days: int, reviews: int) -> None:
     cfg = Config(capacity=CapacityConfig(reviewers=reviewers, reviews_per_week=per_week, period_days=days))
     assert capacity_plan(cfg, []).reviews == reviews
@@ -116,8 +112,12 @@ def test_age_term_can_be_switched_off() -> None:
 
 
 def test_order_by_priority_then_age_then_id() -> None:
-    batch = [make("b", lines=10), make("a", lines=10), make("old", lines=10, age_days=1.0 + 1e-9),
-             make("big", lines=400)]
+    batch = [
+        make("b", lines=10),
+        make("a", lines=10),
+        make("old", lines=10, age_days=1.0 + 1e-9),
+        make("big", lines=400),
+    ]
     queue = run(batch)
     assert [i.pr.id for i in queue.items] == ["old", "a", "b", "big"]
     assert [i.rank for i in queue.items] == [1, 2, 3, 4]
@@ -137,8 +137,11 @@ def test_count_mode_cut_line_throttles_the_rest_with_positions() -> None:
     batch = [make(f"p{i}", lines=10 * (i + 1)) for i in range(5)]
     queue = run(batch, cfg)
     assert [(i.pr.id, i.rank, i.position, i.decision.kind) for i in queue.items] == [
-        ("p0", 1, None, K.REVIEW), ("p1", 2, None, K.REVIEW),
-        ("p2", None, 1, K.THROTTLED), ("p3", None, 2, K.THROTTLED), ("p4", None, 3, K.THROTTLED),
+        ("p0", 1, None, K.REVIEW),
+        ("p1", 2, None, K.REVIEW),
+        ("p2", None, 1, K.THROTTLED),
+        ("p3", None, 2, K.THROTTLED),
+        ("p4", None, 3, K.THROTTLED),
     ]
     cut = queue.items[2].decision
     assert [r.rule for r in cut.reasons] == ["capacity"]
@@ -153,8 +156,7 @@ def test_count_mode_cut_line_throttles_the_rest_with_positions() -> None:
 
 def test_minutes_mode_fills_while_items_fit() -> None:
     cfg = Config(capacity=CapacityConfig(reviewers=1, minutes_per_day=30, period_days=1))  # 30 minutes
-    batch = [make("small1", lines=20), make("mid", lines=100, risk=1.0, labels=("bug",)),
-             make("small2", lines=25)]
+    batch = [make("small1", lines=20), make("mid", lines=100, risk=1.0, labels=("bug",)), make("small2", lines=25)]
     queue = run(batch, cfg)
     ranks = {i.pr.id: (i.rank, i.position) for i in queue.items}
     # mid (20 min) ranks first on risk+value, then small1 (5) fits, small2 (5) fits exactly: 30.
@@ -214,7 +216,9 @@ def test_queue_summary() -> None:
     assert summary.oldest_waiting_id == "b1" and summary.oldest_waiting_days == 9.0
     assert summary.hours_needed == round((5 + 5 + 60) / 60, 1)
     assert [(o.login, o.queued, o.waiting, o.minutes_queued) for o in summary.load] == [
-        ("alice", 2, 2, 10), ("bob", 0, 1, 0)]
+        ("alice", 2, 2, 10),
+        ("bob", 0, 1, 0),
+    ]
 
 
 def test_summary_of_empty_queue() -> None:
@@ -249,23 +253,30 @@ def test_summary_counts_degraded_items_by_cause() -> None:
         _parse_error(make("garbled"), "test:garbled: not a unified diff"),
         crashed,
         # Two causes, one item: a parse error and a stage that raised after it.
-        replace(_parse_error(make("both"), "test:both: truncated hunk"),
-                errors=("test:both: truncated hunk", "test:both: internal error while triaging: boom")),
+        replace(
+            _parse_error(make("both"), "test:both: truncated hunk"),
+            errors=("test:both: truncated hunk", "test:both: internal error while triaging: boom"),
+        ),
     ]
     summary = queue_summary(run(batch))
     # "both" counts once, under the parse error that came first
     assert summary.degraded == Degraded(total=6, load_errors=1, parse_errors=2, stage_errors=1, llm_unavailable=2)
     assert summary.received == 8  # degraded items are still items: each has a decision
     assert summary.degraded.causes() == (
-        ("load_errors", 1), ("parse_errors", 2), ("stage_errors", 1), ("llm_unavailable", 2))
+        ("load_errors", 1),
+        ("parse_errors", 2),
+        ("stage_errors", 1),
+        ("llm_unavailable", 2),
+    )
 
 
 def test_a_degraded_item_counts_under_the_first_stage_that_failed_it() -> None:
     """A diff that was never fetched is also unparseable: one load error, not two causes."""
     fetch = "github:o/r#7: GitHub GET /repos/o/r/pulls/7: HTTP 502 after 5 attempts"
     unfetched = _load_error(make("unfetched"), fetch)
-    unfetched = replace(unfetched, diff=ParsedDiff(errors=("github:o/r#7: empty diff",)),
-                        errors=(fetch, "github:o/r#7: empty diff"))
+    unfetched = replace(
+        unfetched, diff=ParsedDiff(errors=("github:o/r#7: empty diff",)), errors=(fetch, "github:o/r#7: empty diff")
+    )
     summary = queue_summary(run([unfetched, _unavailable(make("llm"))]))
     assert summary.degraded == Degraded(total=2, load_errors=1, llm_unavailable=1)
 

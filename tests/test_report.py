@@ -37,7 +37,12 @@ def test_queue_view_counts_and_load() -> None:
     view = queue_view(sample_queue())
     assert (view.received, view.queued, view.shed, view.errors) == (7, 2, 5, 1)
     assert dict(view.by_decision) == {
-        "review": 2, "throttled": 1, "needs-split": 1, "reject": 1, "close": 1, "skipped": 1,
+        "review": 2,
+        "throttled": 1,
+        "needs-split": 1,
+        "reject": 1,
+        "close": 1,
+        "skipped": 1,
     }
     assert dict(view.shed_by_rule) == {"capacity": 1, "error": 1, "secrets": 1, "size": 1, "stale": 1}
     assert view.oldest_waiting is not None
@@ -45,7 +50,9 @@ def test_queue_view_counts_and_load() -> None:
     assert (view.oldest_waiting.id, round(view.oldest_waiting.age_days)) == ("p1", 40)
     # alice: p1 queued (10 min) and p3 throttled.
     assert [(o.login, o.queued, o.waiting, o.minutes_queued) for o in view.owner_load] == [
-        ("bob", 1, 1, 25), ("alice", 1, 2, 10)]
+        ("bob", 1, 1, 25),
+        ("alice", 1, 2, 10),
+    ]
     assert (view.minutes_needed, view.minutes_available) == (65, 600)
 
 
@@ -55,11 +62,19 @@ def degraded_queue():  # type: ignore[no-untyped-def]
     unavailable = Review(ReviewSource.UNAVAILABLE, "Summary of llm-down", error="LLM review unavailable (rate-limit)")
     fetch = "github:o/r#21: GitHub GET /repos/o/r/pulls/21: HTTP 502 after 5 attempts"
     llm_down = item("llm-down", DecisionKind.THROTTLED, number=20, position=2, review=unavailable)
-    not_read = item("not-read", DecisionKind.SKIPPED, number=21, owner=None, errors=(fetch,),
-                    reasons=(Reason("unparseable", f"cannot be triaged: {fetch}"),))
+    not_read = item(
+        "not-read",
+        DecisionKind.SKIPPED,
+        number=21,
+        owner=None,
+        errors=(fetch,),
+        reasons=(Reason("unparseable", f"cannot be triaged: {fetch}"),),
+    )
     # the fetch failure is on the PR itself (a load error); no diff came, so none was parsed
-    not_read = replace(not_read, assessment=replace(
-        not_read.assessment, pr=replace(not_read.pr, load_errors=(fetch,)), diff=ParsedDiff()))
+    not_read = replace(
+        not_read,
+        assessment=replace(not_read.assessment, pr=replace(not_read.pr, load_errors=(fetch,)), diff=ParsedDiff()),
+    )
     return replace(q, items=(*q.items, llm_down, not_read))
 
 
@@ -77,42 +92,67 @@ def test_queue_view_counts_degraded_items() -> None:
 
 def test_to_json_contract() -> None:
     doc = to_json(sample_queue())
-    assert list(doc) == ["schema_version", "generated_at", "review_source", "capacity", "config", "summary",
-                         "items"]
+    assert list(doc) == ["schema_version", "generated_at", "review_source", "capacity", "config", "summary", "items"]
     assert doc["schema_version"] == 1
     assert doc["generated_at"] == "2026-11-29T12:00:00Z"
-    assert doc["capacity"] == {"reviewers": 3, "period_days": 7, "minutes_available": 600,
-                               "minutes_needed": 65, "minutes_queued": 35}
+    assert doc["capacity"] == {
+        "reviewers": 3,
+        "period_days": 7,
+        "minutes_available": 600,
+        "minutes_needed": 65,
+        "minutes_queued": 35,
+    }
     assert doc["config"]["gates"]["exempt"] == ["OWNER", "MEMBER"]
     assert [i["id"] for i in doc["items"]] == ["p1", "p2", "p3", "p4", "p5", "p6", "broken.patch"]
     assert [i["rank"] for i in doc["items"]] == [1, 2, None, None, None, None, None]
     assert doc["items"][2]["position"] == 1
     p2 = doc["items"][1]
     assert p2["owner"] == {"login": "bob", "source": "author", "detail": ""}
-    assert p2["review"]["flags"][0] == {"kind": "security", "severity": "high", "file": "src/a.py", "line": 7,
-                                        "evidence": "token `AKIA****` in <b>config</b>", "source": "llm"}
+    assert p2["review"]["flags"][0] == {
+        "kind": "security",
+        "severity": "high",
+        "file": "src/a.py",
+        "line": 7,
+        "evidence": "token `AKIA****` in <b>config</b>",
+        "source": "llm",
+    }
     assert p2["review"]["omitted"] == ["src/big.py @@ -1,400"]
     assert (p2["review"]["tokens_in"], p2["review"]["cached"], p2["risk"]["level"]) == (1200, True, "high")
     p4 = doc["items"][3]
-    assert p4["reasons"] == [{"rule": "size", "message": "1520 changed lines is over 1000",
-                              "override_label": "triage/override-size"}]
+    assert p4["reasons"] == [
+        {"rule": "size", "message": "1520 changed lines is over 1000", "override_label": "triage/override-size"}
+    ]
     broken = doc["items"][-1]
     assert broken["errors"] == ["broken.patch: not a unified diff"]
     assert broken["owner"] is None and broken["files"] == [] and broken["metrics"]["history"] is None
     assert doc["items"][0]["metrics"]["history"]["files"][0] == {
-        "path": "src/a.py", "age_days": 12.5, "prior_changes": 4, "authors": 2}
+        "path": "src/a.py",
+        "age_days": 12.5,
+        "prior_changes": 4,
+        "authors": 2,
+    }
     assert doc["summary"]["oldest_waiting"]["id"] == "p1"
     assert doc["summary"]["reviewer_hours_available"] == 10.0
 
 
 def test_json_summary_counts_what_degraded() -> None:
     assert to_json(sample_queue())["summary"]["degraded"] == {
-        "total": 1, "load_errors": 0, "parse_errors": 1, "stage_errors": 0, "llm_unavailable": 0}
+        "total": 1,
+        "load_errors": 0,
+        "parse_errors": 1,
+        "stage_errors": 0,
+        "llm_unavailable": 0,
+    }
     doc = to_json(degraded_queue())
     summary = doc["summary"]
     assert list(summary)[:5] == ["received", "queued", "shed", "errors", "degraded"]
     assert summary["degraded"] == {
-        "total": 3, "load_errors": 1, "parse_errors": 1, "stage_errors": 0, "llm_unavailable": 1}
+        "total": 3,
+        "load_errors": 1,
+        "parse_errors": 1,
+        "stage_errors": 0,
+        "llm_unavailable": 1,
+    }
     Draft202012Validator(load_schema()).validate(doc)
     # always present, zeros included, so a consumer never has to guess
     clean = to_json(replace(sample_queue(), items=sample_queue().items[:-1]))["summary"]["degraded"]
@@ -128,8 +168,9 @@ def test_json_is_deterministic_and_valid_json() -> None:
 def test_non_finite_numbers_become_null_and_still_validate() -> None:
     q = sample_queue()
     first = q.items[0]
-    bad = replace(first, assessment=replace(first.assessment,
-                                            metrics=replace(first.assessment.metrics, entropy=float("nan"))))
+    bad = replace(
+        first, assessment=replace(first.assessment, metrics=replace(first.assessment.metrics, entropy=float("nan")))
+    )
     q = replace(q, items=(bad, *q.items[1:]))
     doc = json.loads(dumps(q))
     assert doc["items"][0]["metrics"]["entropy"] is None
@@ -158,11 +199,15 @@ def test_markdown_header_and_table() -> None:
     assert "**Load per owner:** bob 1 queued (25 min), alice 1 queued (10 min, 1 throttled)" in text
     assert "**Reviewer:** heuristic reviewer" in text
     row = _row_of(text, "[\\#2](https://github.com/o/r/pull/2)")
-    assert row == ("| 2 | [\\#2](https://github.com/o/r/pull/2) | Change p2 | bob | S (380) | high 0.70 | 25 "
-                   "| 0.65 |")
+    assert row == ("| 2 | [\\#2](https://github.com/o/r/pull/2) | Change p2 | bob | S (380) | high 0.70 | 25 | 0.65 |")
     assert text.index("| 1 | [\\#1]") < text.index("| 2 | [\\#2]")
-    for section in ("### Throttled: behind the capacity line (1)", "### Needs split (1)", "### Rejected (1)",
-                    "### Proposed for closing (1)", "### Skipped (1)"):
+    for section in (
+        "### Throttled: behind the capacity line (1)",
+        "### Needs split (1)",
+        "### Rejected (1)",
+        "### Proposed for closing (1)",
+        "### Skipped (1)",
+    ):
         assert section in text
     assert "(override: `triage/override-size`)" in text
     assert text.count("<details>") == text.count("</details>") == 7
@@ -171,8 +216,9 @@ def test_markdown_header_and_table() -> None:
 
 def test_markdown_says_what_degraded_and_only_when_something_did() -> None:
     text = render_markdown(degraded_queue())
-    assert ("- **Degraded:** 3 PRs got less than the full triage "
-            "(load errors 1, parse errors 1, LLM unavailable 1)\n") in text
+    assert (
+        "- **Degraded:** 3 PRs got less than the full triage (load errors 1, parse errors 1, LLM unavailable 1)\n"
+    ) in text
     assert text.index("**Degraded:**") < text.index("**Reviewer:**")  # in the head, not the details
     clean = replace(sample_queue(), items=sample_queue().items[:-1])
     assert "Degraded" not in render_markdown(clean)
@@ -193,15 +239,15 @@ def test_markdown_escapes_untrusted_text() -> None:
     shed = next(line for line in text.splitlines() if line.startswith("- [\\#5]"))
     assert "\n" not in shed and "\\| col" in shed
     # In the queue table a hostile title cannot add cells.
-    hostile = replace(sample_queue(), items=(item("x", DecisionKind.REVIEW, number=9, rank=1,
-                                                  title=MALICIOUS_TITLE),))
+    hostile = replace(sample_queue(), items=(item("x", DecisionKind.REVIEW, number=9, rank=1, title=MALICIOUS_TITLE),))
     row = _row_of(render_markdown(hostile), "[\\#9]")
     assert _unescaped_pipes(row) == 9  # 8 columns
 
 
 def test_html_inline_escape() -> None:
     assert html_inline("<b>'x'</b> [a](javascript:y) @z") == (
-        "&#60;b&#62;&#39;x&#39;&#60;/b&#62; &#91;a&#93;&#40;javascript:y&#41; @\u200dz")
+        "&#60;b&#62;&#39;x&#39;&#60;/b&#62; &#91;a&#93;&#40;javascript:y&#41; @\u200dz"
+    )
 
 
 def test_md_escape_units() -> None:
@@ -252,8 +298,7 @@ def test_item_markdown_for_sticky_comment() -> None:
 def test_item_markdown_shed_items() -> None:
     q = sample_queue()
     split = render_item_markdown(q, "p4")
-    assert "**size**: 1520 changed lines is over 1000 — override with the label `triage/override-size`" \
-        in split
+    assert "**size**: 1520 changed lines is over 1000 — override with the label `triage/override-size`" in split
     throttled = render_item_markdown(q, "p3")
     assert "`throttled` — position 1 behind the capacity line" in throttled
     broken = render_item_markdown(q, "broken.patch")
@@ -281,8 +326,9 @@ def test_html_is_self_contained() -> None:
     assert page.startswith("<!doctype html>")
     assert "<link" not in page and "@import" not in page and "url(" not in page
     assert not re.search(r"<script[^>]+src=", page) and not re.search(r"<img[^>]+src=", page)
-    external = [u for u in re.findall(r'(?:href|src)="([^"]+)"', page)
-                if not u.startswith("https://github.com/o/r/pull/")]
+    external = [
+        u for u in re.findall(r'(?:href|src)="([^"]+)"', page) if not u.startswith("https://github.com/o/r/pull/")
+    ]
     assert external == []
     script = page.split("<script>", 1)[1].split("</script>", 1)[0]
     assert f"script-src '{script_hash(script)}'" in page  # CSP allows exactly our script
@@ -290,9 +336,19 @@ def test_html_is_self_contained() -> None:
 
 def test_html_content() -> None:
     page = render_html(sample_queue())
-    for text in (">Received<", ">Queued<", ">Shed<", "Reviewer-hours", "Oldest waiting", "Load per owner",
-                 "heuristic reviewer (no LLM)", "1520 changed lines is over 1000", "triage/override-size",
-                 "broken.patch: not a unified diff", 'id="queue"'):
+    for text in (
+        ">Received<",
+        ">Queued<",
+        ">Shed<",
+        "Reviewer-hours",
+        "Oldest waiting",
+        "Load per owner",
+        "heuristic reviewer (no LLM)",
+        "1520 changed lines is over 1000",
+        "triage/override-size",
+        "broken.patch: not a unified diff",
+        'id="queue"',
+    ):
         assert text in page, text
     queue_table = page.split('id="queue"', 1)[1].split("</table>", 1)[0]
     assert queue_table.count("<tr>") == 3  # header + 2 queued
@@ -430,7 +486,7 @@ def test_html_svg_is_well_formed_xml() -> None:
     import xml.etree.ElementTree as ET
 
     page = render_html(sample_queue())
-    svg = page[page.index("<svg"): page.index("</svg>") + len("</svg>")]
+    svg = page[page.index("<svg") : page.index("</svg>") + len("</svg>")]
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text or "" for t in root.iter(f"{ns}title")]
@@ -443,8 +499,7 @@ def test_reports_of_a_queue_from_the_rank_stage() -> None:
     from triage.rank import rank
 
     sample = sample_queue()
-    queue = rank([i.assessment for i in sample.items], [i.decision for i in sample.items], Config(), NOW,
-                 "heuristic")
+    queue = rank([i.assessment for i in sample.items], [i.decision for i in sample.items], Config(), NOW, "heuristic")
     queue = replace(queue, config=Config().to_report())
     doc = to_json(queue)
     Draft202012Validator(load_schema()).validate(doc)

@@ -99,13 +99,9 @@ def test_sensitive_paths_raise_risk() -> None:
 def test_complexity_churn_and_history_move_risk_in_the_reported_direction() -> None:
     files = (fd("src/a.py", FileKind.SOURCE, 50, 10),)
     fn = FunctionChange("src/a.py", "f", "python", 1, 2, 9, 1, 13, estimated=False)
-    assert score(files, functions=(fn,), complexity_delta=12) > score(
-        files, functions=(fn,), complexity_delta=0
-    )
+    assert score(files, functions=(fn,), complexity_delta=12) > score(files, functions=(fn,), complexity_delta=0)
     assert score(files, lines_before=60) > score(files, lines_before=6000)
-    newcomer = History(
-        files=(FileHistory("src/a.py", 3.0, 40, 9),), author_changes=0, author_subsystem_changes=0
-    )
+    newcomer = History(files=(FileHistory("src/a.py", 3.0, 40, 9),), author_changes=0, author_subsystem_changes=0)
     veteran = replace(newcomer, author_changes=500, author_subsystem_changes=200)
     assert score(files, history=newcomer) > score(files, history=veteran)
     many_hands = replace(newcomer, files=(FileHistory("src/a.py", 3.0, 40, 30),))
@@ -140,9 +136,7 @@ def test_commit_messages_count_for_purpose() -> None:
 
 def test_factors_add_up_to_the_logit() -> None:
     pr = PullRequest(id="1", title="Fix crash")
-    diff = ParsedDiff(
-        files=(fd("src/auth/a.py", FileKind.SOURCE, 120, 40), fd("lib/b.py", FileKind.SOURCE, 20, 3))
-    )
+    diff = ParsedDiff(files=(fd("src/auth/a.py", FileKind.SOURCE, 120, 40), fd("lib/b.py", FileKind.SOURCE, 20, 3)))
     risk = assess_risk(pr, diff, measure(pr, diff, CFG))
     logit = sum(f.contribution for f in risk.factors)
     assert risk.score == pytest.approx(sigmoid(logit), abs=1e-12)
@@ -216,9 +210,7 @@ def test_score_stays_in_bounds_for_extreme_inputs(
         docs_lines=0,
         complexity_delta=delta,
         lines_before=before,
-        history=History(
-            files=(FileHistory("a", age, 10**6, 10**4),), author_changes=exp, author_subsystem_changes=exp
-        ),
+        history=History(files=(FileHistory("a", age, 10**6, 10**4),), author_changes=exp, author_subsystem_changes=exp),
     )
     diff = ParsedDiff(files=(fd("src/a.py", FileKind.SOURCE, added, deleted),))
     risk = assess_risk(PullRequest(id="1", title="fix" if fix else "feat"), diff, metrics)

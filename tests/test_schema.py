@@ -117,12 +117,29 @@ def _string_errors(doc: dict[str, Any]) -> None:
     doc["items"][0]["errors"] = "boom"
 
 
-@pytest.mark.parametrize("breaks", [
-    _drop_title, _extra_item_field, _bad_decision, _bad_risk_level, _risk_out_of_range, _bad_flag_kind,
-    _bad_severity, _bad_review_source, _rank_on_shed_item, _no_rank_on_review_item, _zero_rank,
-    _wrong_version, _local_time, _missing_capacity_field, _negative_lines, _owner_without_login,
-    _extra_top_level, _string_errors,
-])
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        _drop_title,
+        _extra_item_field,
+        _bad_decision,
+        _bad_risk_level,
+        _risk_out_of_range,
+        _bad_flag_kind,
+        _bad_severity,
+        _bad_review_source,
+        _rank_on_shed_item,
+        _no_rank_on_review_item,
+        _zero_rank,
+        _wrong_version,
+        _local_time,
+        _missing_capacity_field,
+        _negative_lines,
+        _owner_without_login,
+        _extra_top_level,
+        _string_errors,
+    ],
+)
 def test_wrong_documents_fail(breaks: Any) -> None:
     doc = copy.deepcopy(to_json(sample_queue()))
     validator().validate(doc)  # the unbroken document passes

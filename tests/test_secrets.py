@@ -129,9 +129,7 @@ def test_placeholders_and_code_are_not_secrets(text: str) -> None:
     assert redact(text) == text
 
 
-@pytest.mark.parametrize(
-    "value", ["changeme", "<your-token>", "${VAR}", "$TOKEN", "xxxx-xxxx", "{{ token }}", "%s"]
-)
+@pytest.mark.parametrize("value", ["changeme", "<your-token>", "${VAR}", "$TOKEN", "xxxx-xxxx", "{{ token }}", "%s"])
 def test_is_placeholder_true(value: str) -> None:
     assert is_placeholder(value)
 
@@ -145,9 +143,7 @@ def test_high_entropy_values_only_in_config_files() -> None:
     text = f"SESSION_KEY={ENTROPY_VALUE}\n"
     assert [f.kind for f in find_secrets(text, ".env")] == ["high-entropy"]
     assert [f.kind for f in find_secrets(text, "deploy/prod.env")] == ["high-entropy"]
-    assert [f.kind for f in find_secrets(f"session:\n  key: {ENTROPY_VALUE}\n", "config/app.yml")] == [
-        "high-entropy"
-    ]
+    assert [f.kind for f in find_secrets(f"session:\n  key: {ENTROPY_VALUE}\n", "config/app.yml")] == ["high-entropy"]
     assert find_secrets(text, "src/app.py") == ()
     assert ENTROPY_VALUE not in redact(text, ".env")
 

@@ -455,11 +455,7 @@ def test_fixtures_are_what_the_generator_writes(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
     def tree(root: Path) -> dict[str, bytes]:
-        return {
-            str(p.relative_to(root)): p.read_bytes()
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        }
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
     committed, fresh = tree(FIXTURES / "prs"), tree(out)
     assert sorted(committed) == sorted(fresh)

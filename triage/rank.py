@@ -76,7 +76,6 @@ __all__ = [
 ]
 
 
-
 def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
@@ -146,15 +145,31 @@ def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
     age_value = days / p.age_step_days if p.age_step_days > 0 else 0.0
 
     terms = (
-        PriorityTerm("size", float(lines), round(p.size_weight * size_value, 4),
-                     f"{lines} counted lines: smaller reviews first (shortest job first)"),
-        PriorityTerm("risk", round(risk_value, 4), round(p.risk_weight * risk_value, 4),
-                     f"risk {a.risk.level.value}: risky changes get eyes early"),
-        PriorityTerm("value", round(value, 4), round(p.value_weight * value, 4),
-                     ", ".join(value_parts) if value_parts else "no linked issue, value label or fix"),
-        PriorityTerm("age", round(days, 2), round(p.age_weight * age_value, 4),
-                     f"waiting {days:.1f} days: grows without bound so nothing starves"
-                     f" (+{p.age_weight:g} every {p.age_step_days:g} days)"),
+        PriorityTerm(
+            "size",
+            float(lines),
+            round(p.size_weight * size_value, 4),
+            f"{lines} counted lines: smaller reviews first (shortest job first)",
+        ),
+        PriorityTerm(
+            "risk",
+            round(risk_value, 4),
+            round(p.risk_weight * risk_value, 4),
+            f"risk {a.risk.level.value}: risky changes get eyes early",
+        ),
+        PriorityTerm(
+            "value",
+            round(value, 4),
+            round(p.value_weight * value, 4),
+            ", ".join(value_parts) if value_parts else "no linked issue, value label or fix",
+        ),
+        PriorityTerm(
+            "age",
+            round(days, 2),
+            round(p.age_weight * age_value, 4),
+            f"waiting {days:.1f} days: grows without bound so nothing starves"
+            f" (+{p.age_weight:g} every {p.age_step_days:g} days)",
+        ),
     )
     return Priority(round(sum(t.contribution for t in terms), 4), terms)
 
@@ -210,16 +225,20 @@ def rank(
             cut.append(i)
 
     needed = sum(items[i].estimated_review_minutes for i in candidates)
-    budget = (f"{len(queued)} of {plan.reviews} reviews" if plan.mode == "count"
-              else f"{used} of {plan.minutes} review minutes")
+    budget = (
+        f"{len(queued)} of {plan.reviews} reviews"
+        if plan.mode == "count"
+        else f"{used} of {plan.minutes} review minutes"
+    )
     for rank_no, i in enumerate(queued, start=1):
         items[i] = replace(items[i], rank=rank_no)
     for pos, i in enumerate(cut, start=1):
-        msg = (f"below the capacity cut line ({budget} this {cfg.capacity.period_days}-day period "
-               f"are taken by higher-priority PRs); #{pos} in line behind the cut")
+        msg = (
+            f"below the capacity cut line ({budget} this {cfg.capacity.period_days}-day period "
+            f"are taken by higher-priority PRs); #{pos} in line behind the cut"
+        )
         reason = Reason("capacity", msg)
-        items[i] = replace(items[i], decision=_throttle(items[i].decision, reason),
-                           position=pos)
+        items[i] = replace(items[i], decision=_throttle(items[i].decision, reason), position=pos)
 
     capacity = Capacity(
         reviewers=cfg.capacity.reviewers,
@@ -329,8 +348,9 @@ def queue_summary(queue: Queue) -> QueueSummary:
         if item.rank is None:
             rule = item.decision.reasons[0].rule if item.decision.reasons else item.decision.kind.value
             shed[rule] += 1
-    waiting = [i for i in queue.items
-               if i.decision.kind in (DecisionKind.REVIEW, DecisionKind.THROTTLED) and i.pr.created_at]
+    waiting = [
+        i for i in queue.items if i.decision.kind in (DecisionKind.REVIEW, DecisionKind.THROTTLED) and i.pr.created_at
+    ]
     oldest_id: str | None = None
     oldest_days: float | None = None
     if waiting:
@@ -350,8 +370,12 @@ def queue_summary(queue: Queue) -> QueueSummary:
         if item.rank is not None:
             entry[0] += 1
             entry[2] += item.estimated_review_minutes
-    load = tuple(sorted((OwnerLoad(login, q, w, m) for login, (q, w, m) in loads.items()),
-                        key=lambda o: (-o.minutes_queued, -o.waiting, o.login)))
+    load = tuple(
+        sorted(
+            (OwnerLoad(login, q, w, m) for login, (q, w, m) in loads.items()),
+            key=lambda o: (-o.minutes_queued, -o.waiting, o.login),
+        )
+    )
     cap = queue.capacity
     return QueueSummary(
         received=len(queue.items),

@@ -54,9 +54,7 @@ def load_event(environ: Mapping[str, str]) -> dict[str, Any]:
         raise InputError(f"{path}: the event payload is not a JSON object")
     if not isinstance(data.get("pull_request"), dict):
         event = environ.get("GITHUB_EVENT_NAME") or "unknown event"
-        raise UsageError(
-            f"{path}: {event} has no pull_request; triage ci runs on {' or '.join(PR_EVENTS)} events"
-        )
+        raise UsageError(f"{path}: {event} has no pull_request; triage ci runs on {' or '.join(PR_EVENTS)} events")
     return data
 
 
@@ -108,8 +106,9 @@ def run_ci(
         raise UsageError("triage ci: GITHUB_REPOSITORY is not set and the event names no repository")
     number = int(pr_data["number"])
     now = now or datetime.now(UTC)
-    client = make_client(cfg, environ.get("GITHUB_API_URL"), environ.get("GITHUB_TOKEN"),
-                         http_client=http_client, sleep=sleep)
+    client = make_client(
+        cfg, environ.get("GITHUB_API_URL"), environ.get("GITHUB_TOKEN"), http_client=http_client, sleep=sleep
+    )
     with client:
         own_login = client.viewer_login()
         others: list[dict[str, Any]] = []

@@ -228,7 +228,7 @@ class GitHubClient:
         """The endpoint for messages: the path without host or query (never the token)."""
         path = httpx.URL(url).path
         api_path = httpx.URL(self.api_url).path.rstrip("/")
-        return path[len(api_path):] if api_path and path.startswith(api_path) else path
+        return path[len(api_path) :] if api_path and path.startswith(api_path) else path
 
     def _wait(self, seconds: float, why: str, endpoint: str) -> None:
         seconds = max(0.0, seconds)
@@ -305,9 +305,7 @@ class GitHubClient:
                 response = self._http.request(method, url, params=params, json=json_body, headers=headers)
             except httpx.TransportError as exc:
                 if attempts >= self._retry.max_attempts:
-                    raise GitHubError(
-                        f"GitHub {endpoint}: {type(exc).__name__} after {attempts} attempts"
-                    ) from exc
+                    raise GitHubError(f"GitHub {endpoint}: {type(exc).__name__} after {attempts} attempts") from exc
                 self._wait(backoff, "connection error", endpoint)
                 backoff *= 2
                 continue
@@ -481,9 +479,7 @@ class GitHubClient:
 
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
         owner, name = split_repo(repo)
-        response = self.request(
-            "POST", f"/repos/{owner}/{name}/issues/{number}/comments", json_body={"body": body}
-        )
+        response = self.request("POST", f"/repos/{owner}/{name}/issues/{number}/comments", json_body={"body": body})
         return _json(response, f"POST /repos/{owner}/{name}/issues/{number}/comments")
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
@@ -499,9 +495,7 @@ class GitHubClient:
     def remove_label(self, repo: str, number: int, label: str) -> None:
         """Remove one label; already gone (404) is fine, it is what we wanted."""
         owner, name = split_repo(repo)
-        self.request(
-            "DELETE", f"/repos/{owner}/{name}/issues/{number}/labels/{quote(label, safe='')}", ok=(404,)
-        )
+        self.request("DELETE", f"/repos/{owner}/{name}/issues/{number}/labels/{quote(label, safe='')}", ok=(404,))
 
     def close_pull(self, repo: str, number: int) -> None:
         owner, name = split_repo(repo)

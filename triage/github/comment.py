@@ -77,9 +77,7 @@ def sticky_body(markdown: str) -> str:
     return body[: MAX_COMMENT_CHARS - len(note)] + note
 
 
-def find_sticky(
-    comments: Iterable[Mapping[str, Any]], own_login: str | None = None
-) -> Mapping[str, Any] | None:
+def find_sticky(comments: Iterable[Mapping[str, Any]], own_login: str | None = None) -> Mapping[str, Any] | None:
     """Our sticky comment among the PR's issue comments: it carries the marker and was written
     by us (`own_login` when the token tells who it is, else any bot, which is what Actions'
     token posts as). Anyone can paste the marker; a human's comment is never taken for ours.
@@ -132,7 +130,8 @@ def label_changes(
     """(to add, to remove). Only our own namespaces are ever removed, never an override."""
     add = tuple(lb for lb in wanted if lb not in current)
     remove = tuple(
-        lb for lb in current
+        lb
+        for lb in current
         if lb.startswith(OWN_LABEL_PREFIXES) and not lb.startswith(override_prefix) and lb not in wanted
     )
     return add, remove
@@ -152,19 +151,23 @@ def plan_for_item(
     if cfg.ci.comment and state.comments_known:
         body = sticky_body(markdown)
         if state.sticky_id is None:
-            actions.append(
-                PlannedAction(ActionKind.COMMENT, number, f"post triage comment ({decision})", body=body)
-            )
+            actions.append(PlannedAction(ActionKind.COMMENT, number, f"post triage comment ({decision})", body=body))
         elif state.sticky_body is None or not _same(state.sticky_body, body):
-            actions.append(PlannedAction(
-                ActionKind.EDIT_COMMENT, number, f"update triage comment ({decision})",
-                body=body, comment_id=state.sticky_id,
-            ))
+            actions.append(
+                PlannedAction(
+                    ActionKind.EDIT_COMMENT,
+                    number,
+                    f"update triage comment ({decision})",
+                    body=body,
+                    comment_id=state.sticky_id,
+                )
+            )
     if cfg.ci.labels:
         add, remove = label_changes(state.labels, wanted_labels(item), cfg.gates.override_prefix)
         if remove:
-            actions.append(PlannedAction(ActionKind.REMOVE_LABELS, number, f"remove {', '.join(remove)}",
-                                         labels=remove))
+            actions.append(
+                PlannedAction(ActionKind.REMOVE_LABELS, number, f"remove {', '.join(remove)}", labels=remove)
+            )
         if add:
             actions.append(PlannedAction(ActionKind.ADD_LABELS, number, f"add {', '.join(add)}", labels=add))
     if allow_close and state.open and item.decision.kind is DecisionKind.CLOSE:

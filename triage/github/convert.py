@@ -55,6 +55,7 @@ def is_bot(user: Mapping[str, Any] | None, bots: Iterable[str] = ()) -> bool:
 
 # ------------------------------------------------------------------------------- body parsing
 
+
 def linked_issues(body: str, repo: str | None = None) -> tuple[str, ...]:
     """Issues the body links with GitHub's closing keywords or an `Issue:`/`Related:` line (the
     same rule as every other source), with references to the PR's own repository as `#12`."""

@@ -37,8 +37,7 @@ def fetch_diff(client: GitHubClient, repo: str, number: int) -> tuple[bytes, tup
     files = client.pull_files(repo, number)
     errors: tuple[str, ...] = ()
     if len(files) >= MAX_PR_FILES:
-        errors = (f"github:{repo}#{number}: GitHub lists at most {MAX_PR_FILES} files; "
-                  "the diff is incomplete",)
+        errors = (f"github:{repo}#{number}: GitHub lists at most {MAX_PR_FILES} files; the diff is incomplete",)
     return diff_from_files(files), errors
 
 
@@ -77,7 +76,8 @@ def fetch_pull(
         errors.append(f"github:{repo}#{number}: {exc.format_message()}")
     last = (
         last_human_activity(data, comments=comment_list, timeline=timeline, bots=cfg.owners.bots)
-        if activity and not errors else None
+        if activity and not errors
+        else None
     )
     pr = pull_request_from_json(
         data, repo=repo, diff=diff, last_human_activity_at=last, commit_messages=messages, load_errors=errors

@@ -15,9 +15,14 @@ from __future__ import annotations
 from triage.github.client import GitHubClient
 
 # Read however small the budget: they decide routing and file classification.
-ROUTING_FILES = frozenset({
-    ".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS", ".gitattributes",
-})
+ROUTING_FILES = frozenset(
+    {
+        ".github/CODEOWNERS",
+        "CODEOWNERS",
+        "docs/CODEOWNERS",
+        ".gitattributes",
+    }
+)
 
 
 class ContentsTree:

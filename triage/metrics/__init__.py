@@ -166,13 +166,9 @@ def _complexity(
         functions.extend(changes)
     if skipped_big:
         shown = ", ".join(skipped_big[:3]) + (" ..." if len(skipped_big) > 3 else "")
-        notes.append(
-            f"complexity skipped for {len(skipped_big)} file(s) over {MAX_FILE_BYTES} bytes: {shown}"
-        )
+        notes.append(f"complexity skipped for {len(skipped_big)} file(s) over {MAX_FILE_BYTES} bytes: {shown}")
     if skipped_budget:
-        notes.append(
-            f"complexity skipped for {skipped_budget} file(s): parse budget of {MAX_PARSE_BYTES} bytes spent"
-        )
+        notes.append(f"complexity skipped for {skipped_budget} file(s): parse budget of {MAX_PARSE_BYTES} bytes spent")
     if skipped_hunks:
         notes.append(f"complexity skipped for {skipped_hunks} hunk(s) too large to parse")
     if estimated_files:

@@ -32,9 +32,7 @@ def apply_hunks(old: str, hunks: Sequence[Hunk], *, reverse: bool = False) -> st
     out: list[str] = []
     pos = 0  # next unread index in old_lines
     for hunk in sorted(hunks, key=lambda h: h.new_start if reverse else h.old_start):
-        from_start, from_length = (
-            (hunk.new_start, hunk.new_length) if reverse else (hunk.old_start, hunk.old_length)
-        )
+        from_start, from_length = (hunk.new_start, hunk.new_length) if reverse else (hunk.old_start, hunk.old_length)
         # `-0,0` inserts before line 1; `-5,0` inserts after line 5.
         start = from_start if from_length == 0 else from_start - 1
         if start < pos or start > len(old_lines):

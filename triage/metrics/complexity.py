@@ -174,9 +174,7 @@ _RULES: dict[str, Rules] = {
         ternaries=_fs("ternary_expression"),
         jumps=_fs("break_statement", "continue_statement"),
         labels=_fs("identifier"),
-        containers=_fs(
-            "class_declaration", "interface_declaration", "enum_declaration", "record_declaration"
-        ),
+        containers=_fs("class_declaration", "interface_declaration", "enum_declaration", "record_declaration"),
     ),
     "c": _C,
     "cpp": Rules(
@@ -223,9 +221,7 @@ _RULES: dict[str, Rules] = {
         catches=_fs("catch_clause"),
         ternaries=_fs("conditional_expression"),
         gotos=_fs("goto_statement"),
-        containers=_fs(
-            "class_declaration", "struct_declaration", "interface_declaration", "record_declaration"
-        ),
+        containers=_fs("class_declaration", "struct_declaration", "interface_declaration", "record_declaration"),
     ),
     "php": Rules(
         units=_fs("function_definition", "method_declaration"),
@@ -364,11 +360,7 @@ def _is_default(node: Node) -> bool:
     for child in node.children:
         if child.type in ("default", "discard"):
             return True
-        if (
-            child.type in ("case_pattern", "match_pattern")
-            and child.text is not None
-            and child.text.strip() == b"_"
-        ):
+        if child.type in ("case_pattern", "match_pattern") and child.text is not None and child.text.strip() == b"_":
             return True
     return False
 

@@ -226,9 +226,7 @@ def _inputs(diff: ParsedDiff, metrics: Metrics) -> _Inputs:
 
 
 def _factor(name: str, raw: float, x: float, detail: str) -> RiskFactor:
-    return RiskFactor(
-        name=name, value=round(raw, 6), contribution=round(WEIGHTS[name] * x, 6) + 0.0, detail=detail
-    )
+    return RiskFactor(name=name, value=round(raw, 6), contribution=round(WEIGHTS[name] * x, 6) + 0.0, detail=detail)
 
 
 def _centred(name: str, value: float) -> float:
@@ -244,9 +242,7 @@ def _history_factors(history: History | None) -> list[RiskFactor]:
     ages = [f.age_days for f in history.files if f.age_days is not None]
     factors = [
         _factor("developers", ndev, _centred("developers", ndev), f"up to {ndev} distinct authors per file"),
-        _factor(
-            "prior-changes", nuc, _centred("prior-changes", nuc), f"{nuc} earlier commits to these files"
-        ),
+        _factor("prior-changes", nuc, _centred("prior-changes", nuc), f"{nuc} earlier commits to these files"),
     ]
     if ages:
         age = sum(ages) / len(ages)
@@ -257,9 +253,7 @@ def _history_factors(history: History | None) -> list[RiskFactor]:
         factors.append(RiskFactor("file-age", 0.0, 0.0, "no earlier change to these files"))
     exp, sexp = history.author_changes, history.author_subsystem_changes
     factors.append(
-        _factor(
-            "author-experience", exp, _centred("author-experience", exp), f"author has {exp} earlier commits"
-        )
+        _factor("author-experience", exp, _centred("author-experience", exp), f"author has {exp} earlier commits")
     )
     factors.append(
         _factor(
@@ -278,11 +272,7 @@ def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics) -> Risk:
         return Risk(
             score=0.0,
             level=RiskLevel.LOW,
-            factors=(
-                RiskFactor(
-                    "no-data", 0.0, 0.0, "nothing measurable: the diff is empty or could not be parsed"
-                ),
-            ),
+            factors=(RiskFactor("no-data", 0.0, 0.0, "nothing measurable: the diff is empty or could not be parsed"),),
         )
     inp = _inputs(diff, metrics)
     fix = is_fix((pr.title, *pr.commit_messages))
@@ -290,9 +280,7 @@ def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics) -> Risk:
     factors: list[RiskFactor] = [
         RiskFactor("intercept", 1.0, INTERCEPT, "baseline log-odds"),
         _factor("lines-added", inp.added, math.log1p(inp.added), "added lines, tests x0.5, docs x0.1"),
-        _factor(
-            "lines-deleted", inp.deleted, math.log1p(inp.deleted), "deleted lines, tests x0.5, docs x0.1"
-        ),
+        _factor("lines-deleted", inp.deleted, math.log1p(inp.deleted), "deleted lines, tests x0.5, docs x0.1"),
         _factor("files", inp.files, math.log1p(inp.files), f"{inp.files} source file(s)"),
         _factor("entropy", inp.entropy, inp.entropy, "how evenly the change spreads over source files"),
         _factor("subsystems", ns, math.log(ns) if ns > 1 else 0.0, f"{ns} top-level area(s) of source"),
@@ -301,9 +289,7 @@ def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics) -> Risk:
     churn = metrics.lines_added + metrics.lines_deleted
     if metrics.lines_before:
         rel = churn / metrics.lines_before
-        factors.append(
-            _factor("relative-churn", rel, math.log1p(rel), f"{churn} of {metrics.lines_before} lines")
-        )
+        factors.append(_factor("relative-churn", rel, math.log1p(rel), f"{churn} of {metrics.lines_before} lines"))
     else:
         factors.append(RiskFactor("relative-churn", 0.0, 0.0, "file contents not available"))
     if metrics.functions:
@@ -329,9 +315,7 @@ def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics) -> Risk:
     )
     sensitive = bool(inp.sensitive)
     shown = ", ".join(inp.sensitive[:3]) + (" ..." if len(inp.sensitive) > 3 else "")
-    factors.append(
-        _factor("sensitive-paths", float(sensitive), float(sensitive), shown or "no sensitive path touched")
-    )
+    factors.append(_factor("sensitive-paths", float(sensitive), float(sensitive), shown or "no sensitive path touched"))
     non_code = metrics.source_lines == 0 and inp.source_added == 0
     factors.append(
         _factor(

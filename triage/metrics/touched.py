@@ -181,9 +181,7 @@ def hunk_local_changes(f: FileDiff, max_bytes: int) -> tuple[tuple[FunctionChang
         for name, b, a in _pairs(old_fc, new_fc):
             if not (_hits(a, added) or _hits(b, removed)):
                 continue
-            line = (
-                _line_of(new_numbers, a.start_line) if a else _line_of(old_numbers, b.start_line) if b else 0
-            )
+            line = _line_of(new_numbers, a.start_line) if a else _line_of(old_numbers, b.start_line) if b else 0
             out.append(_change(f.path, language, name, line, b, a, estimated=True))
         loose = (new_fc is not None and _outside(new_fc.units, added)) or (
             old_fc is not None and _outside(old_fc.units, removed)

@@ -189,11 +189,11 @@ def _secret(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tu
     if not secrets:
         return ()
     first = secrets[0]
-    where = f" in {first.file}:{first.line}" if first.file and first.line else (
-        f" in {first.file}" if first.file else "")
+    where = (
+        f" in {first.file}:{first.line}" if first.file and first.line else (f" in {first.file}" if first.file else "")
+    )
     more = f" (and {len(secrets) - 1} more)" if len(secrets) > 1 else ""
-    msg = (f"adds a secret{where}: {first.evidence}{more}; remove it from the branch history "
-           "and rotate the credential")
+    msg = f"adds a secret{where}: {first.evidence}{more}; remove it from the branch history and rotate the credential"
     return (_Fired("secret", DecisionKind.REJECT, msg),)
 
 
@@ -206,13 +206,17 @@ def _stale(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tup
     days = _days(idle)
     since = clock.date().isoformat()
     if idle >= close * 86400:
-        msg = (f"no human activity for {days} days (since {since}); closing proposed "
-               f"(warned after {warn} days, closed {cfg.stale.close_days} days later)")
+        msg = (
+            f"no human activity for {days} days (since {since}); closing proposed "
+            f"(warned after {warn} days, closed {cfg.stale.close_days} days later)"
+        )
         return (_Fired("stale", DecisionKind.CLOSE, msg),)
     if idle >= warn * 86400:
         left = max(0, close - days)
-        msg = (f"no human activity for {days} days (since {since}); closing will be proposed in "
-               f"{left} days unless a human acts")
+        msg = (
+            f"no human activity for {days} days (since {since}); closing will be proposed in "
+            f"{left} days unless a human acts"
+        )
         return (_Fired("stale", None, msg),)
     return ()
 
@@ -220,12 +224,16 @@ def _stale(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tup
 def _size(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
     lines = a.metrics.changed_lines
     if lines > cfg.size.split_lines:
-        msg = (f"{lines} counted changed lines, above {cfg.size.split_lines}: split it into "
-               "smaller PRs (\"1000 lines is usually too large\")")
+        msg = (
+            f"{lines} counted changed lines, above {cfg.size.split_lines}: split it into "
+            'smaller PRs ("1000 lines is usually too large")'
+        )
         return (_Fired("size", DecisionKind.NEEDS_SPLIT, msg),)
     if lines > cfg.size.suggest_split_lines:
-        msg = (f"{lines} counted changed lines: reviews find fewer defects past "
-               f"{cfg.size.suggest_split_lines} lines at a time; consider splitting")
+        msg = (
+            f"{lines} counted changed lines: reviews find fewer defects past "
+            f"{cfg.size.suggest_split_lines} lines at a time; consider splitting"
+        )
         return (_Fired("suggest-split", None, msg),)
     return ()
 
@@ -233,8 +241,10 @@ def _size(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tupl
 def _areas(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
     areas = a.metrics.subsystems
     if cfg.size.split_areas and len(areas) >= cfg.size.split_areas:
-        msg = (f"touches {len(areas)} top-level areas ({', '.join(areas)}), "
-               f"{cfg.size.split_areas} or more: split it by area")
+        msg = (
+            f"touches {len(areas)} top-level areas ({', '.join(areas)}), "
+            f"{cfg.size.split_areas} or more: split it by area"
+        )
         return (_Fired("areas", DecisionKind.NEEDS_SPLIT, msg),)
     return ()
 
@@ -243,19 +253,24 @@ def _linked_issue(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext)
     if not cfg.gates.require_linked_issue or facts.write is not False or a.pr.linked_issues:
         return ()
     who = a.pr.author or "the author"
-    msg = (f"external contribution by {who} without a linked issue: link an issue "
-           "(\"Fixes #123\") so maintainers agree on the change before reviewing it")
+    msg = (
+        f"external contribution by {who} without a linked issue: link an issue "
+        '("Fixes #123") so maintainers agree on the change before reviewing it'
+    )
     return (_Fired("linked-issue", DecisionKind.REJECT, msg),)
 
 
 def _codeowners_edit(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
-    edited = sorted({p for f in a.diff.files for p in (f.path, f.old_path)
-                     if p is not None and p in CODEOWNERS_LOCATIONS})
+    edited = sorted(
+        {p for f in a.diff.files for p in (f.path, f.old_path) if p is not None and p in CODEOWNERS_LOCATIONS}
+    )
     if not edited:
         return ()
     base = ctx.codeowners_path or "none"
-    msg = (f"edits {', '.join(edited)}; its owners are routed by the base branch's file "
-           f"({base}), never by this PR's version")
+    msg = (
+        f"edits {', '.join(edited)}; its owners are routed by the base branch's file "
+        f"({base}), never by this PR's version"
+    )
     return (_Fired("codeowners-edit", None, msg),)
 
 
@@ -264,8 +279,16 @@ def _ai_note(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> t
 
 
 _PER_PR_RULES: tuple[_RuleFn, ...] = (
-    _unparseable, _draft, _no_owner, _secret, _stale, _size, _areas, _linked_issue,
-    _codeowners_edit, _ai_note,
+    _unparseable,
+    _draft,
+    _no_owner,
+    _secret,
+    _stale,
+    _size,
+    _areas,
+    _linked_issue,
+    _codeowners_edit,
+    _ai_note,
 )
 
 
@@ -291,8 +314,10 @@ def _caps(
         for indices in by_author.values():
             ordered = sorted(indices, key=lambda i: _age_key(i, assessments))
             for pos, i in enumerate(ordered[cap:], start=cap + 1):
-                msg = (f"{assessments[i].pr.author} has {len(ordered)} open PRs; contributors "
-                       f"without write access get {cap} at a time; this is #{pos} by age")
+                msg = (
+                    f"{assessments[i].pr.author} has {len(ordered)} open PRs; contributors "
+                    f"without write access get {cap} at a time; this is #{pos} by age"
+                )
                 fired[i].append(_Fired("author-cap", DecisionKind.THROTTLED, msg))
     ai_cap = cfg.gates.ai_pr_cap_per_human
     if ai_cap:
@@ -306,8 +331,10 @@ def _caps(
             for pos, i in enumerate(ordered[ai_cap:], start=ai_cap + 1):
                 owner = facts[i].owner.owner
                 assert owner is not None
-                msg = (f"{owner.login} is accountable for {len(ordered)} AI-assisted PRs; "
-                       f"{ai_cap} at a time ({earlier} first); this is #{pos} by age")
+                msg = (
+                    f"{owner.login} is accountable for {len(ordered)} AI-assisted PRs; "
+                    f"{ai_cap} at a time ({earlier} first); this is #{pos} by age"
+                )
                 fired[i].append(_Fired("ai-cap", DecisionKind.THROTTLED, msg))
     return fired
 
@@ -324,9 +351,7 @@ def decision_labels(a: Assessment, kind: DecisionKind) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def _resolve(
-    a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: Config
-) -> Decision:
+def _resolve(a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: Config) -> Decision:
     prefix = cfg.gates.override_prefix
     reasons: list[tuple[int, int, Reason]] = []
     notes: list[Reason] = []
@@ -356,25 +381,20 @@ def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -
         )
         for a in assessments
     ]
-    per_pr = [
-        [f for rule in _PER_PR_RULES for f in rule(a, facts[i], cfg, ctx)]
-        for i, a in enumerate(assessments)
-    ]
+    per_pr = [[f for rule in _PER_PR_RULES for f in rule(a, facts[i], cfg, ctx)] for i, a in enumerate(assessments)]
     prefix = cfg.gates.override_prefix
 
     def skipped(i: int) -> bool:
         labels = set(assessments[i].pr.labels)
         return any(
-            f.kind is DecisionKind.SKIPPED
-            and (f.rule in NOT_OVERRIDABLE or f"{prefix}{f.rule}" not in labels)
+            f.kind is DecisionKind.SKIPPED and (f.rule in NOT_OVERRIDABLE or f"{prefix}{f.rule}" not in labels)
             for f in per_pr[i]
         )
 
     counted = [not skipped(i) for i in range(len(assessments))]
     batch = _caps(assessments, facts, counted, cfg)
     return tuple(
-        _resolve(a, facts[i].owner.owner, [*per_pr[i], *batch.get(i, ())], cfg)
-        for i, a in enumerate(assessments)
+        _resolve(a, facts[i].owner.owner, [*per_pr[i], *batch.get(i, ())], cfg) for i, a in enumerate(assessments)
     )
 
 

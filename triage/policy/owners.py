@@ -29,9 +29,7 @@ from triage.policy.codeowners import CodeOwners, Rule
 
 __all__ = ["OwnerLookup", "aliases", "find_owner", "login_for"]
 
-_NOREPLY = re.compile(
-    r"(?:\d+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)@users\.noreply\.github\.com"
-)
+_NOREPLY = re.compile(r"(?:\d+\+)?(?P<login>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)@users\.noreply\.github\.com")
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,15 +117,19 @@ def scatter(queue: Queue) -> Chart:
         x, y = round(x_of(lines), 1), round(y_of(risk.score), 1)
         stacked = seen.get((x, y), 0)
         seen[(x, y)] = stacked + 1
-        points.append(Point(
-            x=x,
-            y=y,
-            label_dy=-8.0 - 12.0 * stacked,
-            colour=COLOURS.get(item.decision.kind.value, "#000"),
-            label=one_line(label, 16),
-            tooltip=(f"{label} — {one_line(item.pr.title, 80)}\n{item.decision.kind.value}, "
-                     f"{lines} changed lines, risk {risk.score:.2f} ({risk.level.value})"),
-        ))
+        points.append(
+            Point(
+                x=x,
+                y=y,
+                label_dy=-8.0 - 12.0 * stacked,
+                colour=COLOURS.get(item.decision.kind.value, "#000"),
+                label=one_line(label, 16),
+                tooltip=(
+                    f"{label} — {one_line(item.pr.title, 80)}\n{item.decision.kind.value}, "
+                    f"{lines} changed lines, risk {risk.score:.2f} ({risk.level.value})"
+                ),
+            )
+        )
     x_ticks = tuple(Tick(round(x_of(10**d - 1), 1), f"{10**d:,}") for d in range(decades + 1))
     y_ticks = tuple(Tick(round(y_of(v / 4), 1), f"{v / 4:.2f}") for v in range(5))
     return Chart(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, tuple(points), x_ticks, y_ticks)
@@ -165,10 +169,7 @@ def iter_html(queue: Queue) -> Iterator[str]:
     view = queue_view(queue)
     items = ordered_items(queue)
     rows = [_row(i) for i in items]
-    shed = [
-        (kind.value, [r for r in rows if r["decision"] == kind.value])
-        for kind in SHED_KINDS
-    ]
+    shed = [(kind.value, [r for r in rows if r["decision"] == kind.value]) for kind in SHED_KINDS]
     env = _env()
     script = _script(env)
     template = env.get_template("queue.html.j2")

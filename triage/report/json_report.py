@@ -185,8 +185,12 @@ def item_to_json(item: QueueItem) -> dict[str, Any]:
             "score": num(item.priority.score),
             "terms": [_term(t.name, t.value, t.contribution, t.detail) for t in item.priority.terms],
         },
-        "owner": None if owner is None else {
-            "login": owner.login, "source": owner.source, "detail": owner.detail,
+        "owner": None
+        if owner is None
+        else {
+            "login": owner.login,
+            "source": owner.source,
+            "detail": owner.detail,
         },
         "estimated_review_minutes": item.estimated_review_minutes,
         "risk": _risk(a.risk),
@@ -214,7 +218,9 @@ def summary_to_json(view: QueueView) -> dict[str, Any]:
         "reviewer_hours_needed": num(view.hours_needed, 2),
         "reviewer_hours_queued": num(view.hours_queued, 2),
         "reviewer_hours_available": num(view.hours_available, 2),
-        "oldest_waiting": None if oldest is None else {
+        "oldest_waiting": None
+        if oldest is None
+        else {
             "id": oldest.id,
             "title": oldest.title,
             "created_at": iso(oldest.created_at),

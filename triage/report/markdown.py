@@ -98,8 +98,7 @@ def header_lines(queue: Queue, view: QueueView) -> list[str]:
         lines.append(f"- **Load per owner:** {load}")
     if view.degraded.total:
         causes = ", ".join(f"{label} {n}" for label, n in view.degraded_parts)
-        lines.append(f"- **Degraded:** {plural(view.degraded.total, 'PR')} got less than the full triage "
-                     f"({causes})")
+        lines.append(f"- **Degraded:** {plural(view.degraded.total, 'PR')} got less than the full triage ({causes})")
     lines.append(f"- **Reviewer:** {reviewer_line(queue)}")
     return lines
 
@@ -113,10 +112,7 @@ def _queue_row(item: QueueItem) -> str:
 
 def _shed_line(item: QueueItem) -> str:
     place = f" — position {item.position}" if item.position is not None else ""
-    return (
-        f"- {_pr_ref(item)} {md(item.pr.title, TITLE_CHARS)} — owner {_owner(item)}{place}"
-        f" — {_reasons(item)}"
-    )
+    return f"- {_pr_ref(item)} {md(item.pr.title, TITLE_CHARS)} — owner {_owner(item)}{place} — {_reasons(item)}"
 
 
 def _override(label: str | None) -> str:
@@ -205,8 +201,9 @@ def _blocks(queue: Queue) -> tuple[list[str], list[str]]:
     review = [i for i in items if i.decision.kind is DecisionKind.REVIEW]
     rest.append("\n### Review queue\n")
     if review:
-        rest.append("\n| # | PR | title | owner | size | risk | est. min | priority |\n"
-                    "|--:|---|---|---|---|---|--:|--:|\n")
+        rest.append(
+            "\n| # | PR | title | owner | size | risk | est. min | priority |\n|--:|---|---|---|---|---|--:|--:|\n"
+        )
         rest.extend(_queue_row(i) + "\n" for i in review)
     else:
         rest.append("\n_Nothing is queued for review._\n")
@@ -239,8 +236,10 @@ def render_markdown(queue: Queue, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         kept += 1
     if kept < len(rest):
         left = len(rest) - kept
-        out += (f"\n> **Note:** this report was cut to fit GitHub's size limit; {plural(left, 'section')}"
-                f" left out. The full queue is in queue.html and queue.json.\n")
+        out += (
+            f"\n> **Note:** this report was cut to fit GitHub's size limit; {plural(left, 'section')}"
+            f" left out. The full queue is in queue.html and queue.json.\n"
+        )
     return out
 
 
@@ -255,8 +254,10 @@ def render_item_markdown(queue: Queue, item_id: str) -> str:
     lines = [title, "", f"{_pr_ref(item)} {md(item.pr.title, 200)} by {md(item.pr.author or 'unknown')}", ""]
     lines.extend(item_body(queue, item))
     lines.append("")
-    lines.append(f"<sub>Triage by pr-triage, {reviewer_line(queue)}. "
-                 "Decisions are proposals; a maintainer can override any rule with its label.</sub>")
+    lines.append(
+        f"<sub>Triage by pr-triage, {reviewer_line(queue)}. "
+        "Decisions are proposals; a maintainer can override any rule with its label.</sub>"
+    )
     return "\n".join(lines) + "\n"
 
 

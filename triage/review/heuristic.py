@@ -78,9 +78,7 @@ _PREFIX_KINDS = {
 _CONVENTIONAL = re.compile(r"^\s*(?:\[(?P<b>[\w-]+)\]\s*|(?P<t>[A-Za-z]+)(?:\((?P<scope>[^)]*)\))?!?\s*:)")
 _DEPS_TITLE = re.compile(r"^\s*(?:bump|upgrade|update)\s+\S+\s+(?:from|to)\s+v?\d", re.IGNORECASE)
 _FIX_TITLE = re.compile(r"^\s*(?:fix(?:es|ed)?|resolve[sd]?|correct(?:s|ed)?)\b", re.IGNORECASE)
-_FEATURE_TITLE = re.compile(
-    r"^\s*(?:add(?:s|ed)?|implement(?:s|ed)?|introduce[sd]?|support)\b", re.IGNORECASE
-)
+_FEATURE_TITLE = re.compile(r"^\s*(?:add(?:s|ed)?|implement(?:s|ed)?|introduce[sd]?|support)\b", re.IGNORECASE)
 _REFACTOR_TITLE = re.compile(r"^\s*(?:refactor|clean\s*up|rename[sd]?|simplif(?:y|ies|ied))\b", re.IGNORECASE)
 # Dependency manifests that travel with lockfiles in a dependency bump.
 _MANIFESTS = frozenset(

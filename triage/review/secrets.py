@@ -55,9 +55,7 @@ _DESCRIPTIONS = {
     "high-entropy": "high-entropy value in a config file",
 }
 
-CONFIG_SUFFIXES = frozenset(
-    {".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".properties", ".cfg", ".conf"}
-)
+CONFIG_SUFFIXES = frozenset({".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".properties", ".cfg", ".conf"})
 
 # Lockfiles are full of integrity hashes: high entropy by construction, never credentials.
 _LOCKFILE_NAMES = frozenset(
@@ -277,9 +275,7 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("google-api-key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4),
     (
         "openai-key",
-        re.compile(
-            r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"
-        ),
+        re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"),
         3,
     ),
     (
@@ -297,13 +293,9 @@ _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
 # merely mentions the header (`line.startswith("-----BEGIN RSA PRIVATE KEY-----")`).
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
 # A line of PEM body: base64 only, possibly wrapped in string-literal noise ("...\n" +).
-_PEM_BODY_LINE = re.compile(
-    r"[ \t\"'+,]*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z\-]+: [^\n]*)[ \t\"'+,;]*(?:\\n)?[ \t\"'+,;]*"
-)
+_PEM_BODY_LINE = re.compile(r"[ \t\"'+,]*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z\-]+: [^\n]*)[ \t\"'+,;]*(?:\\n)?[ \t\"'+,;]*")
 
-_URL_PASSWORD = re.compile(
-    r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{1,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]"
-)
+_URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{1,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]")
 
 _AWS_SECRET = re.compile(
     r"(?i)aws_?secret(?:_?access)?_?key[\"']?\s*(?::=|=>|[:=])\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
@@ -485,8 +477,7 @@ def find_secrets(text: str, path: str | None = None) -> tuple[SecretFinding, ...
     taken.sort(key=lambda c: c[1])
     newlines = [i for i, ch in enumerate(text) if ch == "\n"] if "\n" in text else []
     return tuple(
-        SecretFinding(kind, start, end, bisect_right(newlines, start - 1), masked)
-        for kind, start, end, masked in taken
+        SecretFinding(kind, start, end, bisect_right(newlines, start - 1), masked) for kind, start, end, masked in taken
     )
 
 

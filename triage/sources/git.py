@@ -39,8 +39,15 @@ __all__ = ["Commit", "list_commits", "parse_range", "read_range"]
 _FORMAT = "%H%x00%h%x00%P%x00%an%x00%ae%x00%aI%x00%cI%x00%s%x00%B"
 _FIELDS = 9
 _DIFF_ARGS = (
-    "diff-tree", "-p", "--no-commit-id", "--binary", "-M", "--no-color", "--no-ext-diff",
-    "--src-prefix=a/", "--dst-prefix=b/",
+    "diff-tree",
+    "-p",
+    "--no-commit-id",
+    "--binary",
+    "-M",
+    "--no-color",
+    "--no-ext-diff",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
 )
 
 
