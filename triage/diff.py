@@ -42,7 +42,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 from unidiff.errors import UnidiffParseError
 
 from triage.classify import GitAttributes, closing_quote, language_for, unquote_c_path

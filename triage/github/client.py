@@ -386,7 +386,7 @@ class GitHubClient:
 
     def repository(self, repo: str) -> dict[str, Any]:
         owner, name = split_repo(repo)
-        return self.get_json(f"/repos/{owner}/{name}")
+        return _object(self.get_json(f"/repos/{owner}/{name}"), f"GET /repos/{owner}/{name}")
 
     def resolve_sha(self, repo: str, ref: str) -> str:
         """The commit sha a branch or tag points to (for a stable base snapshot)."""
@@ -412,7 +412,9 @@ class GitHubClient:
 
     def pull(self, repo: str, number: int) -> dict[str, Any]:
         owner, name = split_repo(repo)
-        return self.get_json(f"/repos/{owner}/{name}/pulls/{number}")
+        return _object(
+            self.get_json(f"/repos/{owner}/{name}/pulls/{number}"), f"GET /repos/{owner}/{name}/pulls/{number}"
+        )
 
     def pull_diff(self, repo: str, number: int) -> bytes | None:
         """The PR's unified diff, or None when GitHub refuses it as too large (406: over 300
@@ -480,12 +482,15 @@ class GitHubClient:
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
         owner, name = split_repo(repo)
         response = self.request("POST", f"/repos/{owner}/{name}/issues/{number}/comments", json_body={"body": body})
-        return _json(response, f"POST /repos/{owner}/{name}/issues/{number}/comments")
+        endpoint = f"POST /repos/{owner}/{name}/issues/{number}/comments"
+        return _object(_json(response, endpoint), endpoint)
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
         owner, name = split_repo(repo)
         endpoint = f"/repos/{owner}/{name}/issues/comments/{comment_id}"
-        return _json(self.request("PATCH", endpoint, json_body={"body": body}), f"PATCH {endpoint}")
+        return _object(
+            _json(self.request("PATCH", endpoint, json_body={"body": body}), f"PATCH {endpoint}"), f"PATCH {endpoint}"
+        )
 
     def add_labels(self, repo: str, number: int, labels: tuple[str, ...]) -> None:
         owner, name = split_repo(repo)
@@ -517,6 +522,13 @@ def _detail(response: httpx.Response) -> str:
         return ""
     message = data.get("message") if isinstance(data, dict) else None
     return f" ({str(message).splitlines()[0][:200]})" if message else ""
+
+
+def _object(value: Any, endpoint: str) -> dict[str, Any]:
+    """An endpoint documented to answer one JSON object: anything else is GitHub's fault, said once here."""
+    if not isinstance(value, dict):
+        raise GitHubError(f"GitHub {endpoint}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _json(response: httpx.Response, endpoint: str) -> Any:

@@ -560,6 +560,7 @@ class _Walker:
         visit = self.visit
         while True:
             node = cursor.node
+            assert node is not None  # a cursor made from a node always stands on one
             parent = stack[-1] if stack else root_frame
             if parent[0] == _PLAIN and node.kind_id not in interesting:
                 frame: _Frame | None = parent  # the common case: nothing to count, same frame

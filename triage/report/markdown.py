@@ -172,8 +172,10 @@ def item_body(queue: Queue, item: QueueItem) -> list[str]:
             out.append(f"- **{f.severity.value}** {f.kind.value}{at}: {md(f.evidence, 300)}")
     if a.risk.factors:
         out += ["", "| risk factor | value | contribution | detail |", "|---|--:|--:|---|"]
-        for f in sorted(a.risk.factors, key=lambda f: -f.contribution):
-            out.append(f"| {md(f.name)} | {f.value:g} | {f.contribution:+.3f} | {md(f.detail, 120)} |")
+        for factor in sorted(a.risk.factors, key=lambda factor: -factor.contribution):
+            out.append(
+                f"| {md(factor.name)} | {factor.value:g} | {factor.contribution:+.3f} | {md(factor.detail, 120)} |"
+            )
     if item.priority.terms:
         out += ["", "| priority term | value | contribution | detail |", "|---|--:|--:|---|"]
         for t in item.priority.terms:

@@ -156,7 +156,7 @@ def _parse_mail(mail: bytes, where: str) -> Patch:
         errors.append(f"{where}: no From: header")
     else:
         try:
-            addresses = from_value.addresses  # type: ignore[union-attr]
+            addresses = from_value.addresses
             first: Address | None = addresses[0] if addresses else None
             if first is not None:
                 name, email = first.display_name, first.addr_spec or None

@@ -96,7 +96,7 @@ def build_pull_request(
             pr_id = str(sidecar.number)
 
     body = str(fields.get("body") or "")
-    messages = tuple(fields.get("commit_messages") or ())  # type: ignore[arg-type]
+    messages: tuple[str, ...] = tuple(fields.get("commit_messages") or ())  # type: ignore[arg-type]
     trailers = merge_trailers(
         parse_trailers(body, has_subject=False),
         *(parse_trailers(m, has_subject=True) for m in messages),

@@ -186,12 +186,12 @@ def parse_sidecar(raw: bytes, where: str) -> tuple[SidecarFields, bool]:
     raw_issues = data.get("linked_issues")
     if raw_issues is not None:
         if isinstance(raw_issues, list):
-            for item in raw_issues:
-                ref = _issue_ref(item)
-                if ref is None:
-                    r.bad("linked_issues", f"not an issue reference: {json.dumps(item)[:40]}")
-                elif ref not in issues:
-                    issues.append(ref)
+            for entry in raw_issues:
+                issue = _issue_ref(entry)
+                if issue is None:
+                    r.bad("linked_issues", f"not an issue reference: {json.dumps(entry)[:40]}")
+                elif issue not in issues:
+                    issues.append(issue)
         else:
             r.bad("linked_issues", "expected a list")
 
