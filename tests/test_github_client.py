@@ -364,9 +364,9 @@ def test_fetch_pull_turns_a_pr_specific_failure_into_a_load_error(stub):
 
 def test_link_header_and_repo_parsing():
     link = '<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last"'
-    assert _next_link(link) == "https://api.github.com/x?page=2"
-    assert _next_link('<https://api.github.com/x?page=1>; rel="prev"') is None
-    assert _next_link(None) is None
+    assert _next_link(httpx.Response(200, headers={"link": link})) == "https://api.github.com/x?page=2"
+    assert _next_link(httpx.Response(200, headers={"link": '<https://api.github.com/x?page=1>; rel="prev"'})) is None
+    assert _next_link(httpx.Response(200)) is None
     assert split_repo("octo/widgets") == ("octo", "widgets")
     for bad in ("octo", "octo/", "/widgets", "a/b/c"):
         with pytest.raises(GitHubError, match="OWNER/NAME"):

@@ -42,8 +42,8 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
-from unidiff.patch import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from triage.classify import GitAttributes, closing_quote, language_for, unquote_c_path
 from triage.classify import classify as classify_path

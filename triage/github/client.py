@@ -127,18 +127,11 @@ class RetryPolicy:
     write_interval: float = 1.0
 
 
-def _next_link(link_header: str | None) -> str | None:
-    """The URL of rel="next" in an RFC 8288 Link header (GitHub pagination)."""
-    if not link_header:
-        return None
-    for part in link_header.split(","):
-        pieces = part.strip().split(";")
-        if len(pieces) < 2:
-            continue
-        url = pieces[0].strip()
-        if any(p.strip().replace(" ", "") in ('rel="next"', "rel=next") for p in pieces[1:]):
-            return url.strip("<>")
-    return None
+def _next_link(response: httpx.Response) -> str | None:
+    """The URL of rel="next" in the answer's RFC 8288 Link header (GitHub pagination), as httpx
+    parses it."""
+    url = response.links.get("next", {}).get("url")
+    return url or None
 
 
 def split_repo(repo: str) -> tuple[str, str]:
@@ -379,7 +372,7 @@ class GitHubClient:
                     return
                 seen += 1
                 yield item
-            url = _next_link(response.headers.get("link"))
+            url = _next_link(response)
             query = None  # the next link carries its own query string
 
     # ------------------------------------------------------------------------- read endpoints
