@@ -168,6 +168,7 @@ def test_apply_performs_exactly_what_the_dry_run_announced(stub, cfg):
     assert again == [] and stub.writes == []
 
 
+@pytest.mark.slow
 def test_a_killed_apply_resumes_without_duplicating_anything(stub, cfg):
     _, plan = batch(stub, cfg, apply=False)
     half = len(plan) // 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from triage.config import Config
 from triage.models import DecisionKind, PullRequest, ReviewSource, Trailer
 from triage.pipeline import RunContext, assess_all, run
@@ -106,6 +108,7 @@ def test_a_batch_whose_worker_died_is_triaged_in_process() -> None:
     assert all(s.ok and s.metrics.lines_added for s in statics)
 
 
+@pytest.mark.slow
 def test_large_batches_run_in_a_process_pool_with_identical_results() -> None:
     """Past the first PRs the static stage moves to worker processes; order and every record
     must be exactly what the in-process path produces, broken PRs included."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from factories import NOW, make
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ configs = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(batch=batches(), cfg=configs, codeowners=st.sampled_from(CODEOWNERS), seed=st.randoms())
 def test_queue_invariants(batch: list[Assessment], cfg: Config, codeowners: CodeOwners | None, seed: Any) -> None:

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from openai_stub import VALID_REVIEW, OpenAIStub, empty_choices, ok, raw, status
 
 from bench.corpus import NOW, generate
@@ -47,6 +48,7 @@ def _child(url: str, cache: Path, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", CHILD, url, str(cache), str(out)], cwd=ROOT, env=env)
 
 
+@pytest.mark.slow
 def test_killed_batch_restarts_to_the_same_queue_without_redoing_reviews(tmp_path: Path) -> None:
     with OpenAIStub(default=ok(VALID_REVIEW, delay=0.05)) as stub:
         clean = _child(stub.base_url, tmp_path / "clean-cache", tmp_path / "clean.json")
