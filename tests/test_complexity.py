@@ -381,3 +381,14 @@ def test_deep_expressions_do_not_overflow_the_stack() -> None:
     result = analyse(source.encode(), "python")
     assert result is not None
     assert result.units[0].cyclomatic == 1
+
+
+def test_every_language_of_the_one_table_has_rules_and_a_loadable_grammar() -> None:
+    from triage.classify import LANGUAGES, language_for
+    from triage.metrics import complexity
+
+    assert set(LANGUAGES) == set(complexity._RULES)
+    for lang in LANGUAGES.values():
+        assert complexity._parser(lang.name) is not None, lang.name
+        for ext in lang.extensions:
+            assert language_for(f"src/x{ext}") == lang.name

@@ -50,32 +50,38 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Languages (tree-sitter grammar names)
 
-_LANGUAGES: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".hpp": "cpp",
-    ".hh": "cpp",
-    ".hxx": "cpp",
-    ".rb": "ruby",
-    ".cs": "c_sharp",
-    ".php": "php",
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """One supported language: the one table that names it, its display name and its grammar
+    wheel, so the parser, the complexity stage and the reviewer can never disagree."""
+
+    name: str  # tree-sitter grammar name, as in FileDiff.language
+    display: str  # for people ("C++", "C#")
+    grammar_module: str  # the official grammar wheel's module
+    grammar_function: str  # the function in it that returns the language pointer
+    extensions: tuple[str, ...]
+
+
+LANGUAGES: dict[str, Language] = {
+    lang.name: lang
+    for lang in (
+        Language("python", "Python", "tree_sitter_python", "language", (".py", ".pyi")),
+        Language("javascript", "JavaScript", "tree_sitter_javascript", "language", (".js", ".mjs", ".cjs", ".jsx")),
+        Language("typescript", "TypeScript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts")),
+        Language("tsx", "TypeScript", "tree_sitter_typescript", "language_tsx", (".tsx",)),
+        Language("go", "Go", "tree_sitter_go", "language", (".go",)),
+        Language("rust", "Rust", "tree_sitter_rust", "language", (".rs",)),
+        Language("java", "Java", "tree_sitter_java", "language", (".java",)),
+        Language("c", "C", "tree_sitter_c", "language", (".c", ".h")),
+        Language("cpp", "C++", "tree_sitter_cpp", "language", (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx")),
+        Language("ruby", "Ruby", "tree_sitter_ruby", "language", (".rb",)),
+        Language("c_sharp", "C#", "tree_sitter_c_sharp", "language", (".cs",)),
+        Language("php", "PHP", "tree_sitter_php", "language_php", (".php",)),
+    )
 }
+
+_LANGUAGES: dict[str, str] = {ext: lang.name for lang in LANGUAGES.values() for ext in lang.extensions}
 
 
 def language_for(path: str) -> str | None:

@@ -32,6 +32,8 @@ from functools import cache
 
 from tree_sitter import Language, Node, Parser, TreeCursor
 
+from triage.classify import LANGUAGES
+
 __all__ = [
     "FileComplexity",
     "UnitComplexity",
@@ -240,22 +242,6 @@ _RULES: dict[str, Rules] = {
     ),
 }
 
-# (module, function) of each official grammar wheel.
-_GRAMMARS: dict[str, tuple[str, str]] = {
-    "python": ("tree_sitter_python", "language"),
-    "javascript": ("tree_sitter_javascript", "language"),
-    "typescript": ("tree_sitter_typescript", "language_typescript"),
-    "tsx": ("tree_sitter_typescript", "language_tsx"),
-    "go": ("tree_sitter_go", "language"),
-    "rust": ("tree_sitter_rust", "language"),
-    "java": ("tree_sitter_java", "language"),
-    "c": ("tree_sitter_c", "language"),
-    "cpp": ("tree_sitter_cpp", "language"),
-    "ruby": ("tree_sitter_ruby", "language"),
-    "c_sharp": ("tree_sitter_c_sharp", "language"),
-    "php": ("tree_sitter_php", "language_php"),
-}
-
 _LOGICAL_OPS = frozenset({"&&", "||", "and", "or", "??"})
 _PARENS = frozenset({"parenthesized_expression", "parenthesized_statements"})
 _BINDINGS = frozenset(
@@ -296,11 +282,11 @@ def _interesting_ids(language: str) -> frozenset[int]:
 def _parser(language: str) -> Parser | None:
     """One Parser per language, built on first use: loading a grammar costs milliseconds and
     a Parser is reusable (it keeps no state between `parse` calls)."""
-    spec = _GRAMMARS.get(language)
+    spec = LANGUAGES.get(language)
     if spec is None:
         return None
-    module = importlib.import_module(spec[0])
-    return Parser(Language(getattr(module, spec[1])()))
+    module = importlib.import_module(spec.grammar_module)
+    return Parser(Language(getattr(module, spec.grammar_function)()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from triage.classify import LANGUAGES
 from triage.config import Config
 from triage.models import (
     ChangeKind,
@@ -37,21 +38,6 @@ _MISSING_TESTS_MIN_LINES = 20
 _MISSING_TESTS_MEDIUM_LINES = 100
 _TITLE_CHARS = 160
 _COMMIT_SUBJECTS = 3
-
-_LANGUAGE_NAMES = {
-    "python": "Python",
-    "javascript": "JavaScript",
-    "typescript": "TypeScript",
-    "tsx": "TypeScript",
-    "go": "Go",
-    "rust": "Rust",
-    "java": "Java",
-    "c": "C",
-    "cpp": "C++",
-    "ruby": "Ruby",
-    "c_sharp": "C#",
-    "php": "PHP",
-}
 
 # Conventional Commits types (and common variants) -> change kind.
 _PREFIX_KINDS = {
@@ -155,7 +141,7 @@ def _areas(subsystems: tuple[str, ...]) -> str:
 
 
 def _languages(languages: tuple[str, ...]) -> str:
-    names = list(dict.fromkeys(_LANGUAGE_NAMES.get(lang, lang) for lang in languages))
+    names = list(dict.fromkeys((LANGUAGES[lang].display if lang in LANGUAGES else lang) for lang in languages))
     if not names:
         return ""
     if len(names) > 3:
