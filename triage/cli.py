@@ -25,6 +25,7 @@ from triage.errors import GateFailed, TriageError, UsageError
 from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
 from triage.policy import fail_on_matches
+from triage.timeutil import parse_iso8601
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
 
@@ -33,10 +34,9 @@ def _parse_now(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso8601(value)
     except ValueError as exc:
         raise UsageError(f"--now: not an ISO-8601 date/time: {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,6 +61,7 @@ from triage.models import (
     Reason,
     ReviewSource,
 )
+from triage.timeutil import as_utc
 
 __all__ = [
     "CapacityPlan",
@@ -74,10 +75,6 @@ __all__ = [
     "queue_summary",
     "rank",
 ]
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
 
 def estimate_minutes(metrics: Metrics, cfg: Config) -> int:
@@ -113,7 +110,7 @@ def capacity_plan(cfg: Config, candidate_minutes: Sequence[int]) -> CapacityPlan
 
 def _waiting_since(a: Assessment) -> datetime | None:
     dt = a.pr.created_at or a.pr.updated_at
-    return _utc(dt) if dt is not None else None
+    return as_utc(dt) if dt is not None else None
 
 
 def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
@@ -141,7 +138,7 @@ def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
     value = min(1.0, value)
 
     since = _waiting_since(a)
-    days = max(0.0, (_utc(now) - since).total_seconds() / 86400) if since else 0.0
+    days = max(0.0, (as_utc(now) - since).total_seconds() / 86400) if since else 0.0
     age_value = days / p.age_step_days if p.age_step_days > 0 else 0.0
 
     terms = (
@@ -176,7 +173,7 @@ def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
 
 def _order_key(item: QueueItem) -> tuple[float, bool, datetime, str]:
     created = item.pr.created_at
-    when = _utc(created) if created else datetime.max.replace(tzinfo=UTC)
+    when = as_utc(created) if created else datetime.max.replace(tzinfo=UTC)
     return (-item.priority.score, created is None, when, item.pr.id)
 
 
@@ -354,10 +351,10 @@ def queue_summary(queue: Queue) -> QueueSummary:
     oldest_id: str | None = None
     oldest_days: float | None = None
     if waiting:
-        oldest = min(waiting, key=lambda i: (_utc(i.pr.created_at or queue.generated_at), i.pr.id))
+        oldest = min(waiting, key=lambda i: (as_utc(i.pr.created_at or queue.generated_at), i.pr.id))
         assert oldest.pr.created_at is not None
         oldest_id = oldest.pr.id
-        age = (_utc(queue.generated_at) - _utc(oldest.pr.created_at)).total_seconds() / 86400
+        age = (as_utc(queue.generated_at) - as_utc(oldest.pr.created_at)).total_seconds() / 86400
         oldest_days = round(max(0.0, age), 1)
 
     loads: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])

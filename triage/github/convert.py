@@ -23,9 +23,9 @@ from typing import Any
 from triage.config import OwnersConfig
 from triage.models import PullRequest, Trailer
 from triage.policy.bots import is_bot_login
-from triage.sources.sidecar import parse_time as _parse_iso
 from triage.sources.trailers import linked_issues as _linked
 from triage.sources.trailers import parse_trailers
+from triage.timeutil import parse_iso8601
 
 STICKY_MARKER = "<!-- pr-triage:sticky -->"
 # Label namespaces this tool owns: a label event in them is our own bookkeeping, not activity.
@@ -38,7 +38,7 @@ def parse_time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return _parse_iso(value)
+        return parse_iso8601(value)
     except ValueError:
         return None
 

@@ -66,6 +66,7 @@ from triage.models import (
 from triage.policy.bots import ai_assistance
 from triage.policy.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from triage.policy.owners import OwnerLookup, find_owner
+from triage.timeutil import as_utc
 
 __all__ = [
     "NOT_OVERRIDABLE",
@@ -119,16 +120,12 @@ class _Facts:
     write: bool | None  # None = unknown
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
-
-
 def stale_clock(pr: PullRequest) -> datetime | None:
     """When the stale clock started: the last human activity, else last update, else creation.
     Bot activity never resets it (sources fill `last_human_activity_at` with humans only)."""
     for dt in (pr.last_human_activity_at, pr.updated_at, pr.created_at):
         if dt is not None:
-            return _utc(dt)
+            return as_utc(dt)
     return None
 
 
@@ -201,7 +198,7 @@ def _stale(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tup
     clock = stale_clock(a.pr)
     if not cfg.stale.enabled or clock is None:
         return ()
-    idle = (_utc(ctx.now) - clock).total_seconds()
+    idle = (as_utc(ctx.now) - clock).total_seconds()
     warn, close = cfg.stale.warn_days, cfg.stale.warn_days + cfg.stale.close_days
     days = _days(idle)
     since = clock.date().isoformat()
@@ -297,7 +294,7 @@ _PER_PR_RULES: tuple[_RuleFn, ...] = (
 
 def _age_key(i: int, assessments: Sequence[Assessment]) -> tuple[bool, datetime, str]:
     pr = assessments[i].pr
-    created = _utc(pr.created_at) if pr.created_at else datetime.max.replace(tzinfo=UTC)
+    created = as_utc(pr.created_at) if pr.created_at else datetime.max.replace(tzinfo=UTC)
     return (pr.created_at is None, created, pr.id)
 
 

@@ -28,7 +28,8 @@ from triage.models import (
     Review,
     Risk,
 )
-from triage.report.summary import QueueView, as_utc, ordered_items, queue_view
+from triage.report.summary import QueueView, ordered_items, queue_view
+from triage.timeutil import iso_z
 
 SCHEMA_VERSION = 1
 
@@ -37,7 +38,7 @@ def iso(value: datetime | None) -> str | None:
     """ISO-8601 in UTC with a `Z`, second precision: what GitHub and most tools print."""
     if value is None:
         return None
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(value)
 
 
 def num(value: float, places: int = 4) -> float | None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from triage.models import DecisionKind, Queue, QueueItem
 from triage.rank import Degraded, OwnerLoad, queue_summary
+from triage.timeutil import as_utc
 
 # The order decisions are listed in every report: the queue first, then the ways of leaving it.
 DECISION_ORDER: tuple[DecisionKind, ...] = (
@@ -76,11 +77,6 @@ class QueueView:
     @property
     def hours_available(self) -> float:
         return self.minutes_available / 60
-
-
-def as_utc(value: datetime) -> datetime:
-    """Naive datetimes from sources that know no zone are taken as UTC, like git and GitHub."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def ordered_items(queue: Queue) -> tuple[QueueItem, ...]:

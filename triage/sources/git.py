@@ -28,8 +28,8 @@ from triage.errors import InputError
 from triage.gitrepo import GitRepo
 from triage.models import PullRequest
 from triage.sources.mbox import login_from_email
-from triage.sources.sidecar import parse_time
 from triage.sources.trailers import linked_issues, merge_trailers, parse_trailers
+from triage.timeutil import parse_iso8601
 
 __all__ = ["Commit", "list_commits", "parse_range", "read_range"]
 
@@ -85,7 +85,7 @@ def parse_range(rev_range: str) -> tuple[str, str]:
 
 def _time(value: str) -> datetime | None:
     try:
-        return parse_time(value) if value else None
+        return parse_iso8601(value) if value else None
     except ValueError:
         return None
 

@@ -30,7 +30,7 @@ import binascii
 import quopri
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.parser import BytesHeaderParser
 from email.policy import default as email_policy
@@ -38,6 +38,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from triage.models import Trailer
 from triage.sources.trailers import parse_trailers
+from triage.timeutil import as_utc
 
 __all__ = ["Patch", "PatchSeries", "is_mbox", "login_from_email", "parse_mbox"]
 
@@ -140,8 +141,7 @@ def _decode_body(raw: bytes, transfer_encoding: str) -> bytes:
 
 
 def _parse_date(value: str) -> datetime:
-    parsed = parsedate_to_datetime(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsedate_to_datetime(value))
 
 
 def _parse_mail(mail: bytes, where: str) -> Patch:

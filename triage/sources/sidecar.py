@@ -19,20 +19,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["PR_KEYS", "SidecarFields", "parse_sidecar", "parse_time"]
+from triage.timeutil import parse_iso8601
+
+__all__ = ["PR_KEYS", "SidecarFields", "parse_sidecar"]
 
 # Keys that make a JSON object a PR sidecar rather than some other JSON file (package.json).
 PR_KEYS = frozenset({"number", "title", "user", "html_url", "head", "base", "diff_file", "draft"})
-
-
-def parse_time(value: str) -> datetime:
-    """ISO-8601 (`2026-11-01T09:30:00Z`) as an aware datetime; naive values are UTC, as on
-    GitHub. Raises ValueError for anything else."""
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +80,7 @@ class _Reader:
             self.bad(key, f"expected an ISO-8601 string, got {type(value).__name__}")
             return
         try:
-            self.values[target] = parse_time(value)
+            self.values[target] = parse_iso8601(value)
         except ValueError:
             self.bad(key, f"not an ISO-8601 date/time: {value[:40]!r}")
 
