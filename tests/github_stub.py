@@ -114,15 +114,17 @@ class GitHubStub:
         repo.commits.setdefault(number, [])
         return pr
 
-    def add_comment(self, full_name: str, number: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
+    def add_comment(
+        self, full_name: str, number: int, body: str, user: dict[str, Any], created_at: str = "2024-01-01T00:00:00Z"
+    ) -> dict[str, Any]:
         with self._lock:
             self._next_comment_id += 1
             comment = {
                 "id": self._next_comment_id,
                 "body": body,
                 "user": user,
-                "created_at": "2024-01-01T00:00:00Z",
-                "updated_at": "2024-01-01T00:00:00Z",
+                "created_at": created_at,
+                "updated_at": created_at,
             }
             self.repo(full_name).comments.setdefault(number, []).append(comment)
         return comment
