@@ -158,7 +158,8 @@ def run_batch(
     real_now = (clock or (lambda: datetime.now(UTC)))()
     if apply and now is not None and now > real_now:
         raise UsageError(
-            f"--now {now.isoformat()} is in the future; --apply acts only on the real clock (now {real_now:%Y-%m-%dT%H:%M:%SZ})"
+            f"--now {now.isoformat()} is in the future; --apply acts only on the real clock "
+            f"(now {real_now:%Y-%m-%dT%H:%M:%SZ})"
         )
     if max_closes < 0 or max_writes < 0:
         raise UsageError("--max-closes and --max-writes must be 0 or more")
