@@ -86,7 +86,11 @@ def sticky_body(markdown: str) -> str:
     if len(body) <= MAX_COMMENT_CHARS:
         return body
     note = "\n\n_… cut to fit GitHub's comment limit; the full report is in the job summary._\n"
-    return body[: MAX_COMMENT_CHARS - len(note)] + note
+    closing = "\n</details>" * 8  # room to close every <details> left open by the cut
+    head = body[: MAX_COMMENT_CHARS - len(note) - len(closing)]
+    head = head[: head.rfind("\n") + 1] or head  # whole lines: no half table row or tag
+    unclosed = max(0, head.count("<details>") - head.count("</details>"))
+    return head + "\n</details>" * min(unclosed, 8) + note
 
 
 def find_sticky(comments: Iterable[Mapping[str, Any]], own_login: str | None = None) -> Mapping[str, Any] | None:
