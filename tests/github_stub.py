@@ -77,6 +77,8 @@ class GitHubStub:
         self.fault_hook: Callable[[str, str], tuple[int, dict[str, str], Any] | None] | None = None
         self._lock = threading.Lock()
         self._next_comment_id = 1000
+        # The creation time the stub gives comments posted through the API (GitHub's clock).
+        self.posted_at = "2024-06-01T00:00:00Z"
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
@@ -114,15 +116,17 @@ class GitHubStub:
         repo.commits.setdefault(number, [])
         return pr
 
-    def add_comment(self, full_name: str, number: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
+    def add_comment(
+        self, full_name: str, number: int, body: str, user: dict[str, Any], created_at: str = "2024-01-01T00:00:00Z"
+    ) -> dict[str, Any]:
         with self._lock:
             self._next_comment_id += 1
             comment = {
                 "id": self._next_comment_id,
                 "body": body,
                 "user": user,
-                "created_at": "2024-01-01T00:00:00Z",
-                "updated_at": "2024-01-01T00:00:00Z",
+                "created_at": created_at,
+                "updated_at": created_at,
             }
             self.repo(full_name).comments.setdefault(number, []).append(comment)
         return comment
@@ -316,8 +320,8 @@ class GitHubStub:
                     "id": self._next_comment_id,
                     "body": (body or {}).get("body", ""),
                     "user": {"login": self.viewer, "type": "User"} if self.viewer else BOT_USER,
-                    "created_at": "2024-06-01T00:00:00Z",
-                    "updated_at": "2024-06-01T00:00:00Z",
+                    "created_at": self.posted_at,
+                    "updated_at": self.posted_at,
                 }
                 repo.comments.setdefault(number, []).append(comment)
                 return 201, {}, comment

@@ -144,13 +144,22 @@ TABLE: list[tuple[str, dict[str, Any], Config, DecisionKind, list[str], list[str
         ["codeowners-edit"],
     ),
     ("ai-trailer", {"trailers": (Trailer("Assisted-by", "Claude"),)}, CFG, K.REVIEW, [], ["ai-assisted"]),
-    # precedence: skipped > close > reject > needs-split > throttled > review; all reasons listed
+    # precedence: secret > skipped > close > reject > needs-split > throttled > review; all
+    # reasons listed, the security rule first
     (
-        "skipped-beats-all",
+        "secret-beats-all",
         {"draft": True, "flags": (SECRET,), "lines": 2000, "age_days": 90},
         CFG,
+        K.REJECT,
+        ["secret", "draft", "stale", "size"],
+        [],
+    ),
+    (
+        "skipped-beats-all",
+        {"draft": True, "lines": 2000, "age_days": 90},
+        CFG,
         K.SKIPPED,
-        ["draft", "stale", "secret", "size"],
+        ["draft", "stale", "size"],
         [],
     ),
     (

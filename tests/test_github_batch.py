@@ -15,7 +15,7 @@ from triage.errors import GitHubError
 from triage.github.batch import run_batch
 from triage.github.client import GitHubClient
 from triage.github.comment import ActionKind, PlannedAction, apply_action
-from triage.github.convert import STICKY_MARKER
+from triage.github.convert import STALE_MARKER, STICKY_MARKER
 from triage.models import DecisionKind
 
 REPO = "octo/widgets"
@@ -50,6 +50,10 @@ def stub():
             REPO,
             make_pr(3, login="dave", association="MEMBER", created_at="2024-05-01T10:00:00Z"),
             [("src/old.py", 4)],
+        )
+        # ... and warned by us a month ago, long enough for the close (close_days = 15).
+        gh.add_comment(
+            REPO, 3, f"{STALE_MARKER}\nno activity", {"login": "triage-maintainer"}, created_at="2024-08-01T00:00:00Z"
         )
         # 350 files: read through the files endpoint; our stale label must go, the override stays.
         entries = [text_file(f"pkg/m{i}.py", 1)[0] for i in range(350)]
@@ -156,9 +160,9 @@ def test_apply_performs_exactly_what_the_dry_run_announced(stub, cfg):
     assert plan == dry_plan
     assert writes(stub.requests) == expected_writes(plan)
     for number in range(1, 6):
-        bodies = [c["body"] for c in stub.repo(REPO).comments[number]]
-        assert len(bodies) == 1 and bodies[0].startswith(STICKY_MARKER)
-        assert stub.repo(REPO).comments[number][0]["user"]["login"] == "triage-maintainer"
+        sticky = [c for c in stub.repo(REPO).comments[number] if STALE_MARKER not in c["body"]]
+        assert len(sticky) == 1 and sticky[0]["body"].startswith(STICKY_MARKER)
+        assert sticky[0]["user"]["login"] == "triage-maintainer"
     labels4 = [lb["name"] for lb in stub.repo(REPO).pulls[4]["labels"]]
     assert "triage/override-size" in labels4 and "size/XS" not in labels4
 
@@ -180,7 +184,7 @@ def test_a_killed_apply_resumes_without_duplicating_anything(stub, cfg):
     assert rest == plan[half:]
     assert writes(stub.requests) == expected_writes(rest)
     for number in range(1, 6):
-        assert len(stub.repo(REPO).comments[number]) == 1
+        assert len([c for c in stub.repo(REPO).comments[number] if STICKY_MARKER in c["body"]]) == 1
 
 
 def test_a_failed_write_costs_only_its_pr_and_the_next_run_finishes_the_job(stub, cfg):

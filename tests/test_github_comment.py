@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from triage.config import CIConfig, Config
@@ -135,13 +137,15 @@ def test_close_only_for_close_decisions_when_allowed_and_open():
     stale = item(DecisionKind.CLOSE, reasons=(Reason("stale", "no human activity for 45 days"),))
     state = PrState(number=7)
     assert ActionKind.CLOSE not in [a.kind for a in plan_for_item(stale, state, "r", Config())]
-    closing = plan_for_item(stale, state, "r", Config(), allow_close=True)
+    now = datetime(2026, 1, 31, tzinfo=UTC)
+    warned = PrState(number=7, warned_at=datetime(2026, 1, 1, tzinfo=UTC))
+    closing = plan_for_item(stale, warned, "r", Config(), allow_close=True, now=now)
     assert [a.kind for a in closing] == [ActionKind.COMMENT, ActionKind.ADD_LABELS, ActionKind.CLOSE]
     assert closing[-1].summary == "close (no human activity for 45 days)"
     assert ActionKind.CLOSE not in [
-        a.kind for a in plan_for_item(stale, PrState(number=7, open=False), "r", Config(), allow_close=True)
+        a.kind for a in plan_for_item(stale, PrState(number=7, open=False), "r", Config(), allow_close=True, now=now)
     ]
-    reject = plan_for_item(item(DecisionKind.REJECT), state, "r", Config(), allow_close=True)
+    reject = plan_for_item(item(DecisionKind.REJECT), state, "r", Config(), allow_close=True, now=now)
     assert ActionKind.CLOSE not in [a.kind for a in reject]
 
 

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     gh = sub.add_parser("github", parents=[common], help="triage all open PRs of a GitHub repository")
     gh.add_argument("--repo", required=True, metavar="OWNER/NAME")
     gh.add_argument("--apply", action="store_true", help="post comments, set labels, close (default: dry run)")
+    gh.add_argument("--max-closes", type=int, default=10, metavar="N", help="close at most N PRs per run (default 10)")
+    gh.add_argument("--max-writes", type=int, default=200, metavar="N", help="at most N writes per run (default 200)")
     gh.add_argument("--api-url", metavar="URL", help="GitHub API base URL (default: $GITHUB_API_URL)")
     gh.add_argument("--out", metavar="DIR", default="out")
 
@@ -184,8 +186,10 @@ def cmd_github(args: argparse.Namespace, environ: Mapping[str, str], console: Co
             apply=args.apply,
             out_dir=Path(args.out),
             console=console,
-            now=_parse_now(args.now),
+            now=_parse_now(args.now) if args.now else None,
             progress=advance,  # type: ignore[arg-type]
+            max_closes=args.max_closes,
+            max_writes=args.max_writes,
         )
     return EXIT_OK
 

@@ -472,6 +472,9 @@ class Assessment:
     risk: Risk
     review: Review
     errors: tuple[str, ...] = ()
+    # Why the PR's content could not be scanned for secrets at all (None = it was scanned, in
+    # whole or in the part that could be read); the `unscanned` gate holds such a PR.
+    unscanned: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -494,6 +497,9 @@ class Reason:
     rule: str
     message: str
     override_label: str | None = None
+    # The decision the rule pushed for (None for notes and for reasons added after policy):
+    # `[ci] fail_on` matches it even when a stronger decision won.
+    kind: DecisionKind | None = None
 
 
 @dataclass(frozen=True, slots=True)

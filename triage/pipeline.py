@@ -32,6 +32,7 @@ from triage.metrics.history import HistoryCache
 from triage.metrics.risk import assess_risk
 from triage.models import (
     Assessment,
+    Flag,
     Metrics,
     ParsedDiff,
     PullRequest,
@@ -43,7 +44,7 @@ from triage.models import (
 from triage.policy import PolicyContext, decide
 from triage.policy.codeowners import CodeOwners, find_codeowners
 from triage.rank import rank
-from triage.review import heuristic
+from triage.review import heuristic, injection, secrets
 from triage.review.merge import raise_risk
 from triage.review.secrets import redact
 
@@ -80,6 +81,7 @@ class _Static:
     metrics: Metrics
     risk: Risk
     review: Review
+    unscanned: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -123,8 +125,45 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
         metrics = empty_metrics()
         risk = assess_risk(pr, ParsedDiff(), metrics)
-        review = Review(source=ReviewSource.HEURISTIC, summary=redact(pr.title))
-    return _Static(pr, diff, tuple(errors), metrics, risk, review)
+        flags, scan_errors = _security_flags(pr, diff)
+        review = Review(source=ReviewSource.HEURISTIC, summary=redact(pr.title), flags=flags)
+        errors.extend(f"{pr.source or pr.id}: {e}" for e in scan_errors)
+        if scan_errors and scan_errors[0].startswith(_SECRET_SCAN_FAILED):
+            return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=scan_errors[0])
+    return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=_unscanned(pr, diff))
+
+
+_SECRET_SCAN_FAILED = "secret scan failed"
+
+
+def _security_flags(pr: PullRequest, diff: ParsedDiff) -> tuple[tuple[Flag, ...], list[str]]:
+    """The secret and injection flags of what was parsed, after another stage raised: an
+    internal error must not hide a finding. Each scanner runs on its own, so one that fails
+    still leaves the other's flags; a failed secret scan comes first in the errors returned
+    and makes the PR count as unscanned."""
+    flags: list[Flag] = []
+    problems: list[str] = []
+    try:
+        flags.extend(secrets.scan_diff(diff))
+    except Exception as exc:  # recorded: the `unscanned` gate holds the PR
+        problems.append(f"{_SECRET_SCAN_FAILED}: {type(exc).__name__}: {exc}")
+    try:
+        flags.extend(injection.scan(pr, diff))
+    except Exception as exc:  # recorded; the secret flags above still stand
+        problems.append(f"injection scan failed: {type(exc).__name__}: {exc}")
+    return tuple(flags), problems
+
+
+def _unscanned(pr: PullRequest, diff: ParsedDiff) -> str | None:
+    """Why none of the PR's content reached the secret scanner, or None when it did: no file
+    was parsed although there were bytes, or the input could not be read at all."""
+    if diff.files:
+        return None
+    if pr.diff.strip():
+        return "no file of the diff could be parsed"
+    if pr.load_errors:
+        return "the diff could not be read"
+    return None
 
 
 # Parallel static stage. Parsing, tree-sitter and the scanners are CPU-bound Python, so on a
@@ -255,6 +294,7 @@ def _finish(static: _Static, review: Review) -> Assessment:
         risk=risk,
         review=review,
         errors=static.assessment_errors,
+        unscanned=static.unscanned,
     )
 
 

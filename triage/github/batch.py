@@ -13,6 +13,12 @@ Why `reject` is not closed: the design's rule is "the bot proposes, a human disp
 Barnacle). Closing is reserved for `close` decisions (stale past the grace period, or a rule that
 asks to close); a `reject` gets its explanation and the `triage/reject` label and stays open
 until a maintainer closes it.
+
+No mass action by surprise: a PR is closed only after our stale warning has stood for
+`close_days` (see `triage.github.comment`); one run closes at most `max_closes` PRs and performs
+at most `max_writes` writes (both cut at a PR boundary, in queue order, the rest left for the
+next run); the plan's counts are printed before anything is written; and `--apply` refuses a
+clock (`now`) in the future, which would make every PR look stale.
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ from typing import Any
 import httpx
 
 from triage.config import Config
-from triage.errors import GitHubError
+from triage.errors import GitHubError, UsageError
 from triage.github.client import GitHubClient, RateLimitExceeded
-from triage.github.comment import PlannedAction, PrState, apply_action, describe, plan_for_item
+from triage.github.comment import ActionKind, PlannedAction, PrState, apply_action, describe, plan_for_item
 from triage.github.fetch import fetch_pull, make_client
 from triage.github.tree import ContentsTree
 from triage.models import PullRequest, Queue
@@ -35,10 +41,48 @@ from triage.models import PullRequest, Queue
 # In batch, "before" contents of changed files are not read (one request per file per PR would
 # dwarf everything else); complexity falls back to hunk-local figures. Routing files are read.
 BATCH_FILE_BUDGET = 0
+DEFAULT_MAX_CLOSES = 10
+DEFAULT_MAX_WRITES = 200
+
+
+def cap_plan(plan: list[PlannedAction], max_closes: int, max_writes: int) -> tuple[list[PlannedAction], int, int]:
+    """The plan cut to the run's caps, whole PRs at a time in plan order (a PR's comment, labels
+    and close go together or not at all, so a close never goes out without its explanation).
+    A PR whose close is over `max_closes` keeps its other writes. Returns (kept, closes held
+    back, writes held back)."""
+    by_pr: dict[int, list[PlannedAction]] = {}
+    for action in plan:
+        by_pr.setdefault(action.number, []).append(action)
+    kept: list[PlannedAction] = []
+    closes = held_closes = held_writes = 0
+    for actions in by_pr.values():
+        if any(a.kind is ActionKind.CLOSE for a in actions) and closes >= max_closes:
+            held_closes += 1
+            actions = [a for a in actions if a.kind is not ActionKind.CLOSE]
+        if len(kept) + len(actions) > max_writes:
+            held_writes += len(actions)
+            held_closes += sum(a.kind is ActionKind.CLOSE for a in actions)
+            continue
+        closes += sum(a.kind is ActionKind.CLOSE for a in actions)
+        kept.extend(actions)
+    return kept, held_closes, held_writes
+
+
+def plan_counts(plan: list[PlannedAction]) -> str:
+    """`3 comments, 2 warnings, 5 label changes, 1 close`: printed before anything is done."""
+
+    def n(kinds: tuple[ActionKind, ...]) -> int:
+        return sum(a.kind in kinds for a in plan)
+
+    comments = n((ActionKind.COMMENT, ActionKind.EDIT_COMMENT))
+    warnings = n((ActionKind.WARN,))
+    labels = n((ActionKind.ADD_LABELS, ActionKind.REMOVE_LABELS))
+    closes = n((ActionKind.CLOSE,))
+    return f"{comments} comments, {warnings} stale warnings, {labels} label changes, {closes} closes"
 
 
 def plan_queue(
-    queue: Queue, states: dict[int, PrState], cfg: Config, *, allow_close: bool = True
+    queue: Queue, states: dict[int, PrState], cfg: Config, *, allow_close: bool = True, now: datetime | None = None
 ) -> list[PlannedAction]:
     """Every write for every PR of the queue, in queue order."""
     from triage.report import render_item_markdown
@@ -49,7 +93,7 @@ def plan_queue(
         if number is None or number not in states:
             continue
         markdown = render_item_markdown(queue, item.pr.id)
-        plan.extend(plan_for_item(item, states[number], markdown, cfg, allow_close=allow_close))
+        plan.extend(plan_for_item(item, states[number], markdown, cfg, allow_close=allow_close, now=now))
     return plan
 
 
@@ -103,11 +147,23 @@ def run_batch(
     now: datetime | None = None,
     progress: Callable[[PullRequest], None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    max_closes: int = DEFAULT_MAX_CLOSES,
+    max_writes: int = DEFAULT_MAX_WRITES,
+    clock: Callable[[], datetime] | None = None,
 ) -> tuple[Queue, list[PlannedAction]]:
-    """Triage all open PRs of `repo`; print and, with `apply`, perform the planned writes."""
+    """Triage all open PRs of `repo`; print and, with `apply`, perform the planned writes.
+    `clock` is the real clock (injectable for tests) that a given `now` is checked against."""
     from triage.pipeline import RunContext, run
 
-    now = now or datetime.now(UTC)
+    real_now = (clock or (lambda: datetime.now(UTC)))()
+    if apply and now is not None and now > real_now:
+        raise UsageError(
+            f"--now {now.isoformat()} is in the future; --apply acts only on the real clock "
+            f"(now {real_now:%Y-%m-%dT%H:%M:%SZ})"
+        )
+    if max_closes < 0 or max_writes < 0:
+        raise UsageError("--max-closes and --max-writes must be 0 or more")
+    now = now or real_now
     client = make_client(cfg, api_url, token, http_client=http_client, sleep=sleep)
     with client:
         own_login = client.viewer_login()
@@ -127,11 +183,20 @@ def run_batch(
             from triage.report import write_reports
 
             write_reports(queue, out_dir)
-        plan = plan_queue(queue, states, cfg, allow_close=True)
+        full = plan_queue(queue, states, cfg, allow_close=True, now=now)
+        plan, held_closes, held_writes = cap_plan(full, max_closes, max_writes)
         verb = "doing" if apply else "would do"
         if console is not None:
             if not plan:
                 console.print(f"{repo}: nothing to do ({len(queue.items)} open PRs already up to date)")
+            else:
+                held = ""
+                if held_closes or held_writes:
+                    held = (
+                        f"; held back for the next run: {held_closes} closes (--max-closes {max_closes}), "
+                        f"{held_writes} writes (--max-writes {max_writes})"
+                    )
+                console.print(f"{repo}: plan: {plan_counts(plan)}{held}", markup=False, highlight=False)
             for action in plan:
                 console.print(f"{verb}: {describe(action)}", markup=False, highlight=False)
         if apply:

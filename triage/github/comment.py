@@ -16,25 +16,35 @@ Labels: `size/<bucket>`, `risk/<level>`, `triage/<decision>` and whatever the po
 Closing: only `close` decisions (stale past the grace period, or a rule that asks to close) and
 only when the caller allows it (`triage github --apply`; `triage ci` never closes). `reject` gets
 the comment and the `triage/reject` label but stays open: a human disposes.
+
+No close without a warning: a PR is closed only when our stale warning (a comment of its own,
+found again by `STALE_MARKER` and written by us) was posted after the PR's last human activity
+and at least `[stale] close_days` before `now`. A PR due for closing without such a warning gets
+the warning instead, and the close waits `close_days` from then; a warning that is too recent
+plans nothing. So a wrong clock, a lost comment or a changed config can never close a PR that
+nobody was told about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from triage.config import Config
 from triage.github.client import GitHubClient
-from triage.github.convert import OWN_LABEL_PREFIXES, STICKY_MARKER, is_bot
+from triage.github.convert import OWN_LABEL_PREFIXES, STALE_MARKER, STICKY_MARKER, is_bot, parse_time
 from triage.models import DecisionKind, QueueItem
+from triage.policy.gates import stale_clock
 
 MAX_COMMENT_CHARS = 65536  # GitHub refuses longer bodies ("body is too long")
 
 
 class ActionKind(StrEnum):
     COMMENT = "comment"
+    WARN = "warn"
     EDIT_COMMENT = "edit-comment"
     ADD_LABELS = "add-labels"
     REMOVE_LABELS = "remove-labels"
@@ -65,6 +75,8 @@ class PrState:
     # False when the comments could not be read: then no comment is planned at all, because
     # "no sticky found" would otherwise post a duplicate.
     comments_known: bool = True
+    # When our latest stale warning comment was posted (None: no warning found).
+    warned_at: datetime | None = None
 
 
 def sticky_body(markdown: str) -> str:
@@ -74,7 +86,11 @@ def sticky_body(markdown: str) -> str:
     if len(body) <= MAX_COMMENT_CHARS:
         return body
     note = "\n\n_… cut to fit GitHub's comment limit; the full report is in the job summary._\n"
-    return body[: MAX_COMMENT_CHARS - len(note)] + note
+    closing = "\n</details>" * 8  # room to close every <details> left open by the cut
+    head = body[: MAX_COMMENT_CHARS - len(note) - len(closing)]
+    head = head[: head.rfind("\n") + 1] or head  # whole lines: no half table row or tag
+    unclosed = max(0, head.count("<details>") - head.count("</details>"))
+    return head + "\n</details>" * min(unclosed, 8) + note
 
 
 def find_sticky(comments: Iterable[Mapping[str, Any]], own_login: str | None = None) -> Mapping[str, Any] | None:
@@ -92,6 +108,31 @@ def find_sticky(comments: Iterable[Mapping[str, Any]], own_login: str | None = N
     return None
 
 
+def _ours(comment: Mapping[str, Any], own_login: str | None) -> bool:
+    user = comment.get("user") or {}
+    return bool(user.get("login") == own_login) if own_login else is_bot(user)
+
+
+def find_warning(comments: Iterable[Mapping[str, Any]], own_login: str | None = None) -> datetime | None:
+    """When our latest stale warning was posted: a comment of ours carrying `STALE_MARKER`.
+    A human pasting the marker does not count as a warning."""
+    latest: datetime | None = None
+    for comment in comments:
+        if STALE_MARKER not in str(comment.get("body") or "") or not _ours(comment, own_login):
+            continue
+        at = parse_time(comment.get("created_at"))
+        if at is not None and (latest is None or at > latest):
+            latest = at
+    return latest
+
+
+def warning_body(days_idle: int, close_days: int) -> str:
+    return (
+        f"{STALE_MARKER}\nThis PR has had no human activity for {days_idle} days. It will be closed "
+        f"in {close_days} days or later unless someone comments, pushes or reviews it.\n"
+    )
+
+
 def state_from_github(
     pr: Mapping[str, Any],
     comments: Iterable[Mapping[str, Any]],
@@ -107,6 +148,7 @@ def state_from_github(
         sticky_id=int(sticky["id"]) if sticky else None,
         sticky_body=str(sticky.get("body") or "") if sticky else None,
         comments_known=comments_known,
+        warned_at=find_warning(comments, own_login) if comments_known else None,
     )
 
 
@@ -141,8 +183,25 @@ def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
 
+def _warned_in_time(item: QueueItem, state: PrState, cfg: Config, now: datetime) -> bool:
+    """Our warning was posted after the last human activity and `close_days` ago or more."""
+    if state.warned_at is None:
+        return False
+    clock = stale_clock(item.pr)
+    warned = state.warned_at if state.warned_at.tzinfo else state.warned_at.replace(tzinfo=now.tzinfo)
+    if clock is not None and warned < clock:
+        return False  # a human acted after that warning: it no longer counts
+    return now - warned >= timedelta(days=cfg.stale.close_days)
+
+
 def plan_for_item(
-    item: QueueItem, state: PrState, markdown: str, cfg: Config, *, allow_close: bool = False
+    item: QueueItem,
+    state: PrState,
+    markdown: str,
+    cfg: Config,
+    *,
+    allow_close: bool = False,
+    now: datetime | None = None,
 ) -> tuple[PlannedAction, ...]:
     """Every write needed to bring one PR in line with its triage result, and nothing more."""
     number = state.number
@@ -170,16 +229,35 @@ def plan_for_item(
             )
         if add:
             actions.append(PlannedAction(ActionKind.ADD_LABELS, number, f"add {', '.join(add)}", labels=add))
-    if allow_close and state.open and item.decision.kind is DecisionKind.CLOSE:
-        why = "; ".join(r.message for r in item.decision.reasons) or "decision: close"
-        actions.append(PlannedAction(ActionKind.CLOSE, number, f"close ({why})"))
+    if allow_close and state.open and now is not None and state.comments_known:
+        stale = any(r.rule == "stale" for r in (*item.decision.reasons, *item.decision.notes))
+        due = item.decision.kind is DecisionKind.CLOSE
+        if due and _warned_in_time(item, state, cfg, now):
+            why = "; ".join(r.message for r in item.decision.reasons) or "decision: close"
+            actions.append(PlannedAction(ActionKind.CLOSE, number, f"close ({why})"))
+        elif (due or stale) and not _has_current_warning(item, state):
+            clock = stale_clock(item.pr)
+            idle = (now - clock).days if clock is not None else cfg.stale.warn_days
+            body = warning_body(idle, cfg.stale.close_days)
+            actions.append(PlannedAction(ActionKind.WARN, number, f"post stale warning ({idle} days idle)", body=body))
     return tuple(actions)
+
+
+def _has_current_warning(item: QueueItem, state: PrState) -> bool:
+    """A warning posted since the last human activity: the close only has to wait for it."""
+    if state.warned_at is None:
+        return False
+    clock = stale_clock(item.pr)
+    warned = (
+        state.warned_at if state.warned_at.tzinfo else state.warned_at.replace(tzinfo=clock.tzinfo if clock else None)
+    )
+    return clock is None or warned >= clock
 
 
 def apply_action(client: GitHubClient, repo: str, action: PlannedAction) -> None:
     """Perform one planned write. The comment is planned before the close, so a closed PR
     always carries the explanation."""
-    if action.kind is ActionKind.COMMENT:
+    if action.kind in (ActionKind.COMMENT, ActionKind.WARN):
         client.create_comment(repo, action.number, action.body or "")
     elif action.kind is ActionKind.EDIT_COMMENT:
         if action.comment_id is None:  # pragma: no cover - plan_for_item always sets it

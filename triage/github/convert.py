@@ -28,6 +28,8 @@ from triage.sources.trailers import parse_trailers
 from triage.timeutil import parse_iso8601
 
 STICKY_MARKER = "<!-- pr-triage:sticky -->"
+# The stale warning, a comment of its own: its creation time is when the PR was warned.
+STALE_MARKER = "<!-- pr-triage:stale-warning -->"
 # Label namespaces this tool owns: a label event in them is our own bookkeeping, not activity.
 OWN_LABEL_PREFIXES = ("size/", "risk/", "triage/")
 
@@ -152,7 +154,8 @@ def last_human_activity(
     latest = parse_time(pr.get("created_at"))
 
     for c in comments:
-        if not is_bot(c.get("user"), bots) and STICKY_MARKER not in str(c.get("body") or ""):
+        body = str(c.get("body") or "")
+        if not is_bot(c.get("user"), bots) and STICKY_MARKER not in body and STALE_MARKER not in body:
             latest = _later(latest, parse_time(c.get("created_at")))
     for r in reviews:
         if not is_bot(r.get("user"), bots):
@@ -170,7 +173,9 @@ def last_human_activity(
             name = str((ev.get("label") or {}).get("name") or "")
             if name.startswith(OWN_LABEL_PREFIXES):
                 continue
-        if kind == "commented" and STICKY_MARKER in str(ev.get("body") or ""):
+        if kind == "commented" and (
+            STICKY_MARKER in str(ev.get("body") or "") or STALE_MARKER in str(ev.get("body") or "")
+        ):
             continue
         who = ev.get("actor") or ev.get("user")
         if who is None or is_bot(who, bots):

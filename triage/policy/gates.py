@@ -6,6 +6,16 @@ precedence skipped > close > reject > needs-split > throttled > review, and *eve
 fired is listed as a reason so the report can say all that is wrong at once (fixing one problem
 should not reveal the next on the following run).
 
+Gates never fail open. The security rule (`SECURITY_RULES`: `secret`) outranks every other
+kind, so a draft, an unparseable PR or a stale one that adds a secret is decided `reject`, not
+`skipped` or `close`. Every rule runs for every PR, whatever the others found, and
+a rule that raises becomes an `internal-error` reason of its own without costing the others
+(the secret rule's finding stands). `fail_on_matches` matches a `fail_on` entry against the
+decision, every rule that fired, and every kind any of them pushed for: a PR rejected for a
+missing issue still matches `fail_on = ["needs-split"]` when it is also too large. A PR whose
+content could not be scanned (`unscanned`) is decided `skipped` like any unreadable input, but
+it matches `fail_on` entries `reject` and `secret` as well: a secret cannot be ruled out.
+
 Overrides: the label `[gates] override_prefix + rule` (default `triage/override-<rule>`) on a PR
 disables that rule for that PR; the decision then records a note that the override was used.
 Two rules cannot be overridden because the queue's guarantees rest on them: `unparseable` (there
@@ -18,6 +28,11 @@ Rules and the choices made where the design leaves room:
 * `draft` -> skipped: drafts are not asking for review yet.
 * `no-owner` -> reject (or throttled when `[gates] reject_without_owner = false`), with the
   owner lookup's explanation.
+* `unscanned` -> reject (the decision stays `skipped` through `unparseable`, which always
+  fires with it): nothing of the PR's content could be scanned for secrets (the diff could not
+  be fetched or parsed, or the scanner failed); a PR cannot pass a security gate unseen. When
+  only part could be read (a truncated diff) that part is scanned, and the `unparseable`
+  reason quotes why the rest is missing.
 * `secret` -> reject until removed: a flag of the secrets scanner (`Flag.secret`, set by
   `triage.review.secrets.scan_diff` only), or any security flag of severity critical (from any
   reviewer: a critical finding holds the PR whoever made it).
@@ -71,9 +86,11 @@ from triage.timeutil import as_utc
 __all__ = [
     "NOT_OVERRIDABLE",
     "PRECEDENCE",
+    "SECURITY_RULES",
     "PolicyContext",
     "decide",
     "decision_labels",
+    "fail_on_matches",
     "has_write_access",
     "is_secret_flag",
     "stale_clock",
@@ -90,7 +107,14 @@ PRECEDENCE: tuple[DecisionKind, ...] = (
 )
 _RANK = {kind: i for i, kind in enumerate(PRECEDENCE)}
 
-NOT_OVERRIDABLE: frozenset[str] = frozenset({"unparseable", "no-owner"})
+NOT_OVERRIDABLE: frozenset[str] = frozenset({"unparseable", "no-owner", "internal-error"})
+
+# Rules whose decision outranks every precedence above: what they hold must never be masked
+# by a draft, an unreadable input or a stale close.
+SECURITY_RULES: frozenset[str] = frozenset({"secret"})
+# `fail_on` entries an unscanned PR matches besides its own rule and kinds.
+_UNSCANNED_MATCHES: frozenset[str] = frozenset({"secret"})
+_SECURITY_RANK = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +185,16 @@ def _unparseable(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) 
         return ()
     more = f" (and {len(a.errors) - 1} more)" if len(a.errors) > 1 else ""
     return (_Fired("unparseable", DecisionKind.SKIPPED, f"cannot be triaged: {a.errors[0]}{more}"),)
+
+
+def _unscanned(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    if a.unscanned is not None:
+        msg = (
+            f"its content could not be scanned for secrets ({a.unscanned}); held until a run "
+            "can read and scan the whole diff"
+        )
+        return (_Fired("unscanned", DecisionKind.REJECT, msg),)
+    return ()
 
 
 def _draft(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
@@ -277,6 +311,7 @@ def _ai_note(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> t
 
 _PER_PR_RULES: tuple[_RuleFn, ...] = (
     _unparseable,
+    _unscanned,
     _draft,
     _no_owner,
     _secret,
@@ -361,24 +396,45 @@ def _resolve(a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: C
         if f.kind is None:
             notes.append(Reason(f.rule, f.message, label))
         else:
-            reasons.append((_RANK[f.kind], order, Reason(f.rule, f.message, label)))
-    kinds = [PRECEDENCE[r] for r, _, _ in reasons]
-    kind = min(kinds, key=_RANK.__getitem__) if kinds else DecisionKind.REVIEW
-    ordered = tuple(r for _, _, r in sorted(reasons, key=lambda t: (t[0], t[1])))
+            rank = _SECURITY_RANK if f.rule in SECURITY_RULES else _RANK[f.kind]
+            reasons.append((rank, order, Reason(f.rule, f.message, label, f.kind)))
+    ordered_reasons = sorted(reasons, key=lambda t: (t[0], t[1]))
+    first = ordered_reasons[0][2].kind if ordered_reasons else None
+    kind = first if first is not None else DecisionKind.REVIEW
+    ordered = tuple(r for _, _, r in ordered_reasons)
     return Decision(kind, ordered, owner, tuple(notes), decision_labels(a, kind))
+
+
+def _run_rule(rule: _RuleFn, a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    """One rule on one PR. A rule that raises costs only itself: the PR is skipped with the
+    error as a reason, and every other rule's finding (a secret above all) still counts."""
+    try:
+        return rule(a, facts, cfg, ctx)
+    except Exception as exc:  # a bug in one rule must not hide what the others found
+        name = getattr(rule, "__name__", "rule").lstrip("_").replace("_", "-")
+        msg = f"internal error in rule {name}: {type(exc).__name__}: {exc}"
+        return (_Fired("internal-error", DecisionKind.SKIPPED, msg),)
+
+
+def _facts(a: Assessment, cfg: Config, ctx: PolicyContext) -> _Facts:
+    """The shared per-PR facts; a lookup that raises means "unknown", never a crashed batch."""
+    try:
+        owner = find_owner(a.pr, a.diff, cfg.owners, ctx.codeowners, ctx.codeowners_path)
+    except Exception as exc:  # the no-owner rule then holds the PR, with this as its reason
+        owner = OwnerLookup(None, f"owner lookup failed ({type(exc).__name__}: {exc})")
+    try:
+        ai = ai_assistance(a.pr, cfg.owners)
+    except Exception:  # unknown AI assistance: the AI cap simply does not count this PR
+        ai = None
+    return _Facts(owner=owner, ai=ai, write=has_write_access(a.pr, cfg))
 
 
 def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -> tuple[Decision, ...]:
     """One Decision per Assessment, in input order. Pure: same inputs, same decisions."""
-    facts = [
-        _Facts(
-            owner=find_owner(a.pr, a.diff, cfg.owners, ctx.codeowners, ctx.codeowners_path),
-            ai=ai_assistance(a.pr, cfg.owners),
-            write=has_write_access(a.pr, cfg),
-        )
-        for a in assessments
+    facts = [_facts(a, cfg, ctx) for a in assessments]
+    per_pr = [
+        [f for rule in _PER_PR_RULES for f in _run_rule(rule, a, facts[i], cfg, ctx)] for i, a in enumerate(assessments)
     ]
-    per_pr = [[f for rule in _PER_PR_RULES for f in rule(a, facts[i], cfg, ctx)] for i, a in enumerate(assessments)]
     prefix = cfg.gates.override_prefix
 
     def skipped(i: int) -> bool:
@@ -397,6 +453,13 @@ def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -
 
 def fail_on_matches(decision: Decision, cfg: Config) -> tuple[str, ...]:
     """The `[ci] fail_on` entries (rule names or decision kinds) a decision matches: what makes
-    `triage run` and `triage ci` exit 1."""
+    `triage run` and `triage ci` exit 1.
+
+    An entry matches the decision's kind, any rule that fired (not overridden), or any kind one
+    of those rules pushed for, whichever decision won: a gate never passes because a stronger
+    decision masked it (a `reject` under a `skipped`, a `needs-split` under a `reject`)."""
     fired = {r.rule for r in decision.reasons} | {decision.kind.value}
+    fired |= {r.kind.value for r in decision.reasons if r.kind is not None}
+    if "unscanned" in fired:
+        fired |= _UNSCANNED_MATCHES
     return tuple(sorted(fired & set(cfg.ci.fail_on)))

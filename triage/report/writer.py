@@ -3,6 +3,10 @@
 Each file is written to a temporary file in the target directory and moved into place with
 `os.replace`, which is atomic on POSIX and Windows: a reader (a CI step uploading artifacts, a
 browser reloading queue.html) sees the old file or the new one, never half of one.
+
+Reports get the mode any new file would (0666 minus the umask), not mkstemp's private 0600:
+a CI step uploading artifacts or a web server publishing queue.html under another user must be
+able to read them, and a user who wants them private sets a umask.
 """
 
 from __future__ import annotations
@@ -19,10 +23,18 @@ from triage.report.json_report import iter_json
 from triage.report.markdown import render_markdown
 
 
-def _write_temp(path: Path, chunks: Iterable[str]) -> str:
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: POSIX has no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_temp(path: Path, chunks: Iterable[str], mode: int) -> str:
     """Write `chunks` (UTF-8) to a temporary sibling of `path`; return the temporary's name."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             for chunk in chunks:
                 fh.write(chunk)
@@ -51,8 +63,9 @@ def write_reports(queue: Queue, out_dir: str | os.PathLike[str]) -> list[Path]:
     temps: list[tuple[str, Path]] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
+        mode = 0o666 & ~_umask()
         for name, render in renderers.items():
-            temps.append((_write_temp(out / name, render()), out / name))
+            temps.append((_write_temp(out / name, render(), mode), out / name))
         for tmp, path in temps:
             os.replace(tmp, path)
     except OSError as exc:

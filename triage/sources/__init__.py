@@ -25,6 +25,7 @@ memory stays flat on directories of thousands of patches.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,11 +75,43 @@ def _load_all(paths: Sequence[Path]) -> Iterator[PullRequest]:
 # ------------------------------------------------------------------------------------- reading
 
 
+def _not_regular(mode: int) -> str | None:
+    """What a non-regular file is, or None for a regular file."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
 def _read(path: Path) -> tuple[bytes, str | None]:
+    """A regular file's bytes. A FIFO, device or socket is an error, never a read that hangs
+    or never ends: stat before opening, open non-blocking, and check the opened file again
+    (it may have been swapped between the two)."""
     try:
-        return path.read_bytes(), None
+        kind = _not_regular(os.stat(path).st_mode)
+        if kind is None:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+            with os.fdopen(fd, "rb") as fh:
+                kind = _not_regular(os.fstat(fh.fileno()).st_mode)
+                if kind is None:
+                    return fh.read(), None
     except OSError as exc:
         return b"", f"{path}: cannot read ({exc.strerror or type(exc).__name__})"
+    return b"", f"{path}: {kind}, not a regular file; give a .diff/.patch or .json file"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symlink followed, stays inside directory `root`."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
 
 
 def _is_diff_name(name: str) -> bool:
@@ -104,10 +137,15 @@ def _load_sidecar(path: Path) -> _Sidecar:
 def _partner_diff(sidecar: _Sidecar) -> tuple[Path | None, str | None]:
     """The diff a sidecar belongs with, or None and why not."""
     if sidecar.fields.diff_file:
-        target = sidecar.path.parent / sidecar.fields.diff_file
-        if target.is_file():
+        named = str(sidecar.fields.diff_file)
+        target = sidecar.path.parent / named
+        # The sidecar may come from the PR itself: it names a file next to it, never one
+        # elsewhere on the machine (absolute path, `..`, or a symlink leading out).
+        if Path(named).is_absolute() or ".." in Path(named).parts or not _inside(target, sidecar.path.parent):
+            return None, f"{sidecar.path}: diff_file {named!r} is outside the sidecar's directory"
+        if target.exists() or target.is_symlink():
             return target, None
-        return None, f"{sidecar.path}: diff_file {sidecar.fields.diff_file!r} not found"
+        return None, f"{sidecar.path}: diff_file {named!r} not found"
     for suffix in DIFF_SUFFIXES:
         target = sidecar.path.with_suffix(suffix)
         if target.is_file():
@@ -121,6 +159,8 @@ class _Loader:
 
     consumed: set[Path] = field(default_factory=set)
     visited_dirs: set[Path] = field(default_factory=set)
+    # The input directory being walked: nothing reached through it may lie outside it.
+    root: Path | None = None
 
     def _claim(self, path: Path) -> bool:
         key = path.resolve()
@@ -191,8 +231,11 @@ class _Loader:
             if why:
                 errors.append(why)
         else:
-            diffs = sorted(p for p in path.iterdir() if p.is_file() and _is_diff_name(p.name))
-            if not diffs:
+            found = sorted(p for p in path.iterdir() if _is_diff_name(p.name) and (p.is_file() or p.is_symlink()))
+            outside = [p for p in found if not _inside(p, self.root or path)]
+            errors += [f"{p}: symlink to outside the input directory; not read" for p in outside]
+            diffs = [p for p in found if p not in outside]
+            if not found:
                 errors.append(f"{path}: PR directory without a .diff or .patch file")
         for d in diffs:
             self.consumed.add(d.resolve())
@@ -225,6 +268,28 @@ class _Loader:
         if real in self.visited_dirs:
             return  # a symlink loop, or the same directory given twice
         self.visited_dirs.add(real)
+        top = self.root is None
+        if top:
+            self.root = real
+        try:
+            yield from self._scan_entries(directory)
+        finally:
+            if top:
+                self.root = None
+
+    def _outside(self, entry: os.DirEntry[str]) -> PullRequest | None:
+        """An error item for a symlink that leads out of the input directory (it is not
+        followed); None when the entry stays inside."""
+        assert self.root is not None
+        if not entry.is_symlink() or _inside(Path(entry.path), self.root):
+            return None
+        return build_pull_request(
+            pr_id=Path(entry.name).stem,
+            source=entry.path,
+            load_errors=[f"{entry.path}: symlink to outside the input directory {self.root}; not followed"],
+        )
+
+    def _scan_entries(self, directory: Path) -> Iterator[PullRequest]:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
@@ -240,6 +305,8 @@ class _Loader:
         for entry in entries:
             if entry.name.startswith(".") or not entry.name.lower().endswith(".json") or not entry.is_file():
                 continue
+            if self._outside(entry) is not None:
+                continue
             sidecar = _load_sidecar(Path(entry.path))
             sidecars[sidecar.path] = sidecar
             if sidecar.is_pr:
@@ -250,12 +317,19 @@ class _Loader:
             if entry.name.startswith("."):
                 continue
             path = Path(entry.path)
-            if entry.is_dir():
+            outside = self._outside(entry)
+            if outside is not None:
+                if (
+                    entry.is_dir() or _is_diff_name(entry.name) or entry.name.lower().endswith(".json")
+                ) and self._claim(path):
+                    yield outside
+            elif entry.is_dir():
                 yield from self.load(path)
             elif not entry.is_file():
-                # A dangling symlink named like a diff is an input that cannot be read: report
-                # it as an item rather than skip it silently.
-                if entry.is_symlink() and _is_diff_name(entry.name) and self._claim(path):
+                # A dangling symlink, a FIFO or a device named like an input cannot be read:
+                # report it as an item (never open it blocking, never skip it silently).
+                named = _is_diff_name(entry.name) or entry.name.lower().endswith(".json")
+                if named and self._claim(path):
                     yield self._from_diff(path)
             elif path in sidecars:
                 sidecar = sidecars[path]
