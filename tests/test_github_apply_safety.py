@@ -14,7 +14,7 @@ from github_stub import GitHubStub, Recorded, add_simple_pull, make_pr
 from rich.console import Console
 
 from triage.cli import main
-from triage.config import CacheConfig, Config
+from triage.config import Config
 from triage.errors import UsageError
 from triage.github.batch import run_batch
 from triage.github.convert import STALE_MARKER, STICKY_MARKER
@@ -27,11 +27,6 @@ NOW = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
 
 def ago(days: int) -> str:
     return (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@pytest.fixture
-def cfg(tmp_path: Any) -> Config:
-    return Config(cache=CacheConfig(dir=str(tmp_path / "cache")), llm_mode="off")
 
 
 @pytest.fixture

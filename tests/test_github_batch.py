@@ -10,7 +10,7 @@ import pytest
 from github_stub import GitHubStub, Recorded, add_simple_pull, make_pr, text_file
 from rich.console import Console
 
-from triage.config import CacheConfig, Config
+from triage.config import Config
 from triage.errors import GitHubError
 from triage.github.batch import run_batch
 from triage.github.client import GitHubClient
@@ -21,11 +21,6 @@ from triage.models import DecisionKind
 REPO = "octo/widgets"
 TOKEN = "ghs_stub_token_do_not_leak"
 NOW = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def cfg(tmp_path) -> Config:
-    return Config(cache=CacheConfig(dir=str(tmp_path / "cache")), llm_mode="off")
 
 
 @pytest.fixture

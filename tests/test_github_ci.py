@@ -35,11 +35,6 @@ def stub():
         yield gh
 
 
-@pytest.fixture
-def cfg(tmp_path) -> Config:
-    return Config(cache=CacheConfig(dir=str(tmp_path / "cache")), llm_mode="off")
-
-
 def env_for(stub: GitHubStub, tmp_path: Path, event: dict, repo: str, name: str = "pull_request_target") -> dict:
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(event))

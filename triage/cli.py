@@ -27,7 +27,7 @@ from triage.models import PullRequest, Queue
 from triage.policy import fail_on_matches
 from triage.timeutil import parse_iso8601
 
-EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2  # gate failures exit 1 through GateFailed.exit_code
 
 
 def _parse_now(value: str | None) -> datetime:

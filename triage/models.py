@@ -293,10 +293,6 @@ class FunctionChange:
     def cognitive_delta(self) -> int:
         return (self.cognitive_after or 0) - (self.cognitive_before or 0)
 
-    @property
-    def cyclomatic_delta(self) -> int:
-        return (self.cyclomatic_after or 0) - (self.cyclomatic_before or 0)
-
 
 @dataclass(frozen=True, slots=True)
 class FileHistory:
