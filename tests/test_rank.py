@@ -179,13 +179,19 @@ def test_only_review_decisions_with_owner_enter_the_queue() -> None:
     assert [(i.pr.id, i.rank) for i in queue.items] == [("ok", 1), ("draft", None), ("bot", None)]
 
 
-def test_review_decision_without_owner_is_kept_out() -> None:
+def test_rank_does_not_re_decide_a_review_without_owner() -> None:
+    """Holding an owner-less PR is policy's `no-owner` gate; rank refuses the broken contract."""
     batch = [make("x")]
     decisions = tuple(replace(d, owner=None) for d in decide(batch, CFG, PolicyContext(NOW)))
-    queue = rank(batch, decisions, CFG, NOW, "heuristic")
-    item = queue.items[0]
-    assert item.rank is None and item.decision.kind is K.THROTTLED
-    assert item.decision.reasons[0].rule == "no-owner"
+    with pytest.raises(ValueError, match="without an accountable owner: x"):
+        rank(batch, decisions, CFG, NOW, "heuristic")
+
+
+def test_policy_holds_a_pr_without_owner_before_rank() -> None:
+    batch = [make("x", author="x[bot]", author_association="NONE")]
+    queue = run(batch)
+    assert queue.items[0].rank is None
+    assert queue.items[0].decision.kind is not K.REVIEW
 
 
 def test_mismatched_lengths_are_an_error() -> None:

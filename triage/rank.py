@@ -197,16 +197,16 @@ def rank(
         QueueItem(a, d, priority(a, cfg, now), estimate_minutes(a.metrics, cfg))
         for a, d in zip(assessments, decisions, strict=True)
     ]
-    candidates: list[int] = []
-    others: list[int] = []
-    for i, item in enumerate(items):
-        if item.decision.kind is DecisionKind.REVIEW and item.decision.owner is not None:
-            candidates.append(i)
-        else:
-            if item.decision.kind is DecisionKind.REVIEW:  # defensive: no human, no queue
-                why = Reason("no-owner", "no accountable human: it cannot enter the queue")
-                items[i] = replace(item, decision=_throttle(item.decision, why))
-            others.append(i)
+    # Policy decides; rank only orders and cuts at capacity. A `review` decision without an
+    # owner means policy broke its contract (its `no-owner` gate holds such PRs), so it is a
+    # programming error here rather than a second, silent decision.
+    orphans = [
+        item.pr.id for item in items if item.decision.kind is DecisionKind.REVIEW and item.decision.owner is None
+    ]
+    if orphans:
+        raise ValueError(f"rank: review decisions without an accountable owner: {', '.join(orphans[:5])}")
+    candidates = [i for i, item in enumerate(items) if item.decision.kind is DecisionKind.REVIEW]
+    others = [i for i, item in enumerate(items) if item.decision.kind is not DecisionKind.REVIEW]
     candidates.sort(key=lambda i: _order_key(items[i]))
 
     plan = capacity_plan(cfg, [items[i].estimated_review_minutes for i in candidates])
