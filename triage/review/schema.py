@@ -140,7 +140,7 @@ def json_schema() -> dict[str, Any]:
     It is what `with_structured_output` turns into a `response_format` or a tool definition;
     the prompt quotes it for endpoints that support neither.
     """
-    schema = _strictify(copy.deepcopy(LLMReviewOutput.model_json_schema()))
+    schema: dict[str, Any] = _strictify(copy.deepcopy(LLMReviewOutput.model_json_schema()))
     schema["title"] = SCHEMA_NAME
     schema["description"] = "A triage review of one pull request."
     return schema
