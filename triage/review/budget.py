@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from triage.metrics.risk import WEIGHTS, is_sensitive_path
 from triage.models import FileDiff, FileKind, Hunk, Line, Metrics, ParsedDiff, PullRequest, Risk
@@ -54,6 +54,10 @@ _TOKENS = re.compile(r"[A-Za-z]{1,6}|[0-9]{1,3}|[ \t]{1,4}|\n|[^\sA-Za-z0-9]", r
 _LONE_SPACE = re.compile(r"(?<![ \t]) (?![ \t])")
 
 
+def _count_tokens(text: str) -> int:
+    return len(_TOKENS.findall(text)) - len(_LONE_SPACE.findall(text))
+
+
 @lru_cache(maxsize=64)
 def estimate_tokens(text: str) -> int:
     """A deterministic, slightly pessimistic token count for BPE tokenizers (cl100k/o200k-like).
@@ -73,7 +77,7 @@ def estimate_tokens(text: str) -> int:
     fitting the budget, on 16 threads sharing one GIL); the small cache serves the fixed parts
     of the prompt that are re-measured on every fitting round.
     """
-    return len(_TOKENS.findall(text)) - len(_LONE_SPACE.findall(text))
+    return _count_tokens(text)
 
 
 def fit_text(text: str, max_tokens: int) -> tuple[str, bool]:
@@ -115,17 +119,33 @@ class Payload:
     tokens_sent: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Unit:
-    """One hunk of one file, with its rank inputs and its redacted lines."""
+    """One hunk of one file, with its rank inputs and (on first use) its redacted lines.
+
+    The lines are made only for hunks the budget actually considers: a 50 MB diff has
+    thousands of hunks of which a few dozen fit, and a `Line` per line of all of them would
+    cost several times the diff's size in memory.
+    """
 
     file_index: int
     hunk_index: int
     file: FileDiff
     hunk: Hunk
-    lines: tuple[Line, ...]  # redacted
     score: float
     tier: int  # 0 source, 1 test, 2 docs (lower is sent first)
+
+    @cached_property
+    def lines(self) -> tuple[Line, ...]:
+        """The hunk's lines, redacted (see `_redact_lines`)."""
+        return _redact_lines(list(self.hunk.lines()), self.file.path)
+
+    @property
+    def min_tokens(self) -> int:
+        """A lower bound on the tokens of any rendering with at least its changed lines: each
+        changed line costs at least its `+`/`-` and its newline, and a header at least 13."""
+        changed = self.hunk.added + self.hunk.deleted
+        return 2 * changed + _MIN_HEADER_TOKENS if changed else 0  # no change: may render as nothing
 
     @property
     def header(self) -> str:
@@ -147,6 +167,9 @@ _NEVER_SENT = (FileKind.LOCKFILE, FileKind.GENERATED, FileKind.VENDORED)
 _CONTEXT_LEVELS: tuple[int | None, ...] = (None, 1, 0)
 # Below this many tokens left, a partial hunk is not worth sending.
 _MIN_PARTIAL_TOKENS = 48
+# The fewest tokens a rendered hunk can cost: `@@ -1,1 +1,1 @@` and a newline (`estimate_tokens`
+# counts each of @ - + , and the newline, and every run of digits).
+_MIN_HEADER_TOKENS = 13
 
 
 def hunk_header(hunk: Hunk) -> str:
@@ -283,9 +306,8 @@ def _units(diff: ParsedDiff, metrics: Metrics, risk: Risk) -> list[_Unit]:
         if file.kind in _NEVER_SENT or file.binary:
             continue
         for hi, hunk in enumerate(file.hunks):
-            lines = _redact_lines(list(hunk.lines()), file.path)
             score = _hunk_score(file, hunk, metrics, risk)
-            units.append(_Unit(fi, hi, file, hunk, lines, score, _TIERS.get(file.kind, 3)))
+            units.append(_Unit(fi, hi, file, hunk, score, _TIERS.get(file.kind, 3)))
     return units
 
 
@@ -438,8 +460,10 @@ def build_payload(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Ris
             header_only.append((fi, _file_header(file)))
         if not file.binary:
             full_tokens += estimate_tokens(_file_header(file))
+            # Counted piece by piece, uncached: the cache must not keep 64 hunks of a huge diff.
             full_tokens += sum(
-                estimate_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n{h.body}") for h in file.hunks
+                _count_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n") + _count_tokens(h.body)
+                for h in file.hunks
             )
 
     units = _ranked(_units(diff, metrics, risk))
@@ -453,20 +477,34 @@ def build_payload(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Ris
     plan = _Plan(budget, header_tokens)
     left_out: list[tuple[_Key, str]] = []
     for context in _CONTEXT_LEVELS:
-        choices = [choose(u, context) for u in units]
-        total = sum(c.tokens for c in choices) + sum(header_tokens.values())
-        if total <= budget:
+        # Rendered one by one and given up as soon as the level is over budget, so a huge diff
+        # costs a few hunks' rendering here, not all of them three times.
+        total = sum(header_tokens.values())
+        choices: list[_Choice] = []
+        for unit in units:
+            if total + unit.min_tokens > budget:
+                break
+            choices.append(choose(unit, context))
+            total += choices[-1].tokens
+            if total > budget:
+                break
+        if total <= budget and len(choices) == len(units):
             for choice in choices:
                 plan.put(choice)
             break
+        del choices
     else:
         # Changed lines only, in rank order. A hunk that does not fit is skipped (a smaller one
         # further down may fit); the first one too large for what is left is sent in part.
         partial_done = False
         for unit in units:
+            left = plan.room_for(unit)
+            # A hunk that provably cannot fit is not rendered (nor redacted) at all.
+            if unit.min_tokens > left and (partial_done or left < _MIN_PARTIAL_TOKENS):
+                left_out.append((unit.key, unit.name))
+                continue
             if plan.put(choose(unit, 0)):
                 continue
-            left = plan.room_for(unit)
             if not partial_done and left >= _MIN_PARTIAL_TOKENS:
                 changed = sum(1 for ln in unit.lines if ln.kind != " ")
                 lo, hi = 0, changed
