@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from openai_stub import OpenAIStub
 
 from triage.config import CacheConfig, Config, LLMConfig
@@ -28,6 +29,7 @@ def huge_diff(files: int, lines: int) -> bytes:
     return "".join(parts).encode()
 
 
+@pytest.mark.slow
 def test_a_huge_diff_with_the_llm_on_still_produces_a_reviewed_item(tmp_path: Path) -> None:
     data = huge_diff(files=300, lines=200)  # ~ 3 MB, 60,000 added lines
     assert len(data) > 2_500_000
