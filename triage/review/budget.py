@@ -34,7 +34,7 @@ from functools import cached_property, lru_cache
 
 from triage.metrics.risk import WEIGHTS, is_sensitive_path
 from triage.models import FileDiff, FileKind, Hunk, Line, Metrics, ParsedDiff, PullRequest, Risk
-from triage.review.secrets import find_secrets
+from triage.review.secrets import find_secrets, hunk_key_states, redact
 
 __all__ = [
     "Payload",
@@ -134,11 +134,17 @@ class _Unit:
     hunk: Hunk
     score: float
     tier: int  # 0 source, 1 test, 2 docs (lower is sent first)
+    in_key: tuple[bool, bool] = (False, False)  # each side starts inside a private key block
 
     @cached_property
     def lines(self) -> tuple[Line, ...]:
         """The hunk's lines, redacted (see `_redact_lines`)."""
-        return _redact_lines(list(self.hunk.lines()), self.file.path)
+        return _redact_lines(list(self.hunk.lines()), self.file.path, self.in_key)
+
+    @cached_property
+    def section(self) -> str:
+        """git's text after the header (`@@ ... @@ DB_PASSWORD=x` for a .env): redacted too."""
+        return redact(self.hunk.section, self.file.path)
 
     @property
     def min_tokens(self) -> int:
@@ -192,19 +198,20 @@ def _file_header(file: FileDiff) -> str:
 # Redaction, per hunk
 
 
-def _redact_lines(lines: list[Line], path: str) -> tuple[Line, ...]:
-    """The hunk's lines with every secret masked, found on each side's contiguous text."""
+def _redact_lines(lines: list[Line], path: str, inside: tuple[bool, bool] = (False, False)) -> tuple[Line, ...]:
+    """The hunk's lines with every secret masked, found on each side's contiguous text;
+    `inside` says whether each side starts inside a key block (`secrets.hunk_key_states`)."""
     masks: dict[int, list[tuple[int, int, str]]] = {}
     sides = (
         [i for i, ln in enumerate(lines) if ln.kind in " -"],  # the old version of the fragment
         [i for i, ln in enumerate(lines) if ln.kind in " +"],  # the new version
     )
-    for indices in sides:
+    for indices, in_key in zip(sides, inside, strict=True):
         if not indices:
             continue
         texts = [lines[i].text for i in indices]
         joined = "\n".join(texts)
-        findings = find_secrets(joined, path)
+        findings = find_secrets(joined, path, in_private_key=in_key)
         if not findings:
             continue
         starts: list[int] = []
@@ -305,9 +312,10 @@ def _units(diff: ParsedDiff, metrics: Metrics, risk: Risk) -> list[_Unit]:
     for fi, file in enumerate(diff.files):
         if file.kind in _NEVER_SENT or file.binary:
             continue
+        states = hunk_key_states(file)
         for hi, hunk in enumerate(file.hunks):
             score = _hunk_score(file, hunk, metrics, risk)
-            units.append(_Unit(fi, hi, file, hunk, score, _TIERS.get(file.kind, 3)))
+            units.append(_Unit(fi, hi, file, hunk, score, _TIERS.get(file.kind, 3), states[hi]))
     return units
 
 
@@ -369,7 +377,7 @@ def _segments(unit: _Unit, context: int | None, limit: int | None = None) -> lis
             o, nw = positions[i]
             o = o if old_count else o - 1
             nw = nw if new_count else nw - 1
-            section = f" {unit.hunk.section}" if unit.hunk.section and i == 0 else ""
+            section = f" {unit.section}" if unit.hunk.section and i == 0 else ""
             blocks.append(f"@@ -{o},{old_count} +{nw},{new_count} @@{section}\n" + "\n".join(body) + "\n")
         if limit is not None and taken >= limit:
             break
