@@ -30,11 +30,11 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from triage.metrics.risk import WEIGHTS, is_sensitive_path
 from triage.models import FileDiff, FileKind, Hunk, Line, Metrics, ParsedDiff, PullRequest, Risk
-from triage.review.secrets import find_secrets
+from triage.review.secrets import find_secrets, hunk_key_states, redact
 
 __all__ = [
     "Payload",
@@ -52,6 +52,10 @@ __all__ = [
 # letters counts a token per 6 characters started, digits per 3, spaces and tabs per 4.
 _TOKENS = re.compile(r"[A-Za-z]{1,6}|[0-9]{1,3}|[ \t]{1,4}|\n|[^\sA-Za-z0-9]", re.ASCII)
 _LONE_SPACE = re.compile(r"(?<![ \t]) (?![ \t])")
+
+
+def _count_tokens(text: str) -> int:
+    return len(_TOKENS.findall(text)) - len(_LONE_SPACE.findall(text))
 
 
 @lru_cache(maxsize=64)
@@ -73,7 +77,7 @@ def estimate_tokens(text: str) -> int:
     fitting the budget, on 16 threads sharing one GIL); the small cache serves the fixed parts
     of the prompt that are re-measured on every fitting round.
     """
-    return len(_TOKENS.findall(text)) - len(_LONE_SPACE.findall(text))
+    return _count_tokens(text)
 
 
 def fit_text(text: str, max_tokens: int) -> tuple[str, bool]:
@@ -115,17 +119,39 @@ class Payload:
     tokens_sent: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Unit:
-    """One hunk of one file, with its rank inputs and its redacted lines."""
+    """One hunk of one file, with its rank inputs and (on first use) its redacted lines.
+
+    The lines are made only for hunks the budget actually considers: a 50 MB diff has
+    thousands of hunks of which a few dozen fit, and a `Line` per line of all of them would
+    cost several times the diff's size in memory.
+    """
 
     file_index: int
     hunk_index: int
     file: FileDiff
     hunk: Hunk
-    lines: tuple[Line, ...]  # redacted
     score: float
     tier: int  # 0 source, 1 test, 2 docs (lower is sent first)
+    in_key: tuple[bool, bool] = (False, False)  # each side starts inside a private key block
+
+    @cached_property
+    def lines(self) -> tuple[Line, ...]:
+        """The hunk's lines, redacted (see `_redact_lines`)."""
+        return _redact_lines(list(self.hunk.lines()), self.file.path, self.in_key)
+
+    @cached_property
+    def section(self) -> str:
+        """git's text after the header (`@@ ... @@ DB_PASSWORD=x` for a .env): redacted too."""
+        return redact(self.hunk.section, self.file.path)
+
+    @property
+    def min_tokens(self) -> int:
+        """A lower bound on the tokens of any rendering with at least its changed lines: each
+        changed line costs at least its `+`/`-` and its newline, and a header at least 13."""
+        changed = self.hunk.added + self.hunk.deleted
+        return 2 * changed + _MIN_HEADER_TOKENS if changed else 0  # no change: may render as nothing
 
     @property
     def header(self) -> str:
@@ -147,6 +173,9 @@ _NEVER_SENT = (FileKind.LOCKFILE, FileKind.GENERATED, FileKind.VENDORED)
 _CONTEXT_LEVELS: tuple[int | None, ...] = (None, 1, 0)
 # Below this many tokens left, a partial hunk is not worth sending.
 _MIN_PARTIAL_TOKENS = 48
+# The fewest tokens a rendered hunk can cost: `@@ -1,1 +1,1 @@` and a newline (`estimate_tokens`
+# counts each of @ - + , and the newline, and every run of digits).
+_MIN_HEADER_TOKENS = 13
 
 
 def hunk_header(hunk: Hunk) -> str:
@@ -169,19 +198,20 @@ def _file_header(file: FileDiff) -> str:
 # Redaction, per hunk
 
 
-def _redact_lines(lines: list[Line], path: str) -> tuple[Line, ...]:
-    """The hunk's lines with every secret masked, found on each side's contiguous text."""
+def _redact_lines(lines: list[Line], path: str, inside: tuple[bool, bool] = (False, False)) -> tuple[Line, ...]:
+    """The hunk's lines with every secret masked, found on each side's contiguous text;
+    `inside` says whether each side starts inside a key block (`secrets.hunk_key_states`)."""
     masks: dict[int, list[tuple[int, int, str]]] = {}
     sides = (
         [i for i, ln in enumerate(lines) if ln.kind in " -"],  # the old version of the fragment
         [i for i, ln in enumerate(lines) if ln.kind in " +"],  # the new version
     )
-    for indices in sides:
+    for indices, in_key in zip(sides, inside, strict=True):
         if not indices:
             continue
         texts = [lines[i].text for i in indices]
         joined = "\n".join(texts)
-        findings = find_secrets(joined, path)
+        findings = find_secrets(joined, path, in_private_key=in_key)
         if not findings:
             continue
         starts: list[int] = []
@@ -282,10 +312,10 @@ def _units(diff: ParsedDiff, metrics: Metrics, risk: Risk) -> list[_Unit]:
     for fi, file in enumerate(diff.files):
         if file.kind in _NEVER_SENT or file.binary:
             continue
+        states = hunk_key_states(file)
         for hi, hunk in enumerate(file.hunks):
-            lines = _redact_lines(list(hunk.lines()), file.path)
             score = _hunk_score(file, hunk, metrics, risk)
-            units.append(_Unit(fi, hi, file, hunk, lines, score, _TIERS.get(file.kind, 3)))
+            units.append(_Unit(fi, hi, file, hunk, score, _TIERS.get(file.kind, 3), states[hi]))
     return units
 
 
@@ -347,7 +377,7 @@ def _segments(unit: _Unit, context: int | None, limit: int | None = None) -> lis
             o, nw = positions[i]
             o = o if old_count else o - 1
             nw = nw if new_count else nw - 1
-            section = f" {unit.hunk.section}" if unit.hunk.section and i == 0 else ""
+            section = f" {unit.section}" if unit.hunk.section and i == 0 else ""
             blocks.append(f"@@ -{o},{old_count} +{nw},{new_count} @@{section}\n" + "\n".join(body) + "\n")
         if limit is not None and taken >= limit:
             break
@@ -438,8 +468,10 @@ def build_payload(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Ris
             header_only.append((fi, _file_header(file)))
         if not file.binary:
             full_tokens += estimate_tokens(_file_header(file))
+            # Counted piece by piece, uncached: the cache must not keep 64 hunks of a huge diff.
             full_tokens += sum(
-                estimate_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n{h.body}") for h in file.hunks
+                _count_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n") + _count_tokens(h.body)
+                for h in file.hunks
             )
 
     units = _ranked(_units(diff, metrics, risk))
@@ -453,20 +485,34 @@ def build_payload(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Ris
     plan = _Plan(budget, header_tokens)
     left_out: list[tuple[_Key, str]] = []
     for context in _CONTEXT_LEVELS:
-        choices = [choose(u, context) for u in units]
-        total = sum(c.tokens for c in choices) + sum(header_tokens.values())
-        if total <= budget:
+        # Rendered one by one and given up as soon as the level is over budget, so a huge diff
+        # costs a few hunks' rendering here, not all of them three times.
+        total = sum(header_tokens.values())
+        choices: list[_Choice] = []
+        for unit in units:
+            if total + unit.min_tokens > budget:
+                break
+            choices.append(choose(unit, context))
+            total += choices[-1].tokens
+            if total > budget:
+                break
+        if total <= budget and len(choices) == len(units):
             for choice in choices:
                 plan.put(choice)
             break
+        del choices
     else:
         # Changed lines only, in rank order. A hunk that does not fit is skipped (a smaller one
         # further down may fit); the first one too large for what is left is sent in part.
         partial_done = False
         for unit in units:
+            left = plan.room_for(unit)
+            # A hunk that provably cannot fit is not rendered (nor redacted) at all.
+            if unit.min_tokens > left and (partial_done or left < _MIN_PARTIAL_TOKENS):
+                left_out.append((unit.key, unit.name))
+                continue
             if plan.put(choose(unit, 0)):
                 continue
-            left = plan.room_for(unit)
             if not partial_done and left >= _MIN_PARTIAL_TOKENS:
                 changed = sum(1 for ln in unit.lines if ln.kind != " ")
                 lo, hi = 0, changed

@@ -22,12 +22,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-from triage.models import Flag, FlagKind, ParsedDiff, PullRequest, Severity
+from triage.classify import LOCKFILES
+from triage.models import FileDiff, Flag, FlagKind, ParsedDiff, PullRequest, Severity
 
 __all__ = [
     "CONFIG_SUFFIXES",
     "SecretFinding",
+    "ends_inside_private_key",
     "find_secrets",
+    "hunk_key_states",
+    "is_key_path",
     "is_placeholder",
     "redact",
     "redact_pull_request",
@@ -37,7 +41,7 @@ __all__ = [
 
 # Kinds whose leak hands over infrastructure or signing identity: critical. Everything else
 # (chat, payment, SaaS tokens, passwords) is high.
-_CRITICAL_KINDS = frozenset({"private-key", "aws-access-key", "aws-secret-key", "google-api-key"})
+_CRITICAL_KINDS = frozenset({"private-key", "aws-access-key", "aws-secret-key", "google-api-key", "azure-key"})
 
 _DESCRIPTIONS = {
     "private-key": "private key block",
@@ -45,7 +49,15 @@ _DESCRIPTIONS = {
     "aws-secret-key": "AWS secret access key",
     "github-token": "GitHub token",
     "slack-token": "Slack token",
+    "sendgrid-key": "SendGrid API key",
     "slack-webhook": "Slack webhook URL",
+    "gitlab-token": "GitLab token",
+    "npm-token": "npm token",
+    "pypi-token": "PyPI token",
+    "azure-key": "Azure storage or service key",
+    "auth-header": "credential in an Authorization header",
+    "netrc-password": ".netrc password",
+    "cli-password": "password on a command line",
     "stripe-key": "Stripe live key",
     "google-api-key": "Google API key",
     "openai-key": "OpenAI-style API key",
@@ -57,26 +69,9 @@ _DESCRIPTIONS = {
 
 CONFIG_SUFFIXES = frozenset({".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".properties", ".cfg", ".conf"})
 
-# Lockfiles are full of integrity hashes: high entropy by construction, never credentials.
-_LOCKFILE_NAMES = frozenset(
-    {
-        "package-lock.json",
-        "npm-shrinkwrap.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "composer.lock",
-        "poetry.lock",
-        "pdm.lock",
-        "uv.lock",
-        "pipfile.lock",
-        "cargo.lock",
-        "gemfile.lock",
-        "go.sum",
-        "packages.lock.json",
-        "flake.lock",
-        "bun.lock",
-    }
-)
+# Lockfiles are full of integrity hashes: high entropy by construction, never credentials. The
+# one list of lockfile names is the classifier's.
+_LOCKFILE_NAMES = LOCKFILES
 
 # Keys whose values are digests or ids rather than credentials (entropy rule only).
 _NOT_SECRET_KEYS = re.compile(
@@ -240,11 +235,28 @@ def _looks_random(value: str) -> bool:
     return shannon_entropy(value) >= _ENTROPY_MIN_BITS
 
 
+# Credential files without a config suffix: their `key = value` lines are config.
+_CREDENTIAL_FILES = frozenset(
+    {".npmrc", ".yarnrc", ".yarnrc.yml", ".pypirc", ".netrc", "_netrc", ".git-credentials", ".dockercfg", "credentials"}
+)
+_NETRC_FILES = frozenset({".netrc", "_netrc"})
+# Files that hold a private key: a hunk of one is key body even when its BEGIN line is not in
+# the diff (`id_rsa`, `server.key`, `cert.pem`).
+# A bare `.pem` is as often a public certificate: only names that say "key" count.
+_KEY_FILE = re.compile(r"(?i)(?:^|/)(?:id_(?:rsa|dsa|ecdsa|ed25519)|[^/]*\.(?:key|p8)|[^/]*(?:key|private)[^/]*\.pem)$")
+
+
+def is_key_path(path: str | None) -> bool:
+    return bool(path) and bool(_KEY_FILE.search(path or ""))
+
+
 def _is_config_path(path: str | None) -> bool:
     if not path:
         return False
     p = PurePosixPath(path)
     name = p.name.lower()
+    if name in _CREDENTIAL_FILES:
+        return True
     if name in _LOCKFILE_NAMES or name.endswith(".lock"):
         return False
     if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
@@ -265,7 +277,25 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
         re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
         -1,
     ),
-    ("slack-token", re.compile(r"(?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9-]{10,250}"), 5),
+    (
+        "slack-token",
+        re.compile(
+            r"(?<![A-Za-z0-9])(?:xox[abposre]-[A-Za-z0-9-]{10,250}|xoxe\.xox[bp]-\d-[A-Za-z0-9]{20,200}"
+            r"|xapp-\d-[A-Za-z0-9]{6,}-\d+-[A-Za-z0-9]{16,})"
+        ),
+        5,
+    ),
+    (
+        "gitlab-token",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])(?:gl(?:pat|dt|rt|ptt|oas|cbt|ffct|soat|imt|agent|ft|ct)-[A-Za-z0-9_\-]{20,255}"
+            r"|GR1348941[A-Za-z0-9_\-]{20,255})"
+        ),
+        -2,
+    ),
+    ("npm-token", re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 4),
+    ("pypi-token", re.compile(r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 5),
+    ("sendgrid-key", re.compile(r"(?<![A-Za-z0-9_-])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"), 3),
     (
         "slack-webhook",
         re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
@@ -295,7 +325,7 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
 # A line of PEM body: base64 only, possibly wrapped in string-literal noise ("...\n" +).
 _PEM_BODY_LINE = re.compile(r"[ \t\"'+,]*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z\-]+: [^\n]*)[ \t\"'+,;]*(?:\\n)?[ \t\"'+,;]*")
 
-_URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{1,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]")
+_URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{0,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]")
 
 _AWS_SECRET = re.compile(
     r"(?i)aws_?secret(?:_?access)?_?key[\"']?\s*(?::=|=>|[:=])\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
@@ -320,6 +350,9 @@ _ASSIGNMENT = re.compile(
 # rejected PR for `secret: my-app-secret` would be worse (the policy may reject on secrets).
 _WORDS_ONLY = re.compile(r"[A-Za-z]+(?:[_\-.][A-Za-z]+)*")
 
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_PASSWORD_NAME = re.compile(r"(?i)(?:password|passwd|passphrase|pwd)$")
+
 # Names that hold settings about a secret, not the secret: `password_min_length`, `token_field`.
 _SETTING_NAME = re.compile(r"(?i)(?:min|max)_?\w*|\w*_(?:len|length|field|type|name)")
 
@@ -335,7 +368,25 @@ _CONFIG_VALUE = re.compile(
 _PREFIX_GATES: dict[str, tuple[str, ...]] = {
     "aws-access-key": ("AKIA", "ASIA", "ABIA", "ACCA"),
     "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-    "slack-token": ("xox",),
+    "slack-token": ("xox", "xapp-"),
+    "gitlab-token": (
+        "glpat-",
+        "gldt-",
+        "glrt-",
+        "glptt-",
+        "gloas-",
+        "glcbt-",
+        "glffct-",
+        "glsoat-",
+        "glimt-",
+        "glagent-",
+        "glft-",
+        "glct-",
+        "GR1348941",
+    ),
+    "npm-token": ("npm_",),
+    "pypi-token": ("pypi-AgEIcHlwaS5vcmc",),
+    "sendgrid-key": ("SG.",),
     "slack-webhook": ("hooks.slack.com",),
     "stripe-key": ("_live_",),
     "google-api-key": ("AIza",),
@@ -362,7 +413,10 @@ def _prefixed(text: str) -> Iterator[_Candidate]:
             body = value[3:]
             if kind == "openai-key" and not (re.search(r"\d", body) and re.search(r"[A-Za-z]", body)):
                 continue  # "sk-" + words ("sk-learn-style-names") is not a key
-            hint_len = keep if keep >= 0 else (11 if value.startswith("github_pat_") else 4)
+            if keep == -2:  # up to the vendor prefix's dash ("glpat-"), or the runner prefix
+                hint_len = value.index("-") + 1 if "-" in value[:12] else 9
+            else:
+                hint_len = keep if keep >= 0 else (11 if value.startswith("github_pat_") else 4)
             hint = value[:hint_len]
             stars = "*" * max(4, min(len(value) - hint_len, 16))
             yield kind, m.start(), m.end(), hint + stars
@@ -396,6 +450,50 @@ def _private_keys(text: str) -> Iterator[_Candidate]:
             yield "private-key", m.start(), end, "[REDACTED:private-key]"
 
 
+def _private_key_tail(text: str) -> Iterator[_Candidate]:
+    """The body of a key block whose BEGIN line came earlier (another hunk of the same file, or
+    a key file whose header is outside the diff): every body-shaped line up to the first END
+    line (context lines in between are left as they are), and the END line itself."""
+    footer = _PEM_END.search(text)
+    region = text if footer is None else text[: footer.end()]
+    pos = 0
+    while pos <= len(region):
+        nxt = region.find("\n", pos)
+        nxt = len(region) if nxt < 0 else nxt
+        segment = region[pos:nxt]
+        if footer is not None and nxt == len(region):
+            yield "private-key", pos, nxt, "[REDACTED:private-key]"  # up to and with the END line
+        elif _is_body_line(segment):
+            yield "private-key", pos, nxt, "[REDACTED:private-key]"
+        pos = nxt + 1
+
+
+def _is_body_line(segment: str) -> bool:
+    """A line of a key's base64 body: body-shaped, and either long or not plain letters."""
+    if not segment.strip() or not _PEM_BODY_LINE.fullmatch(segment):
+        return False
+    run = max((len(m.group(0)) for m in re.finditer(r"[A-Za-z0-9+/=]+", segment)), default=0)
+    return run >= 40 or (run >= 4 and bool(re.search(r"[0-9+/=]", segment)))
+
+
+def ends_inside_private_key(text: str, inside: bool = False) -> bool:
+    """Whether a key block is still open at the end of `text`, so that the next hunk of the file
+    continues it: a BEGIN followed only by body lines, or (when `inside`, an earlier text left a
+    block open) no END and at least one body line or nothing at all."""
+    begins = list(_PEM_BEGIN.finditer(text)) if "-----BEGIN " in text else []
+    if begins:
+        rest = text[begins[-1].end() :]
+        if _PEM_END.search(rest):
+            return False
+        return all(not line.strip() or _PEM_BODY_LINE.fullmatch(line) for line in rest.split("\n")[1:])
+    if not inside or _PEM_END.search(text):
+        return False
+    lines = text.split("\n")
+    return all(not line.strip() for line in lines) or any(
+        _is_body_line(line) and len(line.strip()) >= 40 for line in lines
+    )
+
+
 def _url_passwords(text: str) -> Iterator[_Candidate]:
     for m in _URL_PASSWORD.finditer(text):
         if not is_placeholder(m.group(1)):
@@ -408,9 +506,98 @@ def _aws_secrets(text: str) -> Iterator[_Candidate]:
             yield "aws-secret-key", m.start(1), m.end(1), "[REDACTED:aws-secret-key]"
 
 
+# A 40-character AWS secret has no prefix of its own; next to an access key id (within a few
+# lines: `aws configure` output, a credentials CSV, two positional arguments) it is one.
+_AWS_BARE_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+_AWS_NEAR = 320  # characters either side of the key id
+
+
+def _aws_bare_secrets(text: str) -> Iterator[_Candidate]:
+    pattern = _PREFIXED[0][1]  # the access key id rule
+    for key in pattern.finditer(text):
+        lo, hi = max(0, key.start() - _AWS_NEAR), min(len(text), key.end() + _AWS_NEAR)
+        for m in _AWS_BARE_SECRET.finditer(text, lo, hi):
+            value = m.group(0)
+            classes = sum(bool(re.search(c, value)) for c in ("[A-Z]", "[a-z]", "[0-9]"))
+            if classes == 3 and not is_placeholder(value) and _wordlike_share(value) <= 0.5:
+                yield "aws-secret-key", m.start(), m.end(), "[REDACTED:aws-secret-key]"
+
+
+def _wordlike_share(value: str) -> float:
+    return sum(len(m.group(0)) for m in _WORDLIKE.finditer(value)) / max(1, len(value))
+
+
+# Facts from gitleaks' rule set (config/gitleaks.toml: `azure-storage-key`-style connection
+# strings, `curl-auth-header`, `curl-auth-user`, `npm-access-token`, `gitlab-*`, `slack-*`) and
+# detect-secrets' plugins (`AzureStorageKeyDetector`: `AccountKey=` + base64; `NpmDetector`:
+# `_authToken=`; `BasicAuthDetector`: `scheme://user:pass@host`), re-expressed here.
+_AZURE = re.compile(
+    r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)\s*=\s*([A-Za-z0-9+/%]{20,}(?:={0,2}|(?:%3D){0,2}))"
+)
+# `Authorization: Bearer x`, `-H "Authorization: token x"`, `{"authorization": "Basic x"}`,
+# and the common API-key headers. The value must be a credential-shaped run, not code.
+_AUTH_HEADER = re.compile(
+    r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?P<scheme>bearer|token|basic|bot|digest|apikey|sso-key)?"
+    r"\s*(?P<v>[A-Za-z0-9._~+/\-]{8,}=*)"
+    r"|\b(?:x-api-key|x-auth-token|private-token|x-access-token|api-key|x-goog-api-key|ocp-apim-subscription-key)"
+    r"[\"']?\s*[:=]\s*[\"']?(?P<hv>[A-Za-z0-9._~+/\-]{12,}=*)"
+    r"|\bbearer\s+(?P<bv>[A-Za-z0-9._~+/\-]{16,}=*)"
+)
+_NETRC_INLINE = re.compile(r"(?i)\b(?:machine\s+\S+|default)(?:\s+(?:login|account)\s+\S+)*\s+password\s+(\S+)")
+_NETRC_FILE = re.compile(r"(?im)(?:^|\s)password\s+(\S+)")
+_CLI_PASSWORD = re.compile(
+    r"(?i)\bcurl\b[^\n]*?\s(?:-u|--user|--proxy-user|-U)(?:\s+|=)?[\"']?[^\s:\"']*:(?P<c>[^\s\"']+)"
+    r"|--(?:http-|ftp-|proxy-)?password(?:=|\s+)[\"']?(?P<p>[^\s\"']+)"
+    r"|\bsshpass\s+-p\s*[\"']?(?P<s>[^\s\"']+)"
+)
+_NPM_AUTH = re.compile(r"(?i)(?:^|[\s:\"'])_(?:authToken|auth|password)[\"']?\s*[=:]\s*[\"']?([^\s\"',;]+)")
+
+
+def _credential_shaped(value: str, *, scheme: bool) -> bool:
+    if is_placeholder(value) or len(value) < 8:
+        return False
+    if _WORDS_ONLY.fullmatch(value) or re.fullmatch(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+(?:\(\))?", value):
+        return False  # `request.headers`, `Bearer authentication`: names, not values
+    return scheme or bool(re.search(r"\d", value) and re.search(r"[A-Za-z]", value))
+
+
+def _azure_keys(text: str) -> Iterator[_Candidate]:
+    for m in _AZURE.finditer(text):
+        if not is_placeholder(m.group(1)):
+            yield "azure-key", m.start(1), m.end(1), "[REDACTED:azure-key]"
+
+
+def _auth_headers(text: str) -> Iterator[_Candidate]:
+    for m in _AUTH_HEADER.finditer(text):
+        group = "v" if m.group("v") is not None else "hv" if m.group("hv") is not None else "bv"
+        value = m.group(group)
+        if _credential_shaped(value, scheme=group == "bv" or m.group("scheme") is not None):
+            yield "auth-header", m.start(group), m.end(group), "[REDACTED:secret]"
+
+
+def _netrc(text: str, netrc_file: bool) -> Iterator[_Candidate]:
+    for m in (_NETRC_FILE if netrc_file else _NETRC_INLINE).finditer(text):
+        if not is_placeholder(m.group(1)):
+            yield "netrc-password", m.start(1), m.end(1), "[REDACTED:password]"
+
+
+def _cli_passwords(text: str) -> Iterator[_Candidate]:
+    for m in _CLI_PASSWORD.finditer(text):
+        group = next(g for g in ("c", "p", "s") if m.group(g) is not None)
+        if not is_placeholder(m.group(group)):
+            yield "cli-password", m.start(group), m.end(group), "[REDACTED:password]"
+
+
+def _npm_auth(text: str) -> Iterator[_Candidate]:
+    for m in _NPM_AUTH.finditer(text):
+        if not is_placeholder(m.group(1)):
+            yield "npm-token", m.start(1), m.end(1), "[REDACTED:secret]"
+
+
 def _assignments(text: str, config: bool) -> Iterator[_Candidate]:
     for m in _ASSIGNMENT.finditer(text):
         name = m.group("name")
+        env_style = False
         if m.group("qv") is not None:
             value, group = m.group("qv"), "qv"
         else:
@@ -419,11 +606,19 @@ def _assignments(text: str, config: bool) -> Iterator[_Candidate]:
             # file is config or the value cannot be an identifier (has a digit and a letter).
             if value.endswith((":", "=")):
                 continue
-            if not config and (re.fullmatch(r"[A-Za-z_][\w.]*", value) or not re.search(r"\d", value)):
+            # `DB_PASSWORD=hunter` (an environment variable, in a Dockerfile, a shell script or
+            # the text git puts after a hunk header) reads as config whatever the file.
+            env_style = m.group("op") == "=" and bool(_ENV_NAME.fullmatch(name))
+            if not (config or env_style) and (re.fullmatch(r"[A-Za-z_][\w.]*", value) or not re.search(r"\d", value)):
                 continue
         if len(value) < 6 or " " in value.strip() or is_placeholder(value):
             continue
-        if _WORDS_ONLY.fullmatch(value) or re.fullmatch(r"[\d.]+", value):
+        # A password may well be words (`supersecret`); a token or a "secret" setting that is
+        # words is a name (`token: "refresh"`, `secret: my-app-secret`).
+        passwordish = bool(_PASSWORD_NAME.search(name)) and (group == "qv" or config or env_style)
+        if (_WORDS_ONLY.fullmatch(value) and not (passwordish and re.fullmatch(r"[A-Za-z]+", value))) or re.fullmatch(
+            r"[\d.]+", value
+        ):
             continue  # `token: "refresh"`, `secret: my-app-secret`, `password_min_length: 12`
         if value.lower() == name.lower() or _SETTING_NAME.fullmatch(name):
             continue
@@ -441,11 +636,13 @@ def _high_entropy(text: str) -> Iterator[_Candidate]:
 
 # Earlier rules win when two candidates overlap: a GitHub token inside `token = "..."` is
 # reported as a GitHub token, not as a generic assignment.
-def find_secrets(text: str, path: str | None = None) -> tuple[SecretFinding, ...]:
+def find_secrets(text: str, path: str | None = None, *, in_private_key: bool = False) -> tuple[SecretFinding, ...]:
     """All secrets in `text`, in order, without overlaps.
 
     `path` (the file the text comes from) switches on the rules that only make sense in config
-    files: unquoted `key: value` credentials and high-entropy values.
+    files: unquoted `key: value` credentials and high-entropy values. `in_private_key` says the
+    text starts inside a key block opened earlier (see `ends_inside_private_key`); a key file's
+    text always may.
     """
     if not text:
         return ()
@@ -454,13 +651,29 @@ def find_secrets(text: str, path: str | None = None) -> tuple[SecretFinding, ...
     ranked: list[tuple[int, _Candidate]] = []
     # (rank, rule) pairs; the rank orders overlapping candidates, so it must not depend on the gates.
     sources: list[tuple[int, Iterator[_Candidate]]] = []
+    if in_private_key or (is_key_path(path) and "-----BEGIN " not in text):
+        sources.append((0, _private_key_tail(text)))
     if _gate(text, ("-----BEGIN ",)):
         sources.append((0, _private_keys(text)))
     sources.append((1, _prefixed(text)))
     if lower is None or (_gate(lower, ("aws",)) and _gate(lower, ("secret",))):
         sources.append((2, _aws_secrets(text)))
+    if _gate(text, _PREFIX_GATES["aws-access-key"]):
+        sources.append((2, _aws_bare_secrets(text)))
+    if lower is None or _gate(lower, ("accountkey", "sharedaccess", "sig=")):
+        sources.append((2, _azure_keys(text)))
     if _gate(text, ("://",)):
         sources.append((3, _url_passwords(text)))
+    if lower is None or _gate(lower, ("authoriz", "bearer", "key", "token")):
+        sources.append((3, _auth_headers(text)))
+    if lower is None or _gate(lower, ("password",)):
+        netrc_file = bool(path) and PurePosixPath(path or "").name.lower() in _NETRC_FILES
+        if netrc_file or lower is None or _gate(lower, ("machine", "default")):
+            sources.append((3, _netrc(text, netrc_file)))
+    if lower is None or _gate(lower, ("curl", "password", "sshpass")):
+        sources.append((3, _cli_passwords(text)))
+    if lower is None or _gate(lower, ("_auth", "_password")):
+        sources.append((3, _npm_auth(text)))
     if lower is None or _gate(lower, _ASSIGNMENT_GATE):
         sources.append((4, _assignments(text, config)))
     if config:
@@ -545,6 +758,27 @@ def _line_excerpt(texts: list[str], index: int, findings: tuple[SecretFinding, .
     return excerpt
 
 
+def hunk_key_states(file: FileDiff) -> tuple[tuple[bool, bool], ...]:
+    """For each hunk of `file`: whether its old side and its new side start inside a private
+    key block opened by an earlier hunk (the key's BEGIN line in hunk 1, its body in hunk 2).
+    Redaction passes these to `find_secrets` so a body never goes out because its header did
+    not come with it."""
+    states: list[tuple[bool, bool]] = []
+    old = new = False
+    carried = any("PRIVATE KEY" in h.body for h in file.hunks)
+    added = False  # the same, over added lines only (context may interrupt a pasted key)
+    for hunk in file.hunks:
+        states.append((old, new or added))
+        if not carried:
+            continue
+        rows = list(hunk.rows())
+        old = ends_inside_private_key("\n".join(t for k, t in rows if k in " -"), old)
+        new = ends_inside_private_key("\n".join(t for k, t in rows if k in " +"), new or added)
+        for texts, _ in hunk.added_runs():
+            added = ends_inside_private_key("\n".join(texts), added)
+    return tuple(states)
+
+
 def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
     """A security flag for each added line that carries a secret.
 
@@ -556,9 +790,13 @@ def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
     for file in diff.files:
         if file.binary or not file.hunks:
             continue
+        # A key block stays open from one added run to the next (its BEGIN line in one hunk,
+        # its body in a later one): the next run is read as its continuation.
+        inside = False
         for texts, numbers in (run for hunk in file.hunks for run in hunk.added_runs()):
             joined = "\n".join(texts)
-            findings = find_secrets(joined, file.path)
+            findings = find_secrets(joined, file.path, in_private_key=inside)
+            inside = ends_inside_private_key(joined, inside)
             for f in findings:
                 line_no = numbers[f.line]
                 key = (file.path, line_no, f.kind)
