@@ -33,7 +33,6 @@ import tomllib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -268,6 +267,7 @@ class Config:
 
 
 _SECTIONS = {f.name: f for f in fields(Config) if is_dataclass(f.default)}
+_SECTION_TYPES: dict[str, type[Any]] = {name: type(f.default) for name, f in _SECTIONS.items()}
 
 # ---------------------------------------------------------------------------- validation
 
@@ -282,16 +282,21 @@ _TYPE_PHRASES = {
 }
 
 
-@cache
-def _model(cls: type) -> type[BaseModel]:
+_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def _model(cls: type[Any]) -> type[BaseModel]:
     """A frozen, strict pydantic model with the fields, types and defaults of a section dataclass.
 
     Built from the dataclass so the two can never drift: the dataclass stays the API used across
     the code (and constructed directly in tests), the model is only the gate a file goes through.
     """
-    hints = typing.get_type_hints(cls, include_extras=True)
-    spec: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in fields(cls)}
-    return create_model(f"{cls.__name__}Model", __config__=_STRICT, **spec)
+    model = _MODELS.get(cls.__qualname__)
+    if model is None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        spec: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in fields(cls)}
+        model = _MODELS[cls.__qualname__] = create_model(f"{cls.__name__}Model", __config__=_STRICT, **spec)
+    return model
 
 
 def _show(value: Any) -> str:
@@ -332,7 +337,7 @@ def _error_line(where: str, section: str, cls: type, exc: ValidationError) -> st
 
 def _build_section(name: str, data: Any, where: str) -> Any:
     """Validate one table of a file (or one layer of overrides) into its section dataclass."""
-    cls = type(_SECTIONS[name].default)
+    cls = _SECTION_TYPES[name]
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: [{name}] must be a table, got {_show(data)}")
     try:
@@ -570,9 +575,8 @@ def load(
 def defaults_table() -> list[tuple[str, Any]]:
     """(`section.key`, default) for every documented key: used by the README and its test."""
     rows: list[tuple[str, Any]] = []
-    for name, f in _SECTIONS.items():
-        section = f.default
-        for sub in fields(section):
+    for name, cls in _SECTION_TYPES.items():
+        for sub in fields(cls):
             if sub.default is MISSING:  # pragma: no cover - every key has a default
                 continue
             rows.append((f"{name}.{sub.name}", sub.default))

@@ -98,8 +98,8 @@ def for_ci(
 
     event = load_event(environ)
     pr: dict[str, Any] = event["pull_request"]
-    base = pr.get("base") if isinstance(pr.get("base"), dict) else {}
-    ref = base.get("sha") or base.get("ref")
+    base = pr.get("base")
+    ref = (base.get("sha") or base.get("ref")) if isinstance(base, dict) else None
     repo = environ.get("GITHUB_REPOSITORY") or (event.get("repository") or {}).get("full_name")
     if not repo or not isinstance(ref, str) or not ref:
         raise UsageError(f"{environ.get('GITHUB_EVENT_PATH')}: the event names no repository or base revision")
