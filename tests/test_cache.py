@@ -91,21 +91,12 @@ def test_safe_across_threads(tmp_path: Path) -> None:
         assert len(cache) == 8 * 40
 
 
-def test_a_damaged_file_is_moved_aside(tmp_path: Path) -> None:
-    (tmp_path / CACHE_FILE).write_bytes(b"this is not a sqlite database at all" * 100)
-    with ReviewCache.open(cfg_for(tmp_path)) as cache:
-        assert cache.get("k") is None
-        cache.put("k", {"v": 1})
-        assert cache.get("k") == {"v": 1}
-    assert any(p.name.startswith(f"{CACHE_FILE}.corrupt-") for p in tmp_path.iterdir())
-
-
 def test_an_unreadable_entry_is_a_miss_and_is_dropped(tmp_path: Path) -> None:
     with ReviewCache.open(cfg_for(tmp_path)) as cache:
         cache.put("ok", {"v": 1})
     with sqlite3.connect(tmp_path / CACHE_FILE) as conn:
-        conn.execute("INSERT INTO entries (key, value, created) VALUES ('bad', '{not json', 0)")
-        conn.execute("INSERT INTO entries (key, value, created) VALUES ('list', '[1, 2]', 0)")
+        conn.execute("INSERT INTO kv (ns, key, value, created) VALUES ('review', 'bad', '{not json', 0)")
+        conn.execute("INSERT INTO kv (ns, key, value, created) VALUES ('review', 'list', '[1, 2]', 0)")
     with ReviewCache.open(cfg_for(tmp_path)) as cache:
         assert cache.get("bad") is None
         assert cache.get("list") is None

@@ -70,7 +70,7 @@ def test_bad_config_exits_2_naming_key(tmp_path: Path, capsys: pytest.CaptureFix
     (tmp_path / "a.diff").write_text(PATCH)
     code, _ = _run(["run", str(tmp_path / "a.diff"), "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert code == 2
-    assert "gates.author_cap" in capsys.readouterr().err
+    assert "[gates] unknown key 'author_cap'" in capsys.readouterr().err
 
 
 def test_bad_flag_value_exits_2() -> None:

@@ -9,6 +9,7 @@ stderr is not a terminal so CI logs stay clean.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -91,7 +92,26 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     fail_on = None
     if args.fail_on is not None:
         fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
-    return load(args.config, environ=environ, llm_mode=args.llm, repo_dir=repo_dir, ci__fail_on=fail_on)
+    base_files = None
+    if args.config is None and args.command in ("ci", "github"):
+        # CI: the policy comes from the base branch, never from a working-directory file the PR
+        # under review may have changed (issue 12 item 4).
+        from triage.github import base_config
+
+        base_files = (
+            base_config.for_ci(environ, api_url=args.api_url)
+            if args.command == "ci"
+            else base_config.for_repository(environ, args.repo, api_url=args.api_url)
+        )
+    return load(
+        args.config,
+        environ=environ,
+        base_files=base_files,
+        base_label=base_files.label if base_files is not None else "base branch",
+        llm_mode=args.llm,
+        repo_dir=repo_dir,
+        ci__fail_on=fail_on,
+    )
 
 
 @contextmanager
@@ -172,8 +192,10 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
 
 
 def cmd_github(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
-    from triage.github.batch import run_batch
+    from triage.github.batch import check_now, run_batch
 
+    # Refused before any request, the base branch's config included.
+    check_now(_parse_now(args.now) if args.now else None, apply=args.apply, real_now=datetime.now(UTC))
     cfg = _config(args, environ)
     api_url = args.api_url or environ.get("GITHUB_API_URL") or "https://api.github.com"
     show = not args.no_progress and sys.stderr.isatty()
@@ -216,6 +238,13 @@ def main(
     except SystemExit as exc:  # argparse already printed its usage message
         return EXIT_USAGE if exc.code else EXIT_OK
     handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci}
+    # Library warnings (a config key ignored, a cache that cannot be used) go to stderr in the
+    # same one-line shape as errors.
+    warn = logging.StreamHandler(sys.stderr)
+    warn.setLevel(logging.WARNING)
+    warn.setFormatter(logging.Formatter("triage: warning: %(message)s"))
+    package_log = logging.getLogger("triage")
+    package_log.addHandler(warn)
     try:
         return handlers[args.command](args, env, out)
     except TriageError as exc:
@@ -224,6 +253,8 @@ def main(
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
         return 130
+    finally:
+        package_log.removeHandler(warn)
 
 
 if __name__ == "__main__":

@@ -2,26 +2,92 @@
 
 Where the config comes from, first found wins: `--config FILE`, `.triage.toml` in the
 repository root (or the working directory), `[tool.triage]` in `pyproject.toml`. Then the
-environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `TRIAGE_CACHE_DIR`, `TRIAGE_FAIL_ON`) and then command-line
-flags override single keys.
+environment (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `TRIAGE_CACHE_DIR`, `TRIAGE_FAIL_ON`) and then
+command-line flags override single keys.
 
 Every section is a frozen dataclass whose defaults are the policy defaults of DESIGN.md §4, with
-their sources in the docstrings and README. The loader checks every key against these
-dataclasses, so an unknown key or a wrong type is a one-line `ConfigError` naming the key and the
-file, never a silently ignored setting.
+their sources in the docstrings and README. Each field's type carries its constraints
+(`PositiveInt`, `Days`, ...); the loader validates a file's tables with frozen pydantic models
+built from these dataclasses, so an unknown key, a wrong type, `nan` or a zero where a positive
+number belongs is a one-line `ConfigError` naming the file, the section and the key, never a
+silently ignored setting or a traceback later.
+
+Trust. A file *found* in the working directory may come from the PR branch (GitLab merge
+requests, `pull_request` CI), so it is not trusted like `--config FILE`, which the user or the
+CI workflow chose:
+
+* it never sets where LLM requests go or the key they carry (`llm.base_url`, `llm.api_key`):
+  those come from `OPENAI_BASE_URL` / `OPENAI_API_KEY` or an explicit `--config` only;
+* in CI (`triage ci`, `triage github`) the whole config comes from the **base branch**
+  (`base_files`, read with `git show <base>:.triage.toml` or the contents API); where the
+  working-directory copy differs, its value is ignored with a warning, so a PR cannot loosen
+  the gates it is judged by.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import tomllib
-import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from triage.errors import ConfigError
+from triage.models import RULE_NAMES, DecisionKind
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------- field types
+# Each annotation carries its constraint and the phrase an error uses for it. Upper bounds keep
+# values inside what `timedelta`, sockets and thread pools accept, so a huge number is a config
+# error here and not an OverflowError deep in a stage.
+
+
+def _known_fail_on(names: tuple[str, ...]) -> tuple[str, ...]:
+    known = RULE_NAMES | {k.value for k in DecisionKind}
+    for name in names:
+        if name not in known:
+            raise ValueError(f"unknown rule or decision {_show(name)} (known: {', '.join(sorted(known))})")
+    return names
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http:// or https:// URL, got {_show(value)}")
+    return value
+
+
+PositiveInt = Annotated[int, Field(gt=0, le=1_000_000_000, description="must be a positive integer")]
+Count = Annotated[int, Field(ge=0, le=1_000_000_000, description="must be an integer, 0 or more")]
+Days = Annotated[int, Field(gt=0, le=36_500, description="must be a whole number of days from 1 to 36500")]
+PositiveDays = Annotated[float, Field(gt=0, le=36_500, description="must be a number of days above 0, at most 36500")]
+Weight = Annotated[float, Field(ge=0, le=1_000_000, description="must be a finite number, 0 or more")]
+Seconds = Annotated[float, Field(gt=0, le=86_400, description="must be a positive number of seconds, at most 86400")]
+Tokens = Annotated[int, Field(gt=0, le=10_000_000, description="must be a positive number of tokens")]
+Concurrency = Annotated[int, Field(gt=0, le=256, description="must be an integer from 1 to 256")]
+Retries = Annotated[int, Field(ge=0, le=100, description="must be an integer from 0 to 100")]
+Temperature = Annotated[float, Field(ge=0, le=2, description="must be a number from 0 to 2")]
+Flag = Annotated[bool, Field(description="must be true or false")]
+Text = Annotated[str, Field(min_length=1, description="must be a non-empty string")]
+Url = Annotated[str, AfterValidator(_http_url), Field(description="must be an http:// or https:// URL")]
+Names = Annotated[tuple[str, ...], Field(description="must be a list of strings")]
+FailOn = Annotated[
+    tuple[str, ...], AfterValidator(_known_fail_on), Field(description="must be a list of rule or decision names")
+]
+
+# Keys a repository file may never set: where LLM requests go and the key they carry.
+ENDPOINT_KEYS: frozenset[str] = frozenset({"llm.base_url", "llm.api_key"})
+
+# The base branch's files, by name at the repository root: bytes, or None when absent.
+BaseFiles = Callable[[str], bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +100,16 @@ class SizeConfig:
     loc_per_hour: SmartBear, reviewers should stay under 300-500 LOC/hour.
     """
 
-    xs: int = 10
-    s: int = 30
-    m: int = 100
-    l: int = 500  # noqa: E741 - the bucket's name
-    xl: int = 1000
-    suggest_split_lines: int = 400
-    split_lines: int = 1000
-    split_areas: int = 4
-    loc_per_hour: int = 300
-    min_review_minutes: int = 5
+    xs: PositiveInt = 10
+    s: PositiveInt = 30
+    m: PositiveInt = 100
+    l: PositiveInt = 500  # noqa: E741 - the bucket's name
+    xl: PositiveInt = 1000
+    suggest_split_lines: PositiveInt = 400
+    split_lines: PositiveInt = 1000
+    split_areas: PositiveInt = 4
+    loc_per_hour: PositiveInt = 300
+    min_review_minutes: Count = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +117,19 @@ class GatesConfig:
     """The backpressure gates. Each can be overridden per PR with `<override_prefix><rule>`."""
 
     # gemini-cli / kyverno cap open PRs per external author; Homebrew comments at 10.
-    author_open_pr_cap: int = 8
+    author_open_pr_cap: Count = 8
     # Homebrew: one AI-assisted PR open per accountable human.
-    ai_pr_cap_per_human: int = 1
+    ai_pr_cap_per_human: Count = 1
     # Prow `issue_required`; gemini-cli closes external PRs without a linked issue.
-    require_linked_issue: bool = True
+    require_linked_issue: Flag = True
     # author_association values that count as having write access (exempt from author caps and
     # the linked-issue rule).
-    exempt_associations: tuple[str, ...] = ("OWNER", "MEMBER", "COLLABORATOR")
+    exempt_associations: Names = ("OWNER", "MEMBER", "COLLABORATOR")
     # Logins with write access, for sources that carry no author_association (patches, git).
-    maintainers: tuple[str, ...] = ()
-    reject_secrets: bool = True
-    reject_without_owner: bool = True
-    override_prefix: str = "triage/override-"
+    maintainers: Names = ()
+    reject_secrets: Flag = True
+    reject_without_owner: Flag = True
+    override_prefix: Text = "triage/override-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +140,9 @@ class StaleConfig:
     PRs alive forever).
     """
 
-    enabled: bool = True
-    warn_days: int = 30
-    close_days: int = 15
+    enabled: Flag = True
+    warn_days: Days = 30
+    close_days: Days = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +153,10 @@ class CapacityConfig:
     reviewers x minutes_per_day x working days in the period.
     """
 
-    reviewers: int = 3
-    reviews_per_week: int = 4
-    minutes_per_day: int = 0
-    period_days: int = 7
+    reviewers: PositiveInt = 3
+    reviews_per_week: PositiveInt = 4
+    minutes_per_day: Count = 0
+    period_days: Days = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +164,13 @@ class OwnersConfig:
     """How the accountable human is found (DESIGN.md §4)."""
 
     # Logins treated as bots or agents in addition to `[bot]` suffixes and known agents.
-    bots: tuple[str, ...] = ()
+    bots: Names = ()
     # Trailer keys (case-insensitive) that name the human who asked for an agent's PR.
-    requester_trailers: tuple[str, ...] = ("Requested-by",)
+    requester_trailers: Names = ("Requested-by",)
     # Trailer keys that declare AI assistance (Linux kernel / Kubernetes `Assisted-by:`).
-    assisted_trailers: tuple[str, ...] = ("Assisted-by", "Generated-by", "AI-assisted")
+    assisted_trailers: Names = ("Assisted-by", "Generated-by", "AI-assisted")
     # Map emails or names in trailers to GitHub logins: "jane@example.com=janedoe".
-    aliases: tuple[str, ...] = ()
+    aliases: Names = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +180,12 @@ class PriorityConfig:
     `age_step_days`, linearly and without bound (the classic aging of priority schedulers), so
     with the default weights any PR waiting 8 weeks outranks every fresh one."""
 
-    size_weight: float = 1.0
-    risk_weight: float = 0.6
-    value_weight: float = 0.4
-    age_weight: float = 0.5
-    age_step_days: float = 14.0
-    value_labels: tuple[str, ...] = ("bug", "security", "regression", "priority/high")
+    size_weight: Weight = 1.0
+    risk_weight: Weight = 0.6
+    value_weight: Weight = 0.4
+    age_weight: Weight = 0.5
+    age_step_days: PositiveDays = 14.0
+    value_labels: Names = ("bug", "security", "regression", "priority/high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +193,15 @@ class LLMConfig:
     """Any OpenAI-compatible endpoint. `base_url` and the key also come from OPENAI_BASE_URL and
     OPENAI_API_KEY, as the openai SDK does."""
 
-    model: str = "gpt-4o-mini"
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)  # never written to a report or log
-    max_input_tokens: int = 12000
-    max_output_tokens: int = 800
-    concurrency: int = 4
-    timeout: float = 60.0
-    max_retries: int = 3
-    temperature: float = 0.0
+    model: Text = "gpt-4o-mini"
+    base_url: Url | None = None
+    api_key: Text | None = field(default=None, repr=False)  # never written to a report or log
+    max_input_tokens: Tokens = 12000
+    max_output_tokens: Tokens = 800
+    concurrency: Concurrency = 4
+    timeout: Seconds = 60.0
+    max_retries: Retries = 3
+    temperature: Temperature = 0.0
 
     @property
     def configured(self) -> bool:
@@ -144,8 +210,8 @@ class LLMConfig:
 
 @dataclass(frozen=True, slots=True)
 class CacheConfig:
-    enabled: bool = True
-    dir: str = ".triage-cache"
+    enabled: Flag = True
+    dir: Text = ".triage-cache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,19 +219,19 @@ class CIConfig:
     """What the CI adapter does. `fail_on` lists rule names (or decision kinds) that make
     `triage ci` exit 1; empty by default so the tool informs before it blocks."""
 
-    fail_on: tuple[str, ...] = ()
-    comment: bool = True
-    labels: bool = True
+    fail_on: FailOn = ()
+    comment: Flag = True
+    labels: Flag = True
 
 
 @dataclass(frozen=True, slots=True)
 class ClassifyConfig:
     """Extra path globs on top of the built-in classification rules."""
 
-    generated: tuple[str, ...] = ()
-    vendored: tuple[str, ...] = ()
-    docs: tuple[str, ...] = ()
-    tests: tuple[str, ...] = ()
+    generated: Names = ()
+    vendored: Names = ()
+    docs: Names = ()
+    tests: Names = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,63 +267,96 @@ class Config:
 
 
 _SECTIONS = {f.name: f for f in fields(Config) if is_dataclass(f.default)}
+_SECTION_TYPES: dict[str, type[Any]] = {name: type(f.default) for name, f in _SECTIONS.items()}
+
+# ---------------------------------------------------------------------------- validation
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+# Phrases for fields whose annotation names no constraint of its own.
+_TYPE_PHRASES = {
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "tuple_type": "must be a list",
+}
 
 
-def _check_value(value: Any, annotation: Any, where: str) -> Any:
-    """Check one TOML value against a dataclass field's type; return it converted (lists -> tuples)."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (types.UnionType, typing.Union):
-        non_none = [a for a in args if a is not type(None)]
-        return _check_value(value, non_none[0], where)
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-        return tuple(value)
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"{where}: must not be negative, got {value}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"{where}: must not be negative, got {value}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover - a bug in a section
+_MODELS: dict[str, type[BaseModel]] = {}
 
 
-def _build_section(cls: type, data: Any, section: str, path: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: [{section}] must be a table, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            raise ConfigError(f"{path}: unknown key '{section}.{key}' (known: {', '.join(sorted(known))})")
-        values[key] = _check_value(value, hints[key], f"{path}: '{section}.{key}'")
-    return cls(**values)
+def _model(cls: type[Any]) -> type[BaseModel]:
+    """A frozen, strict pydantic model with the fields, types and defaults of a section dataclass.
+
+    Built from the dataclass so the two can never drift: the dataclass stays the API used across
+    the code (and constructed directly in tests), the model is only the gate a file goes through.
+    """
+    model = _MODELS.get(cls.__qualname__)
+    if model is None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        spec: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in fields(cls)}
+        model = _MODELS[cls.__qualname__] = create_model(f"{cls.__name__}Model", __config__=_STRICT, **spec)
+    return model
 
 
-def from_mapping(data: dict[str, Any], path: str = "<config>") -> Config:
-    """Build a Config from parsed TOML, checking every key and type."""
+def _show(value: Any) -> str:
+    """A value as a TOML user would write it, short, with control characters escaped."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _freeze(value: Any) -> Any:
+    """TOML arrays become tuples, so the strict models accept them and the Config stays hashable."""
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _error_line(where: str, section: str, cls: type, exc: ValidationError) -> str:
+    """The first validation error in the project's one-line style:
+    `.triage.toml: [size] split_lines: must be a positive integer, got nan`."""
+    err = exc.errors(include_url=False)[0]
+    loc = err.get("loc") or ()
+    key = str(loc[0]) if loc else "?"
+    if err["type"] == "extra_forbidden":
+        known = ", ".join(f.name for f in fields(cls))
+        return f"{where}: [{section}] unknown key {_show(key)} (known: {known})"
+    model = _model(cls)
+    info = model.model_fields.get(key)
+    if err["type"] == "value_error":
+        phrase = str((err.get("ctx") or {}).get("error", err["msg"]))
+        return f"{where}: [{section}] {key}: {phrase}"
+    phrase = (info.description if info is not None else None) or _TYPE_PHRASES.get(err["type"], err["msg"])
+    item = f"[{loc[1]}]" if len(loc) > 1 else ""
+    return f"{where}: [{section}] {key}{item}: {phrase}, got {_show(err.get('input'))}"
+
+
+def _build_section(name: str, data: Any, where: str) -> Any:
+    """Validate one table of a file (or one layer of overrides) into its section dataclass."""
+    cls = _SECTION_TYPES[name]
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: [{name}] must be a table, got {_show(data)}")
+    try:
+        model = _model(cls).model_validate({str(k): _freeze(v) for k, v in data.items()})
+    except ValidationError as exc:
+        raise ConfigError(_error_line(where, name, cls, exc)) from exc
+    return cls(**{f.name: getattr(model, f.name) for f in fields(cls)})
+
+
+def from_mapping(data: Any, path: str = "<config>") -> Config:
+    """Build a Config from parsed TOML, checking every section, key, type and range."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: the triage settings must be a table, got {_show(data)}")
     sections: dict[str, Any] = {}
     for name, value in data.items():
         if name not in _SECTIONS:
             known = ", ".join(sorted(_SECTIONS))
-            raise ConfigError(f"{path}: unknown section [{name}] (known: {known})")
-        sections[name] = _build_section(type(_SECTIONS[name].default), value, name, path)
+            raise ConfigError(f"{path}: unknown section [{_show(name)[1:-1]}] (known: {known})")
+        sections[name] = _build_section(name, value, path)
     cfg = Config(**sections, source_file=path if path != "<config>" else None)
     _check_consistency(cfg, path)
     return cfg
@@ -265,24 +364,53 @@ def from_mapping(data: dict[str, Any], path: str = "<config>") -> Config:
 
 def _check_consistency(cfg: Config, path: str) -> None:
     s = cfg.size
-    if not (0 < s.xs < s.s < s.m < s.l < s.xl):
-        raise ConfigError(f"{path}: size buckets must increase: xs < s < m < l < xl")
-    if s.loc_per_hour == 0:
-        raise ConfigError(f"{path}: 'size.loc_per_hour' must be above 0")
-    if cfg.llm.concurrency == 0:
-        raise ConfigError(f"{path}: 'llm.concurrency' must be at least 1")
-    if cfg.capacity.period_days == 0:
-        raise ConfigError(f"{path}: 'capacity.period_days' must be at least 1")
+    if not (s.xs < s.s < s.m < s.l < s.xl):
+        raise ConfigError(f"{path}: [size] buckets must increase: xs < s < m < l < xl")
+
+
+def _override(cfg: Config, section: str, values: Mapping[str, Any], where: str) -> Config:
+    """`cfg` with some keys of one section replaced, validated like a file's keys."""
+    current = getattr(cfg, section)
+    merged = {f.name: getattr(current, f.name) for f in fields(current)} | dict(values)
+    return replace(cfg, **{section: _build_section(section, merged, where)})
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def _parse_toml(data: bytes, where: str) -> dict[str, Any]:
+    """TOML bytes as a dict; every way a file can be broken is a one-line ConfigError."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: invalid TOML ({str(exc).splitlines()[0]})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{where}: invalid TOML (nested too deeply)") from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
+    return _parse_toml(data, str(path))
+
+
+def _tool_triage(data: dict[str, Any], where: str) -> Any:
+    """`[tool.triage]` of a parsed pyproject.toml, or None; `tool = 5` is an error, not a crash."""
+    tool = data.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{where}: [tool] must be a table, got {_show(tool)}")
+    triage = tool.get("triage")
+    if triage is not None and not isinstance(triage, dict):
+        raise ConfigError(f"{where}: [tool.triage] must be a table, got {_show(triage)}")
+    return triage
 
 
 def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
@@ -292,10 +420,86 @@ def find_config_file(start: Path) -> tuple[Path, dict[str, Any]] | None:
         return candidate, _read_toml(candidate)
     pyproject = start / "pyproject.toml"
     if pyproject.is_file():
-        data = _read_toml(pyproject).get("tool", {}).get("triage")
+        data = _tool_triage(_read_toml(pyproject), str(pyproject))
         if data is not None:
             return pyproject, data
     return None
+
+
+def read_base_config(base_files: BaseFiles, label: str) -> tuple[str, dict[str, Any]] | None:
+    """The config file on the base branch (same search order as the working directory), as
+    (name for messages, parsed table), or None when the base branch has none."""
+    raw = base_files(".triage.toml")
+    if raw is not None:
+        where = f"{label}:.triage.toml"
+        return where, _parse_toml(raw, where)
+    raw = base_files("pyproject.toml")
+    if raw is not None:
+        where = f"{label}:pyproject.toml"
+        data = _tool_triage(_parse_toml(raw, where), where)
+        if data is not None:
+            return where, data
+    return None
+
+
+def _without_endpoint(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A repository file's table with `llm.base_url` / `llm.api_key` dropped (with a warning):
+    such a file may come from the PR itself and must not redirect requests or the API key."""
+    out = dict(data)
+    llm = out.get("llm")
+    if isinstance(llm, Mapping):
+        dropped = sorted(k for k in llm if f"llm.{k}" in ENDPOINT_KEYS)
+        if dropped:
+            out["llm"] = {k: v for k, v in llm.items() if k not in dropped}
+            for key in dropped:
+                log.warning(
+                    "%s: ignoring [llm] %s: a repository file may not set the LLM endpoint or key "
+                    "(use OPENAI_BASE_URL / OPENAI_API_KEY or --config FILE)",
+                    where,
+                    key,
+                )
+    return out
+
+
+def _flat(cfg: Config) -> dict[str, Any]:
+    return {f"{name}.{k}": v for name in _SECTIONS for k, v in asdict(getattr(cfg, name)).items()}
+
+
+def _set_keys(data: Mapping[str, Any]) -> set[str]:
+    return {f"{name}.{k}" for name, table in data.items() if isinstance(table, Mapping) for k in table}
+
+
+def _base_policy(found: tuple[Path, dict[str, Any]] | None, base_files: BaseFiles, label: str) -> Config:
+    """CI: the config of the base branch; a working-directory file (the PR's, perhaps) only
+    earns warnings for the keys where it differs, which are ignored."""
+    base = read_base_config(base_files, label)
+    cfg = from_mapping(_without_endpoint(base[1], base[0]), base[0]) if base else Config()
+    if found is None:
+        return cfg
+    path, data = found
+    try:
+        local = from_mapping(_without_endpoint(data, str(path)), str(path))
+    except ConfigError as exc:
+        log.warning("%s ignored in CI, the base branch's config applies (%s)", path, exc.format_message())
+        return cfg
+    mine, theirs = _flat(local), _flat(cfg)
+    differing = sorted(k for k in _set_keys(data) if k in mine and mine[k] != theirs[k])
+    for key in differing:
+        section, sub = key.split(".", 1)
+        log.warning(
+            "%s: ignoring [%s] %s = %s in CI: policy comes from %s (which has %s)",
+            path,
+            section,
+            sub,
+            _show(mine[key]),
+            base[0] if base else f"{label} (no config file)",
+            _show(theirs[key]),
+        )
+    return cfg
+
+
+# Flag names for the `section__key` overrides the CLI passes, for error messages.
+_FLAG_NAMES = {"ci__fail_on": "--fail-on"}
 
 
 def load(
@@ -303,53 +507,66 @@ def load(
     *,
     search_dir: str | os.PathLike[str] | None = None,
     environ: typing.Mapping[str, str] | None = None,
+    base_files: BaseFiles | None = None,
+    base_label: str = "base branch",
     **overrides: Any,
 ) -> Config:
     """Merge defaults, the config file, the environment and flag overrides into one Config.
 
-    `overrides` are top-level fields (`llm_mode`, `repo_dir`) or dotted section keys given as
-    `section__key` (`llm__model="x"`); a value of None means "flag not given".
+    `config_file` is trusted (the user or the workflow named it). A file found in `search_dir`
+    is not: it never sets the LLM endpoint or key, and when `base_files` is given (CI) the
+    base branch's config replaces it. `overrides` are top-level fields (`llm_mode`,
+    `repo_dir`) or dotted section keys given as `section__key` (`llm__model="x"`); a value of
+    None means "flag not given".
     """
     env = os.environ if environ is None else environ
     if config_file is not None:
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        data = _read_toml(path)
+        data: Any = _read_toml(path)
         if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("triage", {})
+            data = _tool_triage(data, str(path)) or {}
         cfg = from_mapping(data, str(path))
     else:
-        found = find_config_file(Path(search_dir or "."))
-        cfg = from_mapping(found[1], str(found[0])) if found else Config()
+        found = None
+        if base_files is not None:
+            try:
+                found = find_config_file(Path(search_dir or "."))
+            except ConfigError as exc:  # the PR's file: its breakage must not fail the job
+                log.warning("%s; ignored in CI, the base branch's config applies", exc.format_message())
+                found = None
+            cfg = _base_policy(found, base_files, base_label)
+        elif (found := find_config_file(Path(search_dir or "."))) is not None:
+            cfg = from_mapping(_without_endpoint(found[1], str(found[0])), str(found[0]))
+        else:
+            cfg = Config()
 
-    llm = cfg.llm
-    if env.get("OPENAI_BASE_URL") and not llm.base_url:
-        llm = replace(llm, base_url=env["OPENAI_BASE_URL"])
+    # The environment: the openai SDK's variables always win over any file.
+    llm: dict[str, Any] = {}
+    if env.get("OPENAI_BASE_URL", "").strip():
+        cfg = _override(cfg, "llm", {"base_url": env["OPENAI_BASE_URL"].strip()}, "OPENAI_BASE_URL")
     if env.get("OPENAI_API_KEY"):
-        llm = replace(llm, api_key=env["OPENAI_API_KEY"])
+        llm["api_key"] = env["OPENAI_API_KEY"]
+    if llm:
+        cfg = replace(cfg, llm=replace(cfg.llm, **llm))
     if env.get("TRIAGE_FAIL_ON", "").strip():
         # The GitHub Action's `fail-on` input: a workflow can tighten or relax the gate
         # without a config file in the repository.
         values = tuple(v.strip() for v in env["TRIAGE_FAIL_ON"].split(",") if v.strip())
-        cfg = replace(cfg, ci=replace(cfg.ci, fail_on=values))
-    cache = cfg.cache
+        cfg = _override(cfg, "ci", {"fail_on": values}, "TRIAGE_FAIL_ON")
     if env.get("TRIAGE_CACHE_DIR"):
-        cache = replace(cache, dir=env["TRIAGE_CACHE_DIR"])
-    cfg = replace(cfg, llm=llm, cache=cache)
+        cfg = _override(cfg, "cache", {"dir": env["TRIAGE_CACHE_DIR"]}, "TRIAGE_CACHE_DIR")
 
     top: dict[str, Any] = {}
-    per_section: dict[str, dict[str, Any]] = {}
     for key, value in overrides.items():
         if value is None:
             continue
         if "__" in key:
             section, sub = key.split("__", 1)
-            per_section.setdefault(section, {})[sub] = value
+            cfg = _override(cfg, section, {sub: value}, _FLAG_NAMES.get(key, f"--{sub.replace('_', '-')}"))
         else:
             top[key] = value
-    for section, values in per_section.items():
-        cfg = replace(cfg, **{section: replace(getattr(cfg, section), **values)})
     if top.get("llm_mode") not in (None, "auto", "off", "on"):
         raise ConfigError(f"--llm: expected auto, off or on, got {top['llm_mode']!r}")
     return replace(cfg, **top)
@@ -358,9 +575,8 @@ def load(
 def defaults_table() -> list[tuple[str, Any]]:
     """(`section.key`, default) for every documented key: used by the README and its test."""
     rows: list[tuple[str, Any]] = []
-    for name, f in _SECTIONS.items():
-        section = f.default
-        for sub in fields(section):
+    for name, cls in _SECTION_TYPES.items():
+        for sub in fields(cls):
             if sub.default is MISSING:  # pragma: no cover - every key has a default
                 continue
             rows.append((f"{name}.{sub.name}", sub.default))

@@ -486,6 +486,31 @@ class DecisionKind(StrEnum):
     SKIPPED = "skipped"
 
 
+# Every rule name a `Reason` can carry: what `[ci] fail_on` may name besides a decision kind
+# (the config loader rejects anything else, so a typo never silently disables a gate). A test
+# checks that every rule the policy and rank stages fire is listed here.
+RULE_NAMES: frozenset[str] = frozenset(
+    {
+        "ai-assisted",
+        "ai-cap",
+        "areas",
+        "author-cap",
+        "capacity",
+        "codeowners-edit",
+        "draft",
+        "internal-error",
+        "linked-issue",
+        "no-owner",
+        "secret",
+        "size",
+        "stale",
+        "suggest-split",
+        "unparseable",
+        "unscanned",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a decision was taken: the rule's name, a sentence for humans, and how to override."""

@@ -134,6 +134,15 @@ def _apply_plan(client: GitHubClient, repo: str, plan: list[PlannedAction], cons
         )
 
 
+def check_now(now: datetime | None, *, apply: bool, real_now: datetime) -> None:
+    """`--apply` acts only on the real clock: a `--now` in the future could close PRs early."""
+    if apply and now is not None and now > real_now:
+        raise UsageError(
+            f"--now {now.isoformat()} is in the future; --apply acts only on the real clock "
+            f"(now {real_now:%Y-%m-%dT%H:%M:%SZ})"
+        )
+
+
 def run_batch(
     cfg: Config,
     repo: str,
@@ -156,11 +165,7 @@ def run_batch(
     from triage.pipeline import RunContext, run
 
     real_now = (clock or (lambda: datetime.now(UTC)))()
-    if apply and now is not None and now > real_now:
-        raise UsageError(
-            f"--now {now.isoformat()} is in the future; --apply acts only on the real clock "
-            f"(now {real_now:%Y-%m-%dT%H:%M:%SZ})"
-        )
+    check_now(now, apply=apply, real_now=real_now)
     if max_closes < 0 or max_writes < 0:
         raise UsageError("--max-closes and --max-writes must be 0 or more")
     now = now or real_now

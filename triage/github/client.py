@@ -22,7 +22,6 @@ it is never part of a repr, a log line or an error message.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -77,40 +76,35 @@ class MemoryEtagStore:
 
 
 class SqliteEtagStore:
-    """A store in one sqlite file (under the cache directory), so that a CI job that restores
-    `.triage-cache` asks GitHub only "has this changed?" for every open PR, and 304s are free."""
+    """A store in the tool's sqlite cache file (namespace `github-etag`), so that a CI job that
+    restores `.triage-cache` asks GitHub only "has this changed?" for every open PR, and 304s
+    are free. Faults are `triage.kvstore`'s to absorb: an unusable cache is only a cache miss."""
 
     def __init__(self, path: str | Path) -> None:
+        from triage.kvstore import KVStore
+
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path))
-            # A cache: WAL + NORMAL never corrupts it, and skips an fsync per stored response.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS etags (key TEXT PRIMARY KEY, etag TEXT, headers TEXT, body BLOB)"
-            )
-            self._db.commit()
-        except (OSError, sqlite3.Error) as exc:
-            raise GitHubError(f"{self.path}: cannot open the GitHub response cache ({exc})") from exc
+        self._store = KVStore(self.path, "github-etag")
 
     def get(self, key: str) -> CachedResponse | None:
-        row = self._db.execute("SELECT etag, headers, body FROM etags WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        raw = self._store.get(key)
+        if raw is None:
             return None
-        headers = tuple((str(k), str(v)) for k, v in json.loads(row[1]))
-        return CachedResponse(etag=row[0], headers=headers, content=bytes(row[2]))
+        head, _, body = raw.partition(b"\n")
+        try:
+            meta = json.loads(head)
+            headers = tuple((str(k), str(v)) for k, v in meta["headers"])
+            return CachedResponse(etag=str(meta["etag"]), headers=headers, content=body)
+        except (ValueError, KeyError, TypeError):
+            self._store.delete(key)  # unreadable: a miss, and GitHub sends the body again
+            return None
 
     def put(self, key: str, value: CachedResponse) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO etags (key, etag, headers, body) VALUES (?, ?, ?, ?)",
-            (key, value.etag, json.dumps(value.headers), value.content),
-        )
-        self._db.commit()
+        head = json.dumps({"etag": value.etag, "headers": value.headers}, ensure_ascii=True).encode()
+        self._store.put(key, head + b"\n" + value.content)
 
     def close(self) -> None:
-        self._db.close()
+        self._store.close()
 
 
 @dataclass(frozen=True, slots=True)

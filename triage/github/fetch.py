@@ -98,8 +98,9 @@ def make_client(
     from pathlib import Path
 
     from triage.github.client import DEFAULT_API_URL, SqliteEtagStore
+    from triage.kvstore import CACHE_FILE
 
-    etags = SqliteEtagStore(Path(cfg.cache.dir) / "github-etags.sqlite") if cfg.cache.enabled else None
+    etags = SqliteEtagStore(Path(cfg.cache.dir).expanduser() / CACHE_FILE) if cfg.cache.enabled else None
     kwargs: dict[str, Any] = {"http_client": http_client, "etags": etags}
     if sleep is not None:
         kwargs["sleep"] = sleep

@@ -1,10 +1,8 @@
-"""A small persistent key -> JSON cache on sqlite3, shared by the review stage and any other.
+"""The LLM review cache: review key -> JSON object, in the tool's one sqlite store.
 
-Why sqlite and not a directory of files: a batch of thousands of PRs writes thousands of small
-entries from several threads, and a run killed at any moment (CI timeout, Ctrl-C) must leave a
-cache the next run can use. sqlite in WAL mode gives atomic, immediately committed writes, one
-file, and safe concurrent readers; a lock serialises this process's threads on one connection,
-and `busy_timeout` lets two processes share the file.
+Storage, crash safety, locking and fault handling are `triage.kvstore`'s (namespace
+`review`): a damaged or foreign cache is rebuilt, a locked one waited for, a read-only one
+means "no cache" with a warning, and in every case the reviews still run.
 
 Keys are opaque strings; `review_key` builds the LLM reviewer's from everything its answer
 depends on (the diff bytes, title and body, prompt version, model, budget and sampling
@@ -20,22 +18,18 @@ import hashlib
 import json
 import logging
 import os
-import sqlite3
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from triage.config import Config, LLMConfig
-from triage.errors import ConfigError
+from triage.kvstore import CACHE_FILE, KVStore
 from triage.models import PullRequest
 
 __all__ = ["CACHE_FILE", "ReviewCache", "review_key"]
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "triage-cache.sqlite3"
-_SCHEMA_VERSION = 1
+NAMESPACE = "review"
 
 
 def review_key(
@@ -68,92 +62,43 @@ def review_key(
 class ReviewCache:
     """Key -> JSON object store. Thread-safe; every `put` is committed before it returns."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], **kwargs: Any) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = self._connect()
+        self._store = KVStore(self.path, NAMESPACE, **kwargs)
 
     @classmethod
-    def open(cls, cfg: Config) -> ReviewCache:
-        """The cache in `cfg.cache.dir` (created if missing)."""
-        directory = Path(cfg.cache.dir).expanduser()
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"{directory}: cannot create cache directory ({exc.strerror or exc})") from exc
-        return cls(directory / CACHE_FILE)
+    def open(cls, cfg: Config, **kwargs: Any) -> ReviewCache:
+        """The cache in `cfg.cache.dir` (created if missing; unusable = no cache, warned)."""
+        return cls(Path(cfg.cache.dir).expanduser() / CACHE_FILE, **kwargs)
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            return self._setup(sqlite3.connect(self.path, check_same_thread=False, isolation_level=None))
-        except sqlite3.DatabaseError as exc:
-            if not self.path.exists():
-                raise ConfigError(f"{self.path}: cannot open cache ({exc})") from exc
-            # A cache is disposable: a damaged file is moved aside, never a reason to fail a run.
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            log.warning("%s: not a usable cache (%s); moved to %s", self.path, exc, aside.name)
-            self.path.replace(aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            try:
-                return self._setup(sqlite3.connect(self.path, check_same_thread=False, isolation_level=None))
-            except sqlite3.DatabaseError as again:
-                raise ConfigError(f"{self.path}: cannot open cache ({again})") from again
-
-    @staticmethod
-    def _setup(conn: sqlite3.Connection) -> sqlite3.Connection:
-        try:
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
-            )
-            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        except sqlite3.DatabaseError:
-            conn.close()
-            raise
-        return conn
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError(f"{self.path}: cache is closed")
-        return self._conn
+    @property
+    def available(self) -> bool:
+        return self._store.available
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored object, or None when absent or unreadable (an unreadable entry is dropped)."""
-        with self._lock:
-            row = self._connection().execute("SELECT value FROM entries WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                return None
-            try:
-                value = json.loads(row[0])
-            except ValueError:
-                value = None
-            if not isinstance(value, dict):
-                log.warning("%s: dropping unreadable cache entry %s", self.path, key[:24])
-                self._connection().execute("DELETE FROM entries WHERE key = ?", (key,))
-                return None
-            return value
+        raw = self._store.get(key)
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            log.warning("%s: dropping unreadable cache entry %s", self.path, key[:24])
+            self._store.delete(key)
+            return None
+        return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store `value` (JSON-serialisable) under `key`, replacing any earlier one; committed."""
-        blob = json.dumps(value, sort_keys=True, ensure_ascii=False)
-        with self._lock:
-            self._connection().execute(
-                "INSERT OR REPLACE INTO entries (key, value, created) VALUES (?, ?, ?)",
-                (key, blob, time.time()),
-            )
+        self._store.put(key, json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._connection().execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        return len(self._store)
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._store.close()
 
     def __enter__(self) -> ReviewCache:
         return self
