@@ -57,6 +57,7 @@ def test_lists_become_tuples_so_config_stays_immutable(tmp_path: Path) -> None:
         ("[llm]\nconcurrency = 0\n", "'llm.concurrency' must be at least 1"),
         ("[size\n", "invalid TOML"),
         ("size = 3\n", "[size] must be a table"),
+        ("[capacity]\nauthor_share = 1.5\n", "'capacity.author_share' is a share of capacity"),
     ],
 )
 def test_bad_config_is_one_line_error_naming_key_and_file(tmp_path: Path, text: str, needle: str) -> None:

@@ -64,6 +64,9 @@ class GatesConfig:
     reject_secrets: bool = True
     reject_without_owner: bool = True
     override_prefix: str = "triage/override-"
+    # This many trivial PRs (XS: typo, formatting, one file kind) of one accountable human get
+    # a note suggesting they be combined into one; 0 switches the note off.
+    combine_trivial_min: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,9 @@ class CapacityConfig:
     reviews_per_week: int = 4
     minutes_per_day: int = 0
     period_days: int = 7
+    # Fair share (issue #11): no accountable human takes more than this share of the period's
+    # review slots (or minutes) while other PRs wait; 0 (or 1) switches it off.
+    author_share: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +279,8 @@ def _check_consistency(cfg: Config, path: str) -> None:
         raise ConfigError(f"{path}: 'llm.concurrency' must be at least 1")
     if cfg.capacity.period_days == 0:
         raise ConfigError(f"{path}: 'capacity.period_days' must be at least 1")
+    if cfg.capacity.author_share > 1:
+        raise ConfigError(f"{path}: 'capacity.author_share' is a share of capacity: between 0 and 1")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -52,6 +52,10 @@ Rules and the choices made where the design leaves room:
   (a team owner counts as one owner).
   Both caps count the batch's PRs that are not skipped (drafts and unparseable PRs are not
   asking for review); a cap of 0 disables the rule.
+* `combine-trivial` (note): `combine_trivial_min` (default 3) or more trivial PRs (fewer
+  counted lines than the XS bucket, with a typo/spelling/formatting/whitespace title or
+  docs-only) of one accountable human and one file kind each get one note naming the others,
+  suggesting one combined PR. The fair share of capacity per human is drawn by `triage.rank`.
 * `codeowners-edit` (note): the PR edits a CODEOWNERS file; its routing still comes from the
   base branch. `ai-assisted` (note): why the PR counts as AI-assisted.
 
@@ -61,6 +65,7 @@ measurements are empty) and `triage/<decision>`.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -371,6 +376,66 @@ def _caps(
     return fired
 
 
+# Titles that say a change is cosmetic: typos, spelling, wording, whitespace, formatting.
+_TRIVIAL_TITLE = re.compile(
+    r"\b(typos?|spelling|misspell\w*|wording|grammar|whitespace|formatting|format|reformat\w*|lint|style)\b",
+    re.IGNORECASE,
+)
+_COMBINE_LISTED = 10
+
+
+def _trivial_kind(a: Assessment, cfg: Config) -> str | None:
+    """The file kind of a trivial PR (the one kind all its files share, else "mixed"), or None
+    when the PR is not trivial: trivial = fewer counted lines than the XS bucket, and a
+    cosmetic title or docs only."""
+    if a.errors or not a.diff.files or a.metrics.changed_lines >= cfg.size.xs:
+        return None
+    kinds = {f.kind.value for f in a.diff.files}
+    if not (_TRIVIAL_TITLE.search(a.pr.title) or kinds == {"docs"}):
+        return None
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _share_owner(a: Assessment, facts: _Facts) -> str | None:
+    """The accountable human a PR counts for (several bots of one person count as one);
+    CODEOWNERS routing names no author, so such a PR counts for its author's login."""
+    owner = facts.owner.owner
+    if owner is not None and owner.source != "codeowners":
+        return owner.login.strip().lower() or None
+    return a.pr.author.strip().lower() or None
+
+
+def _combine_trivial(
+    assessments: Sequence[Assessment], facts: Sequence[_Facts], counted: Sequence[bool], cfg: Config
+) -> dict[int, list[_Fired]]:
+    """`combine-trivial` (note): `combine_trivial_min` or more trivial PRs of one accountable
+    human and one file kind each get one note listing the others: one review instead of many."""
+    fired: dict[int, list[_Fired]] = defaultdict(list)
+    least = cfg.gates.combine_trivial_min
+    if not least:
+        return fired
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, a in enumerate(assessments):
+        if not counted[i]:
+            continue
+        kind, who = _trivial_kind(a, cfg), _share_owner(a, facts[i])
+        if kind is not None and who is not None:
+            groups[(who, kind)].append(i)
+    for (who, kind), indices in groups.items():
+        if len(indices) < max(2, least):
+            continue
+        ordered = sorted(indices, key=lambda i: _age_key(i, assessments))
+        for i in ordered:
+            others = [assessments[j].pr.id for j in ordered if j != i]
+            listed = ", ".join(others[:_COMBINE_LISTED]) + (" ..." if len(others) > _COMBINE_LISTED else "")
+            msg = (
+                f"one of {len(ordered)} trivial {kind} PRs by {who} (also {listed}): consider "
+                f"combining them into one PR, one review instead of {len(ordered)}"
+            )
+            fired[i].append(_Fired("combine-trivial", None, msg))
+    return fired
+
+
 # ---------------------------------------------------------------------------------- decide
 
 
@@ -446,6 +511,8 @@ def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -
 
     counted = [not skipped(i) for i in range(len(assessments))]
     batch = _caps(assessments, facts, counted, cfg)
+    for i, notes in _combine_trivial(assessments, facts, counted, cfg).items():
+        batch.setdefault(i, []).extend(notes)
     return tuple(
         _resolve(a, facts[i].owner.owner, [*per_pr[i], *batch.get(i, ())], cfg) for i, a in enumerate(assessments)
     )
