@@ -56,6 +56,16 @@ Rules and the choices made where the design leaves room:
   counted lines than the XS bucket, with a typo/spelling/formatting/whitespace title or
   docs-only) of one accountable human and one file kind each get one note naming the others,
   suggesting one combined PR. The fair share of capacity per human is drawn by `triage.rank`.
+* `already-landed` -> close: the change is already on the base (`BaseCheck.landed_in`, from a
+  local clone: same patch id as a base commit since the merge-base, every commit's patch id
+  there, every hunk applied in reverse, or the head merged); the message names the commit.
+* `needs-rebase` -> throttled, with the label `needs-rebase` (as Prow's plugin of that name):
+  GitHub says `mergeable: false` / `mergeable_state: "dirty"`, or the local three-way check
+  (`git merge-tree`) found conflicting paths. Throttled rather than a new decision kind: like
+  a capacity or cap hold, the change itself is not judged (a reject would read as a verdict on
+  it), it only never enters the review queue until it applies; the author's action is named in
+  the message and the label. `base-check` (note): what the local check could not do (an old
+  git, a diff that does not apply to its own base).
 * `codeowners-edit` (note): the PR edits a CODEOWNERS file; its routing still comes from the
   base branch. `ai-assisted` (note): why the PR counts as AI-assisted.
 
@@ -314,6 +324,48 @@ def _ai_note(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> t
     return (_Fired("ai-assisted", None, f"AI-assisted: {facts.ai}"),) if facts.ai else ()
 
 
+_LANDED_HOW = {
+    "patch-id": "has the same patch id as {commit} on the base",
+    "commits": "has every commit already on the base, by patch id: {commit}",
+    "applied": "is already applied on the base: every hunk is there (last changed by {commit})",
+    "merged": "is already merged: its head {commit} is part of the base",
+}
+NEEDS_REBASE_LABEL = "needs-rebase"
+
+
+def _already_landed(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    check = a.base_check
+    if check is None or check.landed_in is None:
+        return ()
+    how = _LANDED_HOW.get(check.landed_how, "is already on the base ({commit})").format(commit=check.landed_in)
+    msg = f"superseded: the change {how}; closing proposed (nothing left to review)"
+    return (_Fired("already-landed", DecisionKind.CLOSE, msg),)
+
+
+def _needs_rebase(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    check = a.base_check
+    if check is not None and check.landed_in is not None:
+        return ()  # nothing to rebase: `already-landed` closes it
+    evidence = ""
+    if check is not None and check.conflicts:
+        shown = ", ".join(check.conflicts[:5]) + (
+            f" (and {len(check.conflicts) - 5} more)" if len(check.conflicts) > 5 else ""
+        )
+        evidence = f"conflicts with the base {check.base[:12]} in {shown} ({check.checked_with})"
+    elif a.pr.mergeable is False or (a.pr.mergeable_state or "").lower() == "dirty":
+        state = f"mergeable_state: {a.pr.mergeable_state}" if a.pr.mergeable_state else "mergeable: false"
+        evidence = f"conflicts with its base branch (GitHub {state})"
+    if not evidence:
+        return ()
+    msg = f"{evidence}: rebase it onto the base; it enters the queue once it applies"
+    return (_Fired("needs-rebase", DecisionKind.THROTTLED, msg),)
+
+
+def _base_check_notes(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    check = a.base_check
+    return tuple(_Fired("base-check", None, note) for note in check.notes) if check is not None else ()
+
+
 _PER_PR_RULES: tuple[_RuleFn, ...] = (
     _unparseable,
     _unscanned,
@@ -326,6 +378,9 @@ _PER_PR_RULES: tuple[_RuleFn, ...] = (
     _linked_issue,
     _codeowners_edit,
     _ai_note,
+    _already_landed,
+    _needs_rebase,
+    _base_check_notes,
 )
 
 
@@ -467,7 +522,10 @@ def _resolve(a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: C
     first = ordered_reasons[0][2].kind if ordered_reasons else None
     kind = first if first is not None else DecisionKind.REVIEW
     ordered = tuple(r for _, _, r in ordered_reasons)
-    return Decision(kind, ordered, owner, tuple(notes), decision_labels(a, kind))
+    labels = decision_labels(a, kind)
+    if any(r.rule == "needs-rebase" for r in ordered):
+        labels = (*labels, NEEDS_REBASE_LABEL)  # Prow's label of the same name, for the CI adapter
+    return Decision(kind, ordered, owner, tuple(notes), labels)
 
 
 def _run_rule(rule: _RuleFn, a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
