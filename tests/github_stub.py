@@ -288,7 +288,9 @@ class GitHubStub:
         if rest == "/pulls" and method == "GET":
             state = query.get("state", ["open"])[0]
             pulls = [p for _, p in sorted(repo.pulls.items()) if state == "all" or p["state"] == state]
-            return self._page(pulls, path, query)
+            # GitHub's list endpoint leaves out the merge state; only the single-PR endpoint has it.
+            listed = [{k: v for k, v in p.items() if k not in LIST_OMITS} for p in pulls]
+            return self._page(listed, path, query)
         if m := re.fullmatch(r"/pulls/(\d+)", rest):
             pr = repo.pulls.get(int(m.group(1)))
             if pr is None:
@@ -363,6 +365,10 @@ class GitHubStub:
         return not_found
 
 
+# Fields of the single-PR object that the list endpoint does not carry.
+LIST_OMITS = frozenset({"mergeable", "mergeable_state", "rebaseable", "merged", "comments", "commits"})
+
+
 def make_pr(
     number: int,
     *,
@@ -377,6 +383,8 @@ def make_pr(
     created_at: str = "2024-05-01T10:00:00Z",
     base_sha: str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
     head_sha: str | None = None,
+    mergeable: bool | None = None,
+    mergeable_state: str = "unknown",
 ) -> dict[str, Any]:
     """A PR object with the fields and nesting of GitHub's REST/webhook PR object (the same
     shape as `pull_request` in the real webhook payloads under ../shared; a test checks that)."""
@@ -433,6 +441,8 @@ def make_pr(
         },
         "base": {"label": f"{owner}:main", "ref": "main", "sha": base_sha, "user": repo_obj["owner"], "repo": repo_obj},
         "author_association": association,
+        "mergeable": mergeable,
+        "mergeable_state": mergeable_state,
         "auto_merge": None,
         "active_lock_reason": None,
     }

@@ -83,6 +83,7 @@ def test_lists_become_tuples_so_config_stays_immutable(tmp_path: Path) -> None:
         ('["\\u001b[2J"]\nx = 1\n', "unknown section [\\x1b[2J]"),
         ('[size]\n"\\u001b]0;x" = 1\n', "[size] unknown key '\\x1b]0;x'"),
         ("a = " + "[" * 5000 + "]" * 5000 + "\n", "invalid TOML (nested too deeply)"),
+        ("[capacity]\nauthor_share = 1.5\n", "[capacity] author_share: is a share of capacity: a number from 0 to 1"),
     ],
 )
 def test_bad_config_is_one_line_error_naming_key_and_file(tmp_path: Path, text: str, needle: str) -> None:

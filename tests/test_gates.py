@@ -378,3 +378,78 @@ def test_decide_keeps_order_and_is_pure() -> None:
     assert [d.kind for d in first] == [K.NEEDS_SPLIT, K.REVIEW, K.SKIPPED]
     assert decide(batch, CFG, CTX) == first
     assert decide([], CFG, CTX) == ()
+
+
+# --------------------------------------------------------- combine trivial PRs (issue #11, flood)
+
+
+def _combine_notes(batch: list[Any], cfg: Config | None = None) -> dict[str, str]:
+    cfg = cfg or Config()
+    decisions = decide(batch, cfg, PolicyContext(NOW))
+    return {
+        a.pr.id: next(n.message for n in d.notes if n.rule == "combine-trivial")
+        for a, d in zip(batch, decisions, strict=True)
+        if any(n.rule == "combine-trivial" for n in d.notes)
+    }
+
+
+def _typo(pid: str, author: str = "typo-hunter", **kw: Any) -> Any:
+    path = f"docs/{pid}.md"
+    return make(
+        pid, lines=1, files=(file(path, added=1, kind=FileKind.DOCS),), author=author, title="docs: fix typo", **kw
+    )
+
+
+def test_trivial_prs_of_one_author_get_one_note_each_naming_the_others() -> None:
+    batch = [_typo(f"t{i}", age_days=5 - i) for i in range(3)] + [make("real", lines=40, author="typo-hunter")]
+    notes = _combine_notes(batch)
+    assert sorted(notes) == ["t0", "t1", "t2"]
+    assert "one of 3 trivial docs PRs by typo-hunter (also t1, t2)" in notes["t0"]
+    assert "one review instead of 3" in notes["t0"]
+    decisions = decide(batch, Config(), PolicyContext(NOW))
+    assert all(d.kind is DecisionKind.REVIEW for d in decisions)  # a note, never a gate
+    assert [sum(n.rule == "combine-trivial" for n in d.notes) for d in decisions[:3]] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("case", "batch", "cfg", "noted"),
+    [
+        ("two-are-not-several", [_typo("a"), _typo("b")], Config(), 0),
+        ("configurable-min", [_typo("a"), _typo("b")], Config(gates=GatesConfig(combine_trivial_min=2)), 2),
+        ("switched-off", [_typo(f"t{i}") for i in range(4)], Config(gates=GatesConfig(combine_trivial_min=0)), 0),
+        ("different-authors", [_typo("a", "ann"), _typo("b", "bob"), _typo("c", "cy")], Config(), 0),
+        ("drafts-do-not-count", [_typo("a"), _typo("b"), _typo("c", draft=True)], Config(), 0),
+        (
+            "formatting-of-source-files",
+            [make(f"f{i}", lines=2, author="fmt", title="style: fix formatting") for i in range(3)],
+            Config(),
+            3,
+        ),
+        (
+            "same-file-kind-only",
+            [_typo("a"), _typo("b"), make("c", lines=2, author="typo-hunter", title="fix typo in a comment")],
+            Config(),
+            0,
+        ),
+        (
+            "small-but-not-cosmetic",
+            [make(f"s{i}", lines=2, author="dev", title="Handle the empty list") for i in range(3)],
+            Config(),
+            0,
+        ),
+    ],
+)
+def test_combine_trivial_table(case: str, batch: list[Any], cfg: Config, noted: int) -> None:
+    assert len(_combine_notes(batch, cfg)) == noted, case
+
+
+def test_bots_behind_one_human_are_one_author_for_the_combine_note() -> None:
+    carol = (Trailer("Co-authored-by", "Carol <carol@example.com>"),)
+    batch = [
+        _typo("bot-a", "copilot-swe-agent", trailers=carol, author_association="NONE"),
+        _typo("bot-b", "renovate[bot]", trailers=carol, author_association="NONE"),
+        _typo("own", "Carol"),
+    ]
+    notes = _combine_notes(batch)
+    assert sorted(notes) == ["bot-a", "bot-b", "own"]
+    assert "by carol" in notes["own"]

@@ -256,3 +256,50 @@ def test_cli_wiring_dry_run(stub, tmp_path, monkeypatch):
     assert stub.writes == []
     assert "would do: #3 close" in out.getvalue()
     assert (tmp_path / "out" / "queue.md").is_file()
+
+
+# ------------------------------------------------------------- needs-rebase (issue #11, flood)
+
+
+def test_a_dirty_pr_needs_rebase_gets_the_label_and_loses_it_once_it_applies(stub, cfg):
+    # Conflicting with main: GitHub says so on the single-PR object only (the list omits it).
+    add_simple_pull(
+        stub,
+        REPO,
+        make_pr(
+            6,
+            login="gina",
+            association="MEMBER",
+            created_at="2024-08-30T12:00:00Z",
+            mergeable=False,
+            mergeable_state="dirty",
+        ),
+        [("src/conflict.py", 3)],
+    )
+    queue, _ = batch(stub, cfg, apply=True)
+    item = next(i for i in queue.items if i.pr.number == 6)
+    assert item.pr.mergeable is False and item.pr.mergeable_state == "dirty"
+    assert item.decision.kind is DecisionKind.THROTTLED and item.rank is None
+    (reason,) = item.decision.reasons
+    assert reason.rule == "needs-rebase" and "mergeable_state: dirty" in reason.message
+    assert any(r.method == "GET" and r.path == f"/repos/{REPO}/pulls/6" for r in stub.requests)
+    labels = {lb["name"] for lb in stub.repos[REPO].pulls[6]["labels"]}
+    assert {"needs-rebase", "triage/throttled"} <= labels
+
+    # The author rebased: GitHub now says clean, and the next run takes the label away again.
+    stub.repos[REPO].pulls[6].update(mergeable=True, mergeable_state="clean")
+    queue, _ = batch(stub, cfg, apply=True)
+    item = next(i for i in queue.items if i.pr.number == 6)
+    assert item.decision.kind is DecisionKind.REVIEW and item.rank is not None
+    assert "needs-rebase" not in {lb["name"] for lb in stub.repos[REPO].pulls[6]["labels"]}
+
+
+def test_merge_state_still_unknown_never_holds_a_pr(stub, cfg):
+    # GitHub answers `mergeable: null` while it computes the merge: unknown is not a conflict.
+    pr = make_pr(7, login="hal", association="MEMBER", created_at="2024-08-30T12:00:00Z")
+    add_simple_pull(stub, REPO, pr, [("src/a.py", 3)])
+    queue, _ = batch(stub, cfg, apply=False)
+    item = next(i for i in queue.items if i.pr.number == 7)
+    assert item.pr.mergeable is None and item.pr.mergeable_state == "unknown"
+    assert item.decision.kind is DecisionKind.REVIEW
+    assert "needs-rebase" not in item.decision.labels

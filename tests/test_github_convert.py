@@ -256,3 +256,12 @@ def test_bot_authored_pr_commits_do_not_count_the_clock_starts_at_opening():
         {"event": "head_ref_force_pushed", "actor": BOT, "created_at": "2024-04-02T00:00:00Z"},
     ]
     assert last_human_activity(pr, timeline=timeline) == datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def test_merge_state_is_read_and_garbage_is_unknown() -> None:
+    dirty = pull_request_from_json(make_pr(3, mergeable=False, mergeable_state="dirty"))
+    assert (dirty.mergeable, dirty.mergeable_state) == (False, "dirty")
+    listed = {k: v for k, v in make_pr(4).items() if k not in ("mergeable", "mergeable_state")}
+    assert (pull_request_from_json(listed).mergeable, pull_request_from_json(listed).mergeable_state) == (None, None)
+    odd = pull_request_from_json({**make_pr(5), "mergeable": "yes", "mergeable_state": 7})
+    assert (odd.mergeable, odd.mergeable_state) == (None, None)

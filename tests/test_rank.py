@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from factories import NOW, make
 
-from triage.config import CapacityConfig, Config, PriorityConfig, SizeConfig
-from triage.models import Assessment, ChangeKind, DecisionKind, Metrics, ParsedDiff, ReviewSource
+from triage.config import CapacityConfig, Config, GatesConfig, PriorityConfig, SizeConfig
+from triage.models import Assessment, ChangeKind, DecisionKind, Metrics, ParsedDiff, ReviewSource, Trailer
 from triage.policy import PolicyContext, decide
 from triage.rank import Degraded, capacity_plan, estimate_minutes, priority, queue_summary, rank
 
@@ -208,7 +208,8 @@ def test_queue_fields() -> None:
 
 
 def test_queue_summary() -> None:
-    cfg = Config(capacity=CapacityConfig(reviewers=1, reviews_per_week=2, period_days=7))
+    # Fair share off: with 2 slots alice's second PR would wait for bob's (tests below).
+    cfg = Config(capacity=CapacityConfig(reviewers=1, reviews_per_week=2, period_days=7, author_share=0))
     batch = [
         make("a1", lines=10, age_days=2),
         make("a2", lines=20, age_days=3),
@@ -296,3 +297,89 @@ def test_created_at_unknown_sorts_last() -> None:
     batch = [make("nodate", created_at=None), make("dated", age_days=0)]
     batch[1] = replace(batch[1], pr=replace(batch[1].pr, created_at=NOW - timedelta(seconds=1)))
     assert [i.pr.id for i in run(batch).items] == ["dated", "nodate"]
+
+
+# ---------------------------------------------------------------- fair share (issue #11, flood)
+
+
+def _share_rules(queue) -> dict[str, str | None]:  # type: ignore[no-untyped-def]
+    return {i.pr.id: (i.decision.reasons[-1].rule if i.decision.reasons else None) for i in queue.items}
+
+
+def test_one_author_flooding_trivial_prs_gets_a_quarter_of_the_slots() -> None:
+    # The `make triage` story: nine one-line typo PRs win every shortest-job-first comparison.
+    typos = [make(f"typo-{i}", lines=1, author="typo-hunter", age_days=1 + i / 10) for i in range(9)]
+    others = [make(f"work-{i}", lines=40, author=f"dev-{i}") for i in range(9)]
+    queue = run([*typos, *others])  # default capacity: 3 x 4 = 12 reviews, share 0.25 -> 3
+    queued = [i.pr.id for i in queue.items if i.rank is not None]
+    assert len(queued) == 12
+    assert sum(q.startswith("typo-") for q in queued) == 3
+    assert all(f"work-{i}" in queued for i in range(9))
+    held = [i for i in queue.items if i.pr.id.startswith("typo-") and i.rank is None]
+    assert [i.position for i in held] == [1, 2, 3, 4, 5, 6]  # first in line behind the cut
+    reason = held[0].decision.reasons[-1]
+    assert reason.rule == "author-share" and reason.kind is K.THROTTLED
+    assert reason.override_label == "triage/override-author-share"
+    assert "typo-hunter already has 3 PRs" in reason.message and "25% of capacity: 3 review slots" in reason.message
+    assert held[0].decision.labels[-1] == "triage/throttled"
+
+
+def test_bots_behind_one_human_share_one_quota() -> None:
+    carol = (Trailer("Co-authored-by", "Carol <carol@example.com>"),)
+    cfg = Config(gates=GatesConfig(ai_pr_cap_per_human=0))  # the AI cap would hold them first
+    bots = [
+        make(f"bot-{i}", lines=2, author=login, trailers=carol, author_association="NONE")
+        for i, login in enumerate(["copilot-swe-agent", "renovate[bot]", "dependabot[bot]", "devin-ai-integration"])
+    ]
+    own = [make("carol-own", lines=2, author="carol")]
+    others = [make(f"work-{i}", lines=40, author=f"dev-{i}") for i in range(10)]
+    queue = run([*bots, *own, *others], cfg)
+    carols = [i for i in queue.items if i.decision.owner is not None and i.decision.owner.login.lower() == "carol"]
+    assert len(carols) == 5
+    assert sum(i.rank is not None for i in carols) == 3
+    assert {r for i in carols if i.rank is None for r in [i.decision.reasons[-1].rule]} == {"author-share"}
+
+
+def test_share_is_work_conserving_and_honest_about_why() -> None:
+    # Only alice has PRs: her third PR waits for capacity, not for a share nobody else uses.
+    cfg = Config(capacity=CapacityConfig(reviewers=1, reviews_per_week=8, period_days=7))  # 8 slots, share 2
+    alone = [make(f"a{i}", lines=5 + i) for i in range(10)]
+    queue = run(alone, cfg)
+    assert sum(i.rank is not None for i in queue.items) == 8
+    assert {_share_rules(queue)[f"a{i}"] for i in (8, 9)} == {"capacity"}
+    # With one PR of bob's competing, alice keeps every slot bob cannot use.
+    queue = run([*alone, make("b0", lines=900, author="bob")], cfg)
+    assert sum(i.rank is not None and i.pr.author == "alice" for i in queue.items) == 7
+    rules = _share_rules(queue)
+    assert rules["b0"] is None  # bob's big PR got its slot over alice's smaller ones
+    assert rules["a7"] == "author-share" and rules["a9"] == "capacity"
+
+
+def test_share_override_label_and_switch_off() -> None:
+    batch = [make(f"t{i}", lines=1, author="typo-hunter") for i in range(6)] + [
+        make(f"w{i}", lines=40, author=f"dev-{i}") for i in range(12)
+    ]
+    assert sum(i.rank is not None and i.pr.author == "typo-hunter" for i in run(batch).items) == 3
+    labelled = [replace(a, pr=replace(a.pr, labels=("triage/override-author-share",))) for a in batch[:6]]
+    assert sum(i.rank is not None and i.pr.author == "typo-hunter" for i in run([*labelled, *batch[6:]]).items) == 6
+    off = Config(capacity=CapacityConfig(author_share=0))
+    assert sum(i.rank is not None and i.pr.author == "typo-hunter" for i in run(batch, off).items) == 6
+
+
+def test_share_in_minutes_mode() -> None:
+    # 1 reviewer x 100 minutes x 1 working day; a quarter is 25 minutes.
+    cfg = Config(capacity=CapacityConfig(reviewers=1, minutes_per_day=100, period_days=1))
+    small = [make(f"s{i}", lines=10, author="alice", age_days=2 - i / 10) for i in range(8)]  # 5 min each
+    others = [make(f"o{i}", lines=50, author=f"dev-{i}", age_days=2 - i / 10) for i in range(8)]  # 10 min each
+    queue = run([*small, *others], cfg)
+    rules = _share_rules(queue)
+    # 5 of alice's fill her 25 minutes; 7 others take 70; the 5 minutes left go to alice too.
+    assert sorted(s for s in rules if s.startswith("s") and rules[s] is None) == [f"s{i}" for i in range(6)]
+    assert all(rules[f"o{i}"] is None for i in range(7))
+    assert rules["o7"] == "capacity"
+    assert rules["s6"] == rules["s7"] == "author-share"
+    reason = next(r for i in queue.items for r in i.decision.reasons if r.rule == "author-share")
+    assert "25 review minutes" in reason.message
+    # A human's first PR always fits, however far it is over the share.
+    big = run([make("big", lines=300, author="zed"), *others[:2]], cfg)
+    assert all(i.rank is not None for i in big.items)

@@ -74,6 +74,7 @@ Seconds = Annotated[float, Field(gt=0, le=86_400, description="must be a positiv
 Tokens = Annotated[int, Field(gt=0, le=10_000_000, description="must be a positive number of tokens")]
 Concurrency = Annotated[int, Field(gt=0, le=256, description="must be an integer from 1 to 256")]
 Retries = Annotated[int, Field(ge=0, le=100, description="must be an integer from 0 to 100")]
+Share = Annotated[float, Field(ge=0, le=1, description="is a share of capacity: a number from 0 to 1")]
 Temperature = Annotated[float, Field(ge=0, le=2, description="must be a number from 0 to 2")]
 Flag = Annotated[bool, Field(description="must be true or false")]
 Text = Annotated[str, Field(min_length=1, description="must be a non-empty string")]
@@ -130,6 +131,9 @@ class GatesConfig:
     reject_secrets: Flag = True
     reject_without_owner: Flag = True
     override_prefix: Text = "triage/override-"
+    # This many trivial PRs (XS: typo, formatting, one file kind) of one accountable human get
+    # a note suggesting they be combined into one; 0 switches the note off.
+    combine_trivial_min: Count = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,9 @@ class CapacityConfig:
     reviews_per_week: PositiveInt = 4
     minutes_per_day: Count = 0
     period_days: Days = 7
+    # Fair share (issue #11): no accountable human takes more than this share of the period's
+    # review slots (or minutes) while other PRs wait; 0 (or 1) switches it off.
+    author_share: Share = 0.25
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -40,13 +40,21 @@ class GitRepo:
         self.path = Path(top.decode().strip())
         self._show = lru_cache(maxsize=4096)(self._show_uncached)
 
-    def _run(self, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        env = {**os.environ, **_GIT_ENV}
+    def _run(
+        self,
+        args: Sequence[str],
+        *,
+        check: bool = True,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {**os.environ, **_GIT_ENV, **(env or {})}
         try:
             proc = subprocess.run(
                 ["git", "-C", str(self.path), *args],
                 capture_output=True,
-                env=env,
+                env=full_env,
+                input=input,
                 check=False,
             )
         except FileNotFoundError as exc:
@@ -63,6 +71,26 @@ class GitRepo:
     def git(self, *args: str) -> bytes:
         """Run a read-only git command and return stdout; raise InputError on failure."""
         return self._run(args).stdout
+
+    def plumb(
+        self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        """(exit status, stdout, stderr) of a plumbing command whose status carries an answer
+        (`merge-tree` exits 1 on conflicts, `apply --check` when a patch does not apply).
+        `env` adds variables such as a scratch `GIT_INDEX_FILE` / `GIT_OBJECT_DIRECTORY`, so a
+        check never touches the repository's own index or object store."""
+        proc = self._run(args, check=False, input=input, env=env)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def version(self) -> tuple[int, int]:
+        """git's (major, minor) version; (0, 0) when it cannot be read."""
+        out = self._git_or_none("version") or b""
+        parts = out.decode("ascii", "replace").split()
+        numbers = parts[2].split(".") if len(parts) >= 3 else []
+        try:
+            return int(numbers[0]), int(numbers[1])
+        except (IndexError, ValueError):
+            return 0, 0
 
     def rev_parse(self, rev: str) -> str:
         out = self._git_or_none("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")

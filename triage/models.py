@@ -88,6 +88,11 @@ class PullRequest:
     # GitHub says the author is an App/bot account (user.type == "Bot"); sources that cannot
     # tell leave it False and the owner rules fall back to the login (`[bot]`, `[owners] bots`).
     author_is_bot: bool = False
+    # GitHub's merge check against the current base (single-PR endpoint and webhooks; the list
+    # endpoint leaves it out): `mergeable` False or `mergeable_state` "dirty" means the PR
+    # conflicts with its base. None = unknown (GitHub computes it lazily, or the source cannot tell).
+    mergeable: bool | None = None
+    mergeable_state: str | None = None
 
     def without_diff(self) -> PullRequest:
         """The same PR without its diff bytes: what later stages keep once it has been measured."""
@@ -450,6 +455,32 @@ class Review:
 
 
 # --------------------------------------------------------------------------------------------
+# base check -> BaseCheck (only with a local clone: `triage.basecheck`)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseCheck:
+    """What the base branch of a local clone says about one PR: is its change already there,
+    and does it still merge. Facts only; the `already-landed` and `needs-rebase` rules decide.
+
+    `patch_id`, `commit_patch_ids` and `merge_base` are the PR's side of the already-landed
+    check, kept until the batch's base patch-ids are known (computed once per batch, from the
+    oldest merge-base).
+    `conflicts` None means no conflict was found (or none could be checked: see `notes`).
+    """
+
+    base: str  # the base revision checked against (full sha)
+    patch_id: str | None = None  # `git patch-id --stable` of the whole diff
+    commit_patch_ids: tuple[str, ...] = ()  # one per non-merge commit of the PR, when its head is known
+    merge_base: str | None = None
+    landed_in: str | None = None  # "abc1234 subject" of the base commit carrying the change
+    landed_how: str = ""  # "patch-id" | "commits" | "applied"
+    conflicts: tuple[str, ...] | None = None  # paths that conflict with the base
+    checked_with: str = ""  # how the conflict check ran ("git merge-tree", "git apply")
+    notes: tuple[str, ...] = ()  # what could not be checked, and why
+
+
+# --------------------------------------------------------------------------------------------
 # The per-PR result of the stateless stages. Policy and rank work on these, across the batch.
 
 
@@ -471,6 +502,8 @@ class Assessment:
     # Why the PR's content could not be scanned for secrets at all (None = it was scanned, in
     # whole or in the part that could be read); the `unscanned` gate holds such a PR.
     unscanned: str | None = None
+    # Already landed / conflicts, from a local clone's base branch (None: no clone, not checked).
+    base_check: BaseCheck | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,6 +526,10 @@ RULE_NAMES: frozenset[str] = frozenset(
     {
         "ai-assisted",
         "ai-cap",
+        "already-landed",
+        "author-share",
+        "base-check",
+        "combine-trivial",
         "areas",
         "author-cap",
         "capacity",
@@ -500,6 +537,7 @@ RULE_NAMES: frozenset[str] = frozenset(
         "draft",
         "internal-error",
         "linked-issue",
+        "needs-rebase",
         "no-owner",
         "secret",
         "size",

@@ -23,6 +23,7 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from triage.basecheck import BaseChecker
 from triage.classify import GitAttributes
 from triage.config import Config
 from triage.diff import parse_diff
@@ -32,6 +33,7 @@ from triage.metrics.history import HistoryCache
 from triage.metrics.risk import assess_risk
 from triage.models import (
     Assessment,
+    BaseCheck,
     Flag,
     Metrics,
     ParsedDiff,
@@ -69,6 +71,9 @@ class RunContext:
     # Only these PR ids go to the LLM (None = all). `triage ci` reviews the event's PR; the
     # other open PRs are context for the batch rules and keep their heuristic review.
     llm_ids: frozenset[str] | None = None
+    # Already landed / conflicts against the base revision of `repo` (`triage.basecheck`);
+    # `run` opens one for the batch when `repo` and a git `base` are given.
+    base_checker: BaseChecker | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ class _Static:
     risk: Risk
     review: Review
     unscanned: str | None = None
+    base_check: BaseCheck | None = None
 
     @property
     def ok(self) -> bool:
@@ -114,6 +120,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
     errors = list(pr.load_errors)
     diff = ParsedDiff()
     metrics = empty_metrics()
+    base_check: BaseCheck | None = None
     try:
         diff = parse_diff(pr.diff, classify=cfg.classify, attributes=attributes)
         errors.extend(diff.errors)
@@ -121,6 +128,8 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
         risk = assess_risk(pr, diff, metrics)
         review = heuristic.review(pr, diff, metrics, risk, cfg)
+        if ctx.base_checker is not None and not errors:
+            base_check = ctx.base_checker.check(pr, diff)
     except Exception as exc:  # one broken PR must never stop the batch; the item records why
         errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
         metrics = empty_metrics()
@@ -130,7 +139,9 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         errors.extend(f"{pr.source or pr.id}: {e}" for e in scan_errors)
         if scan_errors and scan_errors[0].startswith(_SECRET_SCAN_FAILED):
             return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=scan_errors[0])
-    return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=_unscanned(pr, diff))
+    return _Static(
+        pr, diff, tuple(errors), metrics, risk, review, unscanned=_unscanned(pr, diff), base_check=base_check
+    )
 
 
 _SECRET_SCAN_FAILED = "secret scan failed"
@@ -295,6 +306,7 @@ def _finish(static: _Static, review: Review) -> Assessment:
         review=review,
         errors=static.assessment_errors,
         unscanned=static.unscanned,
+        base_check=static.base_check,
     )
 
 
@@ -354,7 +366,12 @@ def review_source_of(assessments: Iterable[Assessment]) -> str:
 
 def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None) -> Queue:
     """The whole pipeline on a batch of PRs (the batch is the set of open PRs being triaged)."""
+    if ctx.base_checker is None and ctx.repo is not None and isinstance(ctx.base, GitTree):
+        with BaseChecker(ctx.repo, ctx.base.rev) as checker:
+            return run(prs, cfg, replace(ctx, base_checker=checker), progress)
     assessments = tuple(assess_all(prs, cfg, ctx, progress))
+    if ctx.base_checker is not None:
+        assessments = ctx.base_checker.finish(assessments)
     codeowners: CodeOwners | None = None
     codeowners_path: str | None = None
     if ctx.base is not None:

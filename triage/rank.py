@@ -31,6 +31,16 @@ Choices, so a reader of the report can check every number:
     default weights the other terms sum to at most 2, so 8 weeks of waiting beats them all.
     Waiting starts at `created_at` (else `updated_at`; unknown = 0 days). A step of 0 switches
     the term off.
+* Fair share (`author-share`, issue #11): while candidates are taken in priority order, no
+  accountable human (the author, or the human behind a bot or agent, so several bots of one
+  person count as one) takes more than `capacity.author_share` of the period: in count mode
+  floor(share x reviews) slots, at least 1 (a quarter of 12 slots is 3); in minutes mode that
+  share of the minutes, a human's first PR always fitting. Their further PRs are throttled
+  with rule `author-share` and wait behind the cut with the capacity-cut PRs, in priority
+  order. The cut is work-conserving: slots that no other candidate can use go to held PRs in
+  priority order, so fairness never leaves reviewers idle. Without it, shortest-job-first
+  hands a week's queue to whoever sends the most one-line PRs. Override label
+  `triage/override-author-share`; `author_share = 0` switches it off.
 * Order: priority descending, then `created_at` (oldest first; unknown last), then `id`: equal
   inputs always give the same order, whatever order they came in.
 * `Queue.items`: queued items by rank, then capacity-throttled items by position, then every
@@ -63,7 +73,10 @@ from triage.models import (
 )
 from triage.timeutil import as_utc
 
+AUTHOR_SHARE_RULE = "author-share"
+
 __all__ = [
+    "AUTHOR_SHARE_RULE",
     "CapacityPlan",
     "Degraded",
     "OwnerLoad",
@@ -74,6 +87,7 @@ __all__ = [
     "priority",
     "queue_summary",
     "rank",
+    "share_key",
 ]
 
 
@@ -177,10 +191,82 @@ def _order_key(item: QueueItem) -> tuple[float, bool, datetime, str]:
     return (-item.priority.score, created is None, when, item.pr.id)
 
 
+def share_key(item: QueueItem, cfg: Config) -> str | None:
+    """Whose share of capacity a PR counts against: its accountable human (the author, or the
+    human behind a bot or agent), lower-cased. A PR routed to CODEOWNERS has no such human; it
+    counts against its author's login when there is one. None = no share applies (no one to
+    count it against, or the PR carries the `author-share` override label)."""
+    if f"{cfg.gates.override_prefix}{AUTHOR_SHARE_RULE}" in item.pr.labels:
+        return None
+    owner = item.decision.owner
+    if owner is not None and owner.source != "codeowners":
+        return owner.login.strip().lower() or None
+    return item.pr.author.strip().lower() or None
+
+
+@dataclass(slots=True)
+class _ShareLimit:
+    """The fair share of one period (module docstring): what each accountable human has taken
+    so far, and whether one more PR of theirs still fits."""
+
+    fraction: float
+    reviews: int | None  # count mode: review slots per human
+    minutes: float | None  # minutes mode: review minutes per human
+    taken: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (PRs, minutes)
+
+    @classmethod
+    def of(cls, plan: CapacityPlan, cfg: Config) -> _ShareLimit:
+        fraction = cfg.capacity.author_share
+        if not 0 < fraction < 1:
+            return cls(fraction, None, None)
+        if plan.mode == "count":
+            return cls(fraction, max(1, math.floor(fraction * (plan.reviews or 0))), None)
+        return cls(fraction, None, fraction * plan.minutes)
+
+    def allows(self, key: str, minutes: int) -> bool:
+        count, used = self.taken.get(key, (0, 0))
+        if self.reviews is not None:
+            return count < self.reviews
+        if self.minutes is not None:
+            # A human's first PR always fits: one large PR must not wait forever for its share.
+            return count == 0 or used + minutes <= self.minutes
+        return True
+
+    def take(self, key: str, minutes: int) -> None:
+        count, used = self.taken.get(key, (0, 0))
+        self.taken[key] = (count + 1, used + minutes)
+
+    def reason(self, item: QueueItem, cfg: Config, pos: int) -> Reason:
+        key = share_key(item, cfg) or "?"
+        count, used = self.taken.get(key, (0, 0))
+        limit = (
+            f"{self.reviews} review slots" if self.reviews is not None else f"{round(self.minutes or 0)} review minutes"
+        )
+        msg = (
+            f"{key} already has {count} PRs ({used} min) in this {cfg.capacity.period_days}-day period's "
+            f"queue, their fair share ({self.fraction:.0%} of capacity: {limit}); waits while other "
+            f"authors' PRs do; #{pos} in line behind the cut"
+        )
+        label = f"{cfg.gates.override_prefix}{AUTHOR_SHARE_RULE}"
+        return Reason(AUTHOR_SHARE_RULE, msg, label, DecisionKind.THROTTLED)
+
+
 def _throttle(decision: Decision, reason: Reason) -> Decision:
     kept = tuple(lb for lb in decision.labels if not lb.startswith("triage/"))
     labels = (*kept, f"triage/{DecisionKind.THROTTLED.value}")
     return replace(decision, kind=DecisionKind.THROTTLED, reasons=(*decision.reasons, reason), labels=labels)
+
+
+def _plain_cut(candidates: Sequence[int], items: Sequence[QueueItem], plan: CapacityPlan) -> set[int]:
+    """The candidates the capacity cut alone would queue, in priority order."""
+    taken: set[int] = set()
+    used = 0
+    for i in candidates:
+        minutes = items[i].estimated_review_minutes
+        if plan.fits(len(taken), used, minutes):
+            taken.add(i)
+            used += minutes
+    return taken
 
 
 def rank(
@@ -210,16 +296,34 @@ def rank(
     candidates.sort(key=lambda i: _order_key(items[i]))
 
     plan = capacity_plan(cfg, [items[i].estimated_review_minutes for i in candidates])
+    share = _ShareLimit.of(plan, cfg)
     queued: list[int] = []
     cut: list[int] = []
+    held: list[int] = []  # over their owner's fair share while others wait
     used = 0
     for i in candidates:
         minutes = items[i].estimated_review_minutes
-        if plan.fits(len(queued), used, minutes):
+        key = share_key(items[i], cfg)
+        if key is not None and not share.allows(key, minutes):
+            held.append(i)
+        elif plan.fits(len(queued), used, minutes):
             queued.append(i)
             used += minutes
+            if key is not None:
+                share.take(key, minutes)
         else:
             cut.append(i)
+    for i in list(held):  # work-conserving: capacity nobody else wants goes to the held PRs
+        minutes = items[i].estimated_review_minutes
+        if plan.fits(len(queued), used, minutes):
+            held.remove(i)
+            queued.append(i)
+            used += minutes
+    queued.sort(key=lambda i: _order_key(items[i]))
+    # A held PR waits for its share only when the plain cut (no share) would have queued it;
+    # one that would be below the cut anyway waits for capacity, and its reason says so.
+    held_set = set(held) & _plain_cut(candidates, items, plan)
+    cut = sorted((*cut, *held), key=lambda i: _order_key(items[i]))
 
     needed = sum(items[i].estimated_review_minutes for i in candidates)
     budget = (
@@ -230,11 +334,14 @@ def rank(
     for rank_no, i in enumerate(queued, start=1):
         items[i] = replace(items[i], rank=rank_no)
     for pos, i in enumerate(cut, start=1):
-        msg = (
-            f"below the capacity cut line ({budget} this {cfg.capacity.period_days}-day period "
-            f"are taken by higher-priority PRs); #{pos} in line behind the cut"
-        )
-        reason = Reason("capacity", msg)
+        if i in held_set:
+            reason = share.reason(items[i], cfg, pos)
+        else:
+            msg = (
+                f"below the capacity cut line ({budget} this {cfg.capacity.period_days}-day period "
+                f"are taken by higher-priority PRs); #{pos} in line behind the cut"
+            )
+            reason = Reason("capacity", msg)
         items[i] = replace(items[i], decision=_throttle(items[i].decision, reason), position=pos)
 
     capacity = Capacity(

@@ -10,7 +10,8 @@ pure function of those inputs, which gives three properties for free:
 * never duplicated: there is at most one comment with the marker from us, edited in place.
 
 Labels: `size/<bucket>`, `risk/<level>`, `triage/<decision>` and whatever the policy asks for
-(`Decision.labels`). Our stale labels in those namespaces are removed; the override labels
+(`Decision.labels`, e.g. `needs-rebase`). Our stale labels in those namespaces (and
+`needs-rebase` once the PR applies again) are removed; the override labels
 (`triage/override-*`, `[gates] override_prefix`) are the maintainers' and are never touched.
 
 Closing: only `close` decisions (stale past the grace period, or a rule that asks to close) and
@@ -35,7 +36,7 @@ from typing import Any
 
 from triage.config import Config
 from triage.github.client import GitHubClient
-from triage.github.convert import OWN_LABEL_PREFIXES, STALE_MARKER, STICKY_MARKER, is_bot, parse_time
+from triage.github.convert import OWN_LABEL_PREFIXES, OWN_LABELS, STALE_MARKER, STICKY_MARKER, is_bot, parse_time
 from triage.models import DecisionKind, QueueItem
 from triage.policy.gates import stale_clock
 
@@ -174,7 +175,9 @@ def label_changes(
     remove = tuple(
         lb
         for lb in current
-        if lb.startswith(OWN_LABEL_PREFIXES) and not lb.startswith(override_prefix) and lb not in wanted
+        if (lb.startswith(OWN_LABEL_PREFIXES) or lb in OWN_LABELS)
+        and not lb.startswith(override_prefix)
+        and lb not in wanted
     )
     return add, remove
 

@@ -32,6 +32,9 @@ STICKY_MARKER = "<!-- pr-triage:sticky -->"
 STALE_MARKER = "<!-- pr-triage:stale-warning -->"
 # Label namespaces this tool owns: a label event in them is our own bookkeeping, not activity.
 OWN_LABEL_PREFIXES = ("size/", "risk/", "triage/")
+# Whole labels this tool owns besides those namespaces (Prow's plugin of the same name sets and
+# clears `needs-rebase` the same way): removed again once the rule no longer fires.
+OWN_LABELS = ("needs-rebase",)
 
 
 def parse_time(value: object) -> datetime | None:
@@ -171,7 +174,7 @@ def last_human_activity(
             continue
         if kind in ("labeled", "unlabeled"):
             name = str((ev.get("label") or {}).get("name") or "")
-            if name.startswith(OWN_LABEL_PREFIXES):
+            if name.startswith(OWN_LABEL_PREFIXES) or name in OWN_LABELS:
                 continue
         if kind == "commented" and (
             STICKY_MARKER in str(ev.get("body") or "") or STALE_MARKER in str(ev.get("body") or "")
@@ -232,4 +235,6 @@ def pull_request_from_json(
         commit_messages=tuple(commit_messages),
         source=f"github:{repo}#{number}" if repo else f"github:#{number}",
         load_errors=tuple(load_errors),
+        mergeable=data.get("mergeable") if isinstance(data.get("mergeable"), bool) else None,
+        mergeable_state=str(data["mergeable_state"]) if isinstance(data.get("mergeable_state"), str) else None,
     )

@@ -7,7 +7,9 @@ Shared by `triage ci` and `triage github`. Per PR this costs, in requests:
 * activity (optional): the issue timeline, which carries comments, reviews, pushes, labels and
   ready-for-review events in one list, so reviews need no request of their own;
 * comments (optional): the issue comments, where our sticky comment is found again;
-* commits: only for PRs opened by a bot, whose human is named by commit trailers.
+* commits: only for PRs opened by a bot, whose human is named by commit trailers;
+* the merge state (with activity, when the PR object lacks it, as list-endpoint objects do): 1,
+  the single-PR endpoint, for GitHub's `mergeable` / `mergeable_state` (the `needs-rebase` rule).
 
 With a persisted ETag cache each of these is a free 304 when nothing changed.
 
@@ -39,6 +41,20 @@ def fetch_diff(client: GitHubClient, repo: str, number: int) -> tuple[bytes, tup
     if len(files) >= MAX_PR_FILES:
         errors = (f"github:{repo}#{number}: GitHub lists at most {MAX_PR_FILES} files; the diff is incomplete",)
     return diff_from_files(files), errors
+
+
+def _merge_state(client: GitHubClient, repo: str, number: int) -> dict[str, Any]:
+    """`mergeable` and `mergeable_state` from the single-PR endpoint (the list endpoint leaves
+    them out). A failure here is not a load error: the merge state is then unknown, exactly as
+    when GitHub answers null while it computes it, and the `needs-rebase` rule does not fire;
+    the diff, which the triage needs, is fetched (and its failure recorded) right after."""
+    try:
+        full = client.pull(repo, number)
+    except RateLimitExceeded:
+        raise
+    except GitHubError:
+        return {}
+    return {k: full[k] for k in ("mergeable", "mergeable_state") if k in full}
 
 
 def fetch_pull(
@@ -74,6 +90,8 @@ def fetch_pull(
         raise
     except GitHubError as exc:
         errors.append(f"github:{repo}#{number}: {exc.format_message()}")
+    if activity and not errors and "mergeable" not in data:
+        data = {**data, **_merge_state(client, repo, number)}
     last = (
         last_human_activity(data, comments=comment_list, timeline=timeline, bots=cfg.owners.bots)
         if activity and not errors

@@ -52,6 +52,20 @@ Rules and the choices made where the design leaves room:
   (a team owner counts as one owner).
   Both caps count the batch's PRs that are not skipped (drafts and unparseable PRs are not
   asking for review); a cap of 0 disables the rule.
+* `combine-trivial` (note): `combine_trivial_min` (default 3) or more trivial PRs (fewer
+  counted lines than the XS bucket, with a typo/spelling/formatting/whitespace title or
+  docs-only) of one accountable human and one file kind each get one note naming the others,
+  suggesting one combined PR. The fair share of capacity per human is drawn by `triage.rank`.
+* `already-landed` -> close: the change is already on the base (`BaseCheck.landed_in`, from a
+  local clone: same patch id as a base commit since the merge-base, every commit's patch id
+  there, every hunk applied in reverse, or the head merged); the message names the commit.
+* `needs-rebase` -> throttled, with the label `needs-rebase` (as Prow's plugin of that name):
+  GitHub says `mergeable: false` / `mergeable_state: "dirty"`, or the local three-way check
+  (`git merge-tree`) found conflicting paths. Throttled rather than a new decision kind: like
+  a capacity or cap hold, the change itself is not judged (a reject would read as a verdict on
+  it), it only never enters the review queue until it applies; the author's action is named in
+  the message and the label. `base-check` (note): what the local check could not do (an old
+  git, a diff that does not apply to its own base).
 * `codeowners-edit` (note): the PR edits a CODEOWNERS file; its routing still comes from the
   base branch. `ai-assisted` (note): why the PR counts as AI-assisted.
 
@@ -61,6 +75,7 @@ measurements are empty) and `triage/<decision>`.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -309,6 +324,48 @@ def _ai_note(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> t
     return (_Fired("ai-assisted", None, f"AI-assisted: {facts.ai}"),) if facts.ai else ()
 
 
+_LANDED_HOW = {
+    "patch-id": "has the same patch id as {commit} on the base",
+    "commits": "has every commit already on the base, by patch id: {commit}",
+    "applied": "is already applied on the base: every hunk is there (last changed by {commit})",
+    "merged": "is already merged: its head {commit} is part of the base",
+}
+NEEDS_REBASE_LABEL = "needs-rebase"
+
+
+def _already_landed(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    check = a.base_check
+    if check is None or check.landed_in is None:
+        return ()
+    how = _LANDED_HOW.get(check.landed_how, "is already on the base ({commit})").format(commit=check.landed_in)
+    msg = f"superseded: the change {how}; closing proposed (nothing left to review)"
+    return (_Fired("already-landed", DecisionKind.CLOSE, msg),)
+
+
+def _needs_rebase(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    check = a.base_check
+    if check is not None and check.landed_in is not None:
+        return ()  # nothing to rebase: `already-landed` closes it
+    evidence = ""
+    if check is not None and check.conflicts:
+        shown = ", ".join(check.conflicts[:5]) + (
+            f" (and {len(check.conflicts) - 5} more)" if len(check.conflicts) > 5 else ""
+        )
+        evidence = f"conflicts with the base {check.base[:12]} in {shown} ({check.checked_with})"
+    elif a.pr.mergeable is False or (a.pr.mergeable_state or "").lower() == "dirty":
+        state = f"mergeable_state: {a.pr.mergeable_state}" if a.pr.mergeable_state else "mergeable: false"
+        evidence = f"conflicts with its base branch (GitHub {state})"
+    if not evidence:
+        return ()
+    msg = f"{evidence}: rebase it onto the base; it enters the queue once it applies"
+    return (_Fired("needs-rebase", DecisionKind.THROTTLED, msg),)
+
+
+def _base_check_notes(a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
+    check = a.base_check
+    return tuple(_Fired("base-check", None, note) for note in check.notes) if check is not None else ()
+
+
 _PER_PR_RULES: tuple[_RuleFn, ...] = (
     _unparseable,
     _unscanned,
@@ -321,6 +378,9 @@ _PER_PR_RULES: tuple[_RuleFn, ...] = (
     _linked_issue,
     _codeowners_edit,
     _ai_note,
+    _already_landed,
+    _needs_rebase,
+    _base_check_notes,
 )
 
 
@@ -371,6 +431,66 @@ def _caps(
     return fired
 
 
+# Titles that say a change is cosmetic: typos, spelling, wording, whitespace, formatting.
+_TRIVIAL_TITLE = re.compile(
+    r"\b(typos?|spelling|misspell\w*|wording|grammar|whitespace|formatting|format|reformat\w*|lint|style)\b",
+    re.IGNORECASE,
+)
+_COMBINE_LISTED = 10
+
+
+def _trivial_kind(a: Assessment, cfg: Config) -> str | None:
+    """The file kind of a trivial PR (the one kind all its files share, else "mixed"), or None
+    when the PR is not trivial: trivial = fewer counted lines than the XS bucket, and a
+    cosmetic title or docs only."""
+    if a.errors or not a.diff.files or a.metrics.changed_lines >= cfg.size.xs:
+        return None
+    kinds = {f.kind.value for f in a.diff.files}
+    if not (_TRIVIAL_TITLE.search(a.pr.title) or kinds == {"docs"}):
+        return None
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _share_owner(a: Assessment, facts: _Facts) -> str | None:
+    """The accountable human a PR counts for (several bots of one person count as one);
+    CODEOWNERS routing names no author, so such a PR counts for its author's login."""
+    owner = facts.owner.owner
+    if owner is not None and owner.source != "codeowners":
+        return owner.login.strip().lower() or None
+    return a.pr.author.strip().lower() or None
+
+
+def _combine_trivial(
+    assessments: Sequence[Assessment], facts: Sequence[_Facts], counted: Sequence[bool], cfg: Config
+) -> dict[int, list[_Fired]]:
+    """`combine-trivial` (note): `combine_trivial_min` or more trivial PRs of one accountable
+    human and one file kind each get one note listing the others: one review instead of many."""
+    fired: dict[int, list[_Fired]] = defaultdict(list)
+    least = cfg.gates.combine_trivial_min
+    if not least:
+        return fired
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, a in enumerate(assessments):
+        if not counted[i]:
+            continue
+        kind, who = _trivial_kind(a, cfg), _share_owner(a, facts[i])
+        if kind is not None and who is not None:
+            groups[(who, kind)].append(i)
+    for (who, kind), indices in groups.items():
+        if len(indices) < max(2, least):
+            continue
+        ordered = sorted(indices, key=lambda i: _age_key(i, assessments))
+        for i in ordered:
+            others = [assessments[j].pr.id for j in ordered if j != i]
+            listed = ", ".join(others[:_COMBINE_LISTED]) + (" ..." if len(others) > _COMBINE_LISTED else "")
+            msg = (
+                f"one of {len(ordered)} trivial {kind} PRs by {who} (also {listed}): consider "
+                f"combining them into one PR, one review instead of {len(ordered)}"
+            )
+            fired[i].append(_Fired("combine-trivial", None, msg))
+    return fired
+
+
 # ---------------------------------------------------------------------------------- decide
 
 
@@ -402,7 +522,10 @@ def _resolve(a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: C
     first = ordered_reasons[0][2].kind if ordered_reasons else None
     kind = first if first is not None else DecisionKind.REVIEW
     ordered = tuple(r for _, _, r in ordered_reasons)
-    return Decision(kind, ordered, owner, tuple(notes), decision_labels(a, kind))
+    labels = decision_labels(a, kind)
+    if any(r.rule == "needs-rebase" for r in ordered):
+        labels = (*labels, NEEDS_REBASE_LABEL)  # Prow's label of the same name, for the CI adapter
+    return Decision(kind, ordered, owner, tuple(notes), labels)
 
 
 def _run_rule(rule: _RuleFn, a: Assessment, facts: _Facts, cfg: Config, ctx: PolicyContext) -> tuple[_Fired, ...]:
@@ -446,6 +569,8 @@ def decide(assessments: Sequence[Assessment], cfg: Config, ctx: PolicyContext) -
 
     counted = [not skipped(i) for i in range(len(assessments))]
     batch = _caps(assessments, facts, counted, cfg)
+    for i, notes in _combine_trivial(assessments, facts, counted, cfg).items():
+        batch.setdefault(i, []).extend(notes)
     return tuple(
         _resolve(a, facts[i].owner.owner, [*per_pr[i], *batch.get(i, ())], cfg) for i, a in enumerate(assessments)
     )

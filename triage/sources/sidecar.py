@@ -142,6 +142,13 @@ def parse_sidecar(raw: bytes, where: str) -> tuple[SidecarFields, bool]:
         if isinstance(user.get("email"), str) and user["email"]:
             r.values["author_email"] = user["email"]
 
+    mergeable = data.get("mergeable")
+    if isinstance(mergeable, bool):
+        r.values["mergeable"] = mergeable
+    elif mergeable is not None:
+        r.bad("mergeable", f"expected true/false/null, got {json.dumps(mergeable)[:40]}")
+    r.text("mergeable_state", "mergeable_state")
+
     draft = data.get("draft")
     if draft is not None:
         if isinstance(draft, bool):

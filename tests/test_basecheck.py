@@ -1,0 +1,239 @@
+"""The base check against real git repositories (issue #11): a change already cherry-picked to
+the base is `close` as `already-landed`, naming the commit; a PR that conflicts with the base
+is held with `needs-rebase` and its label, whatever the PR is (a head commit in the clone, a
+diff with the commit it was made on, or a bare patch); the clone itself is never changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from gitutil import ScratchRepo
+
+from triage.basecheck import BaseChecker
+from triage.config import Config
+from triage.diff import parse_diff
+from triage.gitrepo import GitRepo, GitTree
+from triage.models import DecisionKind, PullRequest, Queue, QueueItem
+from triage.pipeline import RunContext, run
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+LINES = "".join(f"line {i}\n" for i in range(1, 41))
+
+
+def _edit(text: str, number: int, new: str) -> str:
+    return text.replace(f"line {number}\n", f"{new}\n")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ScratchRepo:
+    """main: one file of 40 lines and an unrelated second file."""
+    r = ScratchRepo.create(tmp_path)
+    r.write("app.txt", LINES)
+    r.write("other.txt", "other\n")
+    r.commit("base")
+    return r
+
+
+def _branch(repo: ScratchRepo, name: str, start: str = "main") -> None:
+    repo.git("checkout", "-q", "-b", name, start)
+
+
+def _unrelated(repo: ScratchRepo) -> None:
+    """A commit on main first, so a cherry-pick gets a new sha (commit dates are fixed)."""
+    repo.write("other.txt", "other, moved on\n")
+    repo.commit("unrelated work on main")
+
+
+def _pr(
+    repo: ScratchRepo, pid: str, base: str, head: str, *, with_head: bool = True, with_base: bool = True
+) -> PullRequest:
+    return PullRequest(
+        id=pid,
+        title=f"PR {pid}",
+        author="carol",
+        diff=repo.diff(base, head),
+        head_sha=head if with_head else None,
+        base_sha=base if with_base else None,
+        source=f"test:{pid}",
+    )
+
+
+def _triage(repo: ScratchRepo, prs: list[PullRequest], base: str = "main") -> Queue:
+    git = GitRepo(repo.root)
+    ctx = RunContext(now=NOW, base=GitTree(git, git.rev_parse(base)), repo=git)
+    return run(prs, Config(llm_mode="off"), ctx)
+
+
+def _item(queue: Queue, pid: str) -> QueueItem:
+    return next(i for i in queue.items if i.pr.id == pid)
+
+
+def _rules(item: QueueItem) -> list[str]:
+    return [r.rule for r in item.decision.reasons]
+
+
+# --------------------------------------------------------------------------- already landed
+
+
+def test_change_cherry_picked_to_the_base_is_closed_naming_the_commit(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "feature")
+    repo.write("app.txt", _edit(LINES, 10, "line 10 fixed"))
+    feature = repo.commit("fix line 10")
+    repo.git("checkout", "-q", "main")
+    _unrelated(repo)
+    repo.git("cherry-pick", feature)
+    picked = repo.head()
+    repo.write("app.txt", _edit(LINES, 10, "line 10 fixed again"))  # the base moves on
+    repo.commit("later work on line 10")
+    queue = _triage(repo, [_pr(repo, "picked", base, feature)])
+    item = _item(queue, "picked")
+    assert item.decision.kind is DecisionKind.CLOSE
+    assert _rules(item) == ["already-landed"]
+    message = item.decision.reasons[0].message
+    assert picked[:7] in message and "same patch id" in message and "fix line 10" in message
+    assert item.decision.reasons[0].override_label == "triage/override-already-landed"
+    assert item.rank is None
+
+
+def test_every_hunk_already_applied_is_closed_even_without_commits(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "feature")
+    repo.write("app.txt", _edit(LINES, 5, "line 5 reworded"))
+    feature = repo.commit("reword line 5")
+    repo.git("checkout", "-q", "main")
+    # The same change landed by hand, mixed into a bigger commit (a different patch id).
+    repo.write("app.txt", _edit(LINES, 5, "line 5 reworded"))
+    repo.write("other.txt", "other, changed too\n")
+    landed = repo.commit("squashed release work")
+    patch = _pr(repo, "patch", base, feature, with_head=False, with_base=False)  # a bare patch file
+    item = _item(_triage(repo, [patch]), "patch")
+    assert item.decision.kind is DecisionKind.CLOSE and _rules(item) == ["already-landed"]
+    assert "every hunk is there" in item.decision.reasons[0].message
+    assert landed[:7] in item.decision.reasons[0].message
+
+
+def test_each_commit_cherry_picked_separately_is_landed(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "feature")
+    repo.write("app.txt", _edit(LINES, 2, "two"))
+    first = repo.commit("first")
+    repo.write("app.txt", _edit(_edit(LINES, 2, "two"), 30, "thirty"))
+    second = repo.commit("second")
+    repo.git("checkout", "-q", "main")
+    _unrelated(repo)
+    repo.git("cherry-pick", first, second)
+    repo.write("app.txt", _edit(_edit(_edit(LINES, 2, "two!"), 30, "thirty!"), 3, "three"))
+    repo.commit("rework both lines afterwards")  # the reverse-apply check cannot see it now
+    item = _item(_triage(repo, [_pr(repo, "two-commits", base, second)]), "two-commits")
+    assert item.decision.kind is DecisionKind.CLOSE
+    assert "every commit already on the base" in item.decision.reasons[0].message
+    assert "(and 1 more)" in item.decision.reasons[0].message
+
+
+def test_merged_head_is_landed_and_an_open_change_is_not(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "done")
+    repo.write("app.txt", _edit(LINES, 7, "seven"))
+    done = repo.commit("done work")
+    _branch(repo, "open", base)
+    repo.write("other.txt", "other, open work\n")
+    open_ = repo.commit("open work")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--ff-only", "done")
+    queue = _triage(repo, [_pr(repo, "done", base, done), _pr(repo, "open", base, open_)])
+    assert "already merged" in _item(queue, "done").decision.reasons[0].message
+    fresh = _item(queue, "open")
+    assert fresh.decision.kind is DecisionKind.REVIEW and fresh.rank == 1
+    assert fresh.assessment.base_check is not None and fresh.assessment.base_check.conflicts is None
+
+
+def test_a_base_commit_from_before_the_merge_base_is_not_a_landing(repo: ScratchRepo) -> None:
+    # The PR reverts a base commit, then re-applies it: its diff equals that old commit's.
+    repo.write("app.txt", _edit(LINES, 9, "nine"))
+    old = repo.commit("old change")
+    repo.write("app.txt", LINES)
+    base = repo.commit("revert old change")
+    _branch(repo, "again")
+    repo.write("app.txt", _edit(LINES, 9, "nine"))
+    again = repo.commit("bring it back")
+    repo.git("checkout", "-q", "main")
+    item = _item(_triage(repo, [_pr(repo, "again", base, again)]), "again")
+    assert item.decision.kind is DecisionKind.REVIEW, old
+
+
+# ------------------------------------------------------------------------------- conflicts
+
+
+def _conflicting(repo: ScratchRepo) -> tuple[str, str]:
+    base = repo.head()
+    _branch(repo, "topic")
+    repo.write("app.txt", _edit(LINES, 20, "line 20 by the PR"))
+    head = repo.commit("PR edits line 20")
+    repo.git("checkout", "-q", "main")
+    repo.write("app.txt", _edit(LINES, 20, "line 20 on main"))
+    repo.commit("main edits line 20")
+    return base, head
+
+
+@pytest.mark.parametrize(
+    ("shape", "with_head", "with_base", "checked_with"),
+    [
+        ("head commit in the clone", True, True, "git merge-tree"),
+        ("diff and the commit it was made on", False, True, "git merge-tree"),
+        ("bare patch", False, False, "git apply (two-way)"),
+    ],
+)
+def test_conflicting_pr_needs_rebase_and_stays_out_of_the_queue(
+    repo: ScratchRepo, shape: str, with_head: bool, with_base: bool, checked_with: str
+) -> None:
+    base, head = _conflicting(repo)
+    pr = _pr(repo, "conflict", base, head, with_head=with_head, with_base=with_base)
+    item = _item(_triage(repo, [pr]), "conflict")
+    assert item.decision.kind is DecisionKind.THROTTLED, shape
+    assert _rules(item) == ["needs-rebase"]
+    reason = item.decision.reasons[0]
+    assert "in app.txt" in reason.message and checked_with in reason.message
+    assert reason.override_label == "triage/override-needs-rebase"
+    assert "needs-rebase" in item.decision.labels and "triage/throttled" in item.decision.labels
+    assert item.rank is None and item.position is None  # not even in the waiting line
+
+
+def test_a_pr_that_merges_cleanly_is_reviewed_even_though_the_base_moved(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "topic")
+    repo.write("app.txt", _edit(LINES, 2, "line 2 by the PR"))
+    head = repo.commit("PR edits line 2")
+    repo.git("checkout", "-q", "main")
+    repo.write("app.txt", _edit(LINES, 38, "line 38 on main"))
+    repo.commit("main edits line 38")
+    item = _item(_triage(repo, [_pr(repo, "clean", base, head)]), "clean")
+    assert item.decision.kind is DecisionKind.REVIEW
+    assert item.assessment.base_check is not None
+    assert item.assessment.base_check.checked_with == "git merge-tree"
+    assert "needs-rebase" not in item.decision.labels
+
+
+def test_old_git_degrades_to_a_two_way_check_with_a_note(repo: ScratchRepo) -> None:
+    base, head = _conflicting(repo)
+    git = GitRepo(repo.root)
+    with BaseChecker(git, "main") as checker:
+        checker.version = (2, 30)  # what `git version` would say on an older git
+        pr = _pr(repo, "old-git", base, head)
+        check = checker.check(pr, parse_diff(pr.diff))
+    assert check.conflicts == ("app.txt",) and check.checked_with == "git apply (two-way)"
+    assert any("older than 2.38" in note for note in check.notes)
+
+
+def test_the_clone_is_left_untouched(repo: ScratchRepo) -> None:
+    base, head = _conflicting(repo)
+    objects_before = sorted(p.name for p in (repo.root / ".git" / "objects").rglob("*") if p.is_file())
+    index_before = (repo.root / ".git" / "index").read_bytes()
+    status_before = repo.git("status", "--porcelain")
+    prs = [_pr(repo, "a", base, head), _pr(repo, "b", base, head, with_head=False)]
+    _triage(repo, prs)
+    assert sorted(p.name for p in (repo.root / ".git" / "objects").rglob("*") if p.is_file()) == objects_before
+    assert (repo.root / ".git" / "index").read_bytes() == index_before
+    assert repo.git("status", "--porcelain") == status_before
