@@ -14,6 +14,7 @@ file, never a silently ignored setting.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import types
 import typing
@@ -169,6 +170,25 @@ class ClassifyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Clusters of PRs that address the same thing (triage.policy.cluster).
+
+    issue_key_pattern: a regular expression for tracker keys in titles, bodies and branch names
+    (e.g. `PROJ-\\d+`), on top of GitHub's `Fixes #N` links; empty = GitHub links only.
+    text_threshold: title similarity (rapidfuzz token_sort_ratio, 0-100) that counts as evidence.
+    link_score: evidence points two PRs need to be put in one cluster (module docstring).
+    max_posting: an index entry (file region, title word) shared by more PRs than this is too
+    common to say anything (a changelog's top lines) and is not compared pairwise.
+    """
+
+    enabled: bool = True
+    issue_key_pattern: str = ""
+    text_threshold: int = 70
+    link_score: float = 1.0
+    max_posting: int = 40
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     size: SizeConfig = SizeConfig()
     gates: GatesConfig = GatesConfig()
@@ -180,6 +200,7 @@ class Config:
     cache: CacheConfig = CacheConfig()
     ci: CIConfig = CIConfig()
     classify: ClassifyConfig = ClassifyConfig()
+    cluster: ClusterConfig = ClusterConfig()
     # Runtime choices from the command line (not from files).
     llm_mode: str = "auto"  # "auto" | "off" | "on"
     repo_dir: str | None = None
@@ -273,6 +294,13 @@ def _check_consistency(cfg: Config, path: str) -> None:
         raise ConfigError(f"{path}: 'llm.concurrency' must be at least 1")
     if cfg.capacity.period_days == 0:
         raise ConfigError(f"{path}: 'capacity.period_days' must be at least 1")
+    if cfg.cluster.issue_key_pattern:
+        try:
+            re.compile(cfg.cluster.issue_key_pattern)
+        except re.error as exc:
+            raise ConfigError(f"{path}: 'cluster.issue_key_pattern' is not a regular expression ({exc})") from exc
+    if not 0 <= cfg.cluster.text_threshold <= 100:
+        raise ConfigError(f"{path}: 'cluster.text_threshold' must be between 0 and 100")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

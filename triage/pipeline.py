@@ -32,6 +32,7 @@ from triage.metrics.history import HistoryCache
 from triage.metrics.risk import assess_risk
 from triage.models import (
     Assessment,
+    Fingerprint,
     Flag,
     Metrics,
     ParsedDiff,
@@ -42,6 +43,7 @@ from triage.models import (
     Risk,
 )
 from triage.policy import PolicyContext, decide
+from triage.policy.cluster import cluster, fingerprint
 from triage.policy.codeowners import CodeOwners, find_codeowners
 from triage.rank import rank
 from triage.review import heuristic, injection, secrets
@@ -82,6 +84,7 @@ class _Static:
     risk: Risk
     review: Review
     unscanned: str | None = None
+    fingerprint: Fingerprint | None = None
 
     @property
     def ok(self) -> bool:
@@ -114,9 +117,11 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
     errors = list(pr.load_errors)
     diff = ParsedDiff()
     metrics = empty_metrics()
+    prints: Fingerprint | None = None
     try:
         diff = parse_diff(pr.diff, classify=cfg.classify, attributes=attributes)
         errors.extend(diff.errors)
+        prints = fingerprint(diff) if cfg.cluster.enabled else None
         before, after = _trees(pr, ctx)
         metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
         risk = assess_risk(pr, diff, metrics)
@@ -130,7 +135,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         errors.extend(f"{pr.source or pr.id}: {e}" for e in scan_errors)
         if scan_errors and scan_errors[0].startswith(_SECRET_SCAN_FAILED):
             return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=scan_errors[0])
-    return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=_unscanned(pr, diff))
+    return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=_unscanned(pr, diff), fingerprint=prints)
 
 
 _SECRET_SCAN_FAILED = "secret scan failed"
@@ -295,6 +300,7 @@ def _finish(static: _Static, review: Review) -> Assessment:
         review=review,
         errors=static.assessment_errors,
         unscanned=static.unscanned,
+        fingerprint=static.fingerprint,
     )
 
 
@@ -363,6 +369,6 @@ def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Prog
             codeowners_path, text = found
             codeowners = CodeOwners.parse(text, codeowners_path)
     policy_ctx = PolicyContext(now=ctx.now, codeowners=codeowners, codeowners_path=codeowners_path)
-    decisions = decide(assessments, cfg, policy_ctx)
+    decisions = cluster(assessments, decide(assessments, cfg, policy_ctx), cfg)
     queue = rank(assessments, decisions, cfg, ctx.now, review_source_of(assessments))
     return replace(queue, config=cfg.to_report())
