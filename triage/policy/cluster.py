@@ -323,6 +323,7 @@ class _Batch:
         self.titles = {i: _title_text(assessments[i].pr.title, self.pattern) for i in self.members}
         self.union = _Union(len(assessments))
         self.edges: list[_Edge] = []
+        self.weaker: list[_Edge] = []  # scored pairs below the link score
 
     def base(self, i: int) -> str | None:
         return self.a[i].pr.base_ref
@@ -438,6 +439,14 @@ class _Batch:
             points, evidence = self.score(i, j)
             if points >= self.cfg.link_score:
                 self.link(i, j, *evidence)
+            elif evidence:
+                self.weaker.append(_Edge(i, j, evidence))
+
+    def explained(self) -> list[_Edge]:
+        """Every edge that explains a cluster: those that joined it, and weaker evidence between
+        PRs that a stronger signal put together (an overlapping change of two PRs for one issue)."""
+        same = [e for e in self.weaker if self.union.find(e.a) == self.union.find(e.b)]
+        return [*self.edges, *same]
 
     def clusters(self) -> list[list[int]]:
         groups: dict[int, list[int]] = defaultdict(list)
@@ -509,7 +518,7 @@ def cluster(assessments: Sequence[Assessment], decisions: Sequence[Decision], cf
     ids = [a.pr.id for a in assessments]
     override = f"{cfg.gates.override_prefix}{RULE}"
     edges_of: dict[int, list[_Edge]] = defaultdict(list)
-    for e in batch.edges:
+    for e in batch.explained():
         edges_of[batch.union.find(e.a)].append(e)
     for members in batch.clusters():
         edges = edges_of[batch.union.find(members[0])]
