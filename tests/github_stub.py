@@ -376,7 +376,7 @@ def make_pr(
     login: str = "alice",
     user_type: str = "User",
     title: str | None = None,
-    body: str | None = "Fixes #1",
+    body: str | None = "",
     draft: bool = False,
     labels: tuple[str, ...] = (),
     association: str = "CONTRIBUTOR",
@@ -390,6 +390,9 @@ def make_pr(
     shape as `pull_request` in the real webhook payloads under ../shared; a test checks that)."""
     owner = repo.split("/")[0]
     api = f"https://api.github.com/repos/{repo}"
+    if body == "":
+        # Each PR its own issue: PRs that link one issue are a cluster (triage.policy.cluster).
+        body = f"Fixes #{1000 + number}"
     user = {
         "login": login,
         "id": 1000 + number,

@@ -138,7 +138,7 @@ def test_fixtures_show_every_decision_kind(tmp_path: Path) -> None:
     doc = json.loads((out / "queue.json").read_text())
     jsonschema.validate(doc, load_schema())
     kinds = {i["decision"] for i in doc["items"]}
-    assert kinds == {"review", "needs-split", "reject", "throttled", "close", "skipped"}
+    assert kinds == {"review", "needs-split", "reject", "throttled", "close", "skipped", "duplicate"}
     for item in doc["items"]:
         if item["decision"] != "review":
             assert item["reasons"], item["id"]

@@ -46,7 +46,8 @@ def test_one_broken_pr_never_stops_the_batch() -> None:
         _pr("garbage", b"this is not a diff at all\n"),
         _pr("empty", b""),
         _pr("binary-junk", bytes(range(256)) * 20),
-        _pr("good-2", GOOD, author="bob"),
+        # Another file and issue: the same change for the same issue would be a duplicate.
+        _pr("good-2", GOOD.replace(b"app/util.py", b"app/other.py"), author="bob", linked_issues=("#2",)),
     ]
     queue = run(prs, Config(llm_mode="off"), RunContext(now=NOW))
     ids = [item.pr.id for item in queue.items]

@@ -39,6 +39,7 @@ def test_queue_view_counts_and_load() -> None:
     assert dict(view.by_decision) == {
         "review": 2,
         "throttled": 1,
+        "duplicate": 0,
         "needs-split": 1,
         "reject": 1,
         "close": 1,
@@ -93,7 +94,7 @@ def test_queue_view_counts_degraded_items() -> None:
 def test_to_json_contract() -> None:
     doc = to_json(sample_queue())
     assert list(doc) == ["schema_version", "generated_at", "review_source", "capacity", "config", "summary", "items"]
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["generated_at"] == "2026-11-29T12:00:00Z"
     assert doc["capacity"] == {
         "reviewers": 3,

@@ -90,7 +90,7 @@ def _zero_rank(doc: dict[str, Any]) -> None:
 
 
 def _wrong_version(doc: dict[str, Any]) -> None:
-    doc["schema_version"] = 2
+    doc["schema_version"] = 1
 
 
 def _local_time(doc: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
@@ -58,6 +59,14 @@ def _known_fail_on(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"is not a regular expression ({exc}), got {_show(value)}") from exc
+    return value
+
+
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -74,6 +83,8 @@ Seconds = Annotated[float, Field(gt=0, le=86_400, description="must be a positiv
 Tokens = Annotated[int, Field(gt=0, le=10_000_000, description="must be a positive number of tokens")]
 Concurrency = Annotated[int, Field(gt=0, le=256, description="must be an integer from 1 to 256")]
 Retries = Annotated[int, Field(ge=0, le=100, description="must be an integer from 0 to 100")]
+Percent = Annotated[int, Field(ge=0, le=100, description="must be an integer from 0 to 100")]
+Pattern = Annotated[str, AfterValidator(_regex), Field(description="must be a regular expression")]
 Share = Annotated[float, Field(ge=0, le=1, description="is a share of capacity: a number from 0 to 1")]
 Temperature = Annotated[float, Field(ge=0, le=2, description="must be a number from 0 to 2")]
 Flag = Annotated[bool, Field(description="must be true or false")]
@@ -242,6 +253,25 @@ class ClassifyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Clusters of PRs that address the same thing (triage.policy.cluster).
+
+    issue_key_pattern: a regular expression for tracker keys in titles, bodies and branch names
+    (e.g. `PROJ-\\d+`), on top of GitHub's `Fixes #N` links; empty = GitHub links only.
+    text_threshold: title similarity (rapidfuzz token_sort_ratio, 0-100) that counts as evidence.
+    link_score: evidence points two PRs need to be put in one cluster (module docstring).
+    max_posting: an index entry (file region, title word) shared by more PRs than this is too
+    common to say anything (a changelog's top lines) and is not compared pairwise.
+    """
+
+    enabled: Flag = True
+    issue_key_pattern: Pattern = ""
+    text_threshold: Percent = 70
+    link_score: Weight = 1.0
+    max_posting: PositiveInt = 40
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     size: SizeConfig = SizeConfig()
     gates: GatesConfig = GatesConfig()
@@ -253,6 +283,7 @@ class Config:
     cache: CacheConfig = CacheConfig()
     ci: CIConfig = CIConfig()
     classify: ClassifyConfig = ClassifyConfig()
+    cluster: ClusterConfig = ClusterConfig()
     # Runtime choices from the command line (not from files).
     llm_mode: str = "auto"  # "auto" | "off" | "on"
     repo_dir: str | None = None

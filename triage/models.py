@@ -504,6 +504,34 @@ class Assessment:
     unscanned: str | None = None
     # Already landed / conflicts, from a local clone's base branch (None: no clone, not checked).
     base_check: BaseCheck | None = None
+    # What the batch-level cluster stage compares (triage.policy.cluster); None when the diff
+    # could not be parsed.
+    fingerprint: Fingerprint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HunkRange:
+    """The base-side lines one hunk replaces: what two PRs overlap on when they edit the same code."""
+
+    path: str
+    start: int
+    end: int  # inclusive; equal to start for a pure insertion
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The cheap, small signals of one diff that the cluster stage indexes across the batch.
+
+    Computed while the hunks are still in memory (the static stage), because the batch-level
+    stages only see diffs stripped of their text. `patch_id` ignores line numbers, context and
+    whitespace (like `git patch-id`), so a rebased copy of a change has the same id. `lines` is a
+    bottom-k sample of hashes of the changed lines: Jaccard similarity of two samples estimates
+    that of the full line sets (Broder 1997) at a fixed cost per PR.
+    """
+
+    patch_id: str | None
+    hunks: tuple[HunkRange, ...] = ()
+    lines: frozenset[int] = frozenset()
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,6 +545,7 @@ class DecisionKind(StrEnum):
     THROTTLED = "throttled"
     CLOSE = "close"
     SKIPPED = "skipped"
+    DUPLICATE = "duplicate"  # another PR of its cluster gets the one review (triage.policy.cluster)
 
 
 # Every rule name a `Reason` can carry: what `[ci] fail_on` may name besides a decision kind
@@ -535,6 +564,7 @@ RULE_NAMES: frozenset[str] = frozenset(
         "capacity",
         "codeowners-edit",
         "draft",
+        "duplicate",
         "internal-error",
         "linked-issue",
         "needs-rebase",
@@ -570,6 +600,27 @@ class Owner:
     detail: str = ""
 
 
+class ClusterRole(StrEnum):
+    """A PR's place in its cluster of PRs that address the same thing."""
+
+    CANONICAL = "canonical"  # the one that gets the review
+    COMPETING = "competing"  # another author's PR for the same thing
+    RESUBMISSION = "resubmission"  # replaced by a newer PR of the same author
+    OVERRIDDEN = "overridden"  # would be a duplicate, but carries the override label
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """Which cluster a PR belongs to, its role there, and the evidence that put it there."""
+
+    id: str
+    canonical: str  # the PR id that gets the review
+    role: ClusterRole
+    members: tuple[str, ...]  # every PR id of the cluster, canonical first
+    evidence: tuple[str, ...] = ()  # why this PR is in the cluster ("same issue #12 as b")
+    rule: str = ""  # why the canonical PR was chosen
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     kind: DecisionKind
@@ -577,6 +628,7 @@ class Decision:
     owner: Owner | None = None
     notes: tuple[Reason, ...] = ()  # advisories that do not change the decision (suggest split, stale warning)
     labels: tuple[str, ...] = ()  # labels the CI adapter should set
+    cluster: ClusterInfo | None = None  # set by the cluster stage when the PR has duplicates
 
 
 # --------------------------------------------------------------------------------------------

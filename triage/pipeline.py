@@ -34,6 +34,7 @@ from triage.metrics.risk import assess_risk
 from triage.models import (
     Assessment,
     BaseCheck,
+    Fingerprint,
     Flag,
     Metrics,
     ParsedDiff,
@@ -44,6 +45,7 @@ from triage.models import (
     Risk,
 )
 from triage.policy import PolicyContext, decide
+from triage.policy.cluster import cluster, fingerprint
 from triage.policy.codeowners import CodeOwners, find_codeowners
 from triage.rank import rank
 from triage.review import heuristic, injection, secrets
@@ -88,6 +90,7 @@ class _Static:
     review: Review
     unscanned: str | None = None
     base_check: BaseCheck | None = None
+    fingerprint: Fingerprint | None = None
 
     @property
     def ok(self) -> bool:
@@ -121,9 +124,11 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
     diff = ParsedDiff()
     metrics = empty_metrics()
     base_check: BaseCheck | None = None
+    prints: Fingerprint | None = None
     try:
         diff = parse_diff(pr.diff, classify=cfg.classify, attributes=attributes)
         errors.extend(diff.errors)
+        prints = fingerprint(diff) if cfg.cluster.enabled else None
         before, after = _trees(pr, ctx)
         metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
         risk = assess_risk(pr, diff, metrics)
@@ -140,7 +145,15 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         if scan_errors and scan_errors[0].startswith(_SECRET_SCAN_FAILED):
             return _Static(pr, diff, tuple(errors), metrics, risk, review, unscanned=scan_errors[0])
     return _Static(
-        pr, diff, tuple(errors), metrics, risk, review, unscanned=_unscanned(pr, diff), base_check=base_check
+        pr,
+        diff,
+        tuple(errors),
+        metrics,
+        risk,
+        review,
+        unscanned=_unscanned(pr, diff),
+        base_check=base_check,
+        fingerprint=prints,
     )
 
 
@@ -307,6 +320,7 @@ def _finish(static: _Static, review: Review) -> Assessment:
         errors=static.assessment_errors,
         unscanned=static.unscanned,
         base_check=static.base_check,
+        fingerprint=static.fingerprint,
     )
 
 
@@ -380,6 +394,6 @@ def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Prog
             codeowners_path, text = found
             codeowners = CodeOwners.parse(text, codeowners_path)
     policy_ctx = PolicyContext(now=ctx.now, codeowners=codeowners, codeowners_path=codeowners_path)
-    decisions = decide(assessments, cfg, policy_ctx)
+    decisions = cluster(assessments, decide(assessments, cfg, policy_ctx), cfg)
     queue = rank(assessments, decisions, cfg, ctx.now, review_source_of(assessments))
     return replace(queue, config=cfg.to_report())

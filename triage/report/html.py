@@ -24,6 +24,7 @@ from triage.report.text import hours, minutes, one_line, reviewer_text, safe_url
 COLOURS: dict[str, str] = {
     DecisionKind.REVIEW.value: "#2e7d32",
     DecisionKind.THROTTLED.value: "#f9a825",
+    DecisionKind.DUPLICATE.value: "#8d6e63",
     DecisionKind.NEEDS_SPLIT.value: "#6a1b9a",
     DecisionKind.REJECT.value: "#c62828",
     DecisionKind.CLOSE.value: "#546e7a",

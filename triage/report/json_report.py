@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from triage.models import (
+    ClusterInfo,
     FileDiff,
     Flag,
     FunctionChange,
@@ -31,7 +32,7 @@ from triage.models import (
 from triage.report.summary import QueueView, ordered_items, queue_view
 from triage.timeutil import iso_z
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `duplicate` decision, `cluster` per item, `summary.clusters`
 
 
 def iso(value: datetime | None) -> str | None:
@@ -203,6 +204,20 @@ def item_to_json(item: QueueItem) -> dict[str, Any]:
         "errors": list(item.errors),
         "warnings": list(a.diff.warnings),
         "files": [_file(f) for f in a.diff.files],
+        "cluster": _cluster(item.decision.cluster),
+    }
+
+
+def _cluster(info: ClusterInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "id": info.id,
+        "canonical": info.canonical,
+        "role": info.role.value,
+        "members": list(info.members),
+        "evidence": list(info.evidence),
+        "rule": info.rule,
     }
 
 
@@ -231,6 +246,22 @@ def summary_to_json(view: QueueView) -> dict[str, Any]:
             {"login": o.login, "queued": o.queued, "waiting": o.waiting, "minutes_queued": o.minutes_queued}
             for o in view.owner_load
         ],
+        "clusters": {
+            "count": len(view.clusters),
+            "duplicates_shed": view.duplicates_shed,
+            "review_hours_saved": num(view.minutes_saved / 60, 2),
+            "clusters": [
+                {
+                    "id": c.id,
+                    "canonical": c.canonical,
+                    "canonical_title": c.canonical_title,
+                    "kind": c.kind,
+                    "members": [{"id": m, "role": role, "decision": decision} for m, role, decision in c.members],
+                    "minutes_saved": c.minutes_saved,
+                }
+                for c in view.clusters
+            ],
+        },
     }
 
 

@@ -10,7 +10,7 @@ through `triage.report.text` escapes: PR text is untrusted.
 from __future__ import annotations
 
 from triage.models import DecisionKind, Queue, QueueItem
-from triage.report.summary import DECISION_ORDER, SHED_KINDS, QueueView, ordered_items, queue_view
+from triage.report.summary import DECISION_ORDER, SHED_KINDS, ClusterView, QueueView, ordered_items, queue_view
 from triage.report.text import hours, html_inline, md, md_link, minutes, one_line, plural, reviewer_text
 
 MAX_COMMENT_CHARS = 65_536  # GitHub rejects longer comment bodies
@@ -21,6 +21,7 @@ TITLE_CHARS = 80
 
 _SECTION_TITLES = {
     DecisionKind.THROTTLED: "Throttled: behind the capacity line",
+    DecisionKind.DUPLICATE: "Duplicates: another PR of their cluster gets the review",
     DecisionKind.NEEDS_SPLIT: "Needs split",
     DecisionKind.REJECT: "Rejected",
     DecisionKind.CLOSE: "Proposed for closing",
@@ -86,6 +87,11 @@ def header_lines(queue: Queue, view: QueueView) -> list[str]:
         f"{hours(view.hours_available)} available ({plural(cap.reviewers, 'reviewer')}, "
         f"{plural(cap.period_days, 'day')})"
     )
+    if view.clusters:
+        lines.append(
+            f"- **Clusters:** {plural(len(view.clusters), 'cluster')} of PRs that address the same thing · "
+            f"**duplicates shed:** {view.duplicates_shed} · **review saved:** {hours(view.minutes_saved / 60)}"
+        )
     if view.oldest_waiting is not None:
         o = view.oldest_waiting
         lines.append(f"- **Oldest waiting:** {md(o.id)} {md(o.title, 60)} — {o.age_days:.0f} days")
@@ -113,6 +119,14 @@ def _queue_row(item: QueueItem) -> str:
 def _shed_line(item: QueueItem) -> str:
     place = f" — position {item.position}" if item.position is not None else ""
     return f"- {_pr_ref(item)} {md(item.pr.title, TITLE_CHARS)} — owner {_owner(item)}{place} — {_reasons(item)}"
+
+
+def _cluster_line(c: ClusterView) -> str:
+    others = ", ".join(f"{md(pr_id)} ({role}, {decision})" for pr_id, role, decision in c.members[1:])
+    return (
+        f"- **{md(c.id)}** ({c.kind}): canonical {md(c.canonical)} {md(c.canonical_title, TITLE_CHARS)} — "
+        f"{others} — saves {minutes(c.minutes_saved)}"
+    )
 
 
 def _override(label: str | None) -> str:
@@ -150,6 +164,12 @@ def item_body(queue: Queue, item: QueueItem) -> list[str]:
         f"- **Estimated review:** {minutes(item.estimated_review_minutes)}",
         f"- **Priority:** {item.priority.score:.2f}",
     ]
+    info = item.decision.cluster
+    if info is not None:
+        out.append(
+            f"- **Cluster:** {md(info.id)} — {info.role.value}; canonical {md(info.canonical)}; "
+            f"members {md(', '.join(info.members))}"
+        )
     for heading, reasons in (("Why", item.decision.reasons), ("Notes", item.decision.notes)):
         if reasons:
             out += ["", f"**{heading}:**"]
@@ -209,6 +229,9 @@ def _blocks(queue: Queue) -> tuple[list[str], list[str]]:
         rest.extend(_queue_row(i) + "\n" for i in review)
     else:
         rest.append("\n_Nothing is queued for review._\n")
+    if view.clusters:
+        rest.append(f"\n### Clusters ({len(view.clusters)})\n\n")
+        rest.extend(_cluster_line(c) + "\n" for c in view.clusters)
     for kind in SHED_KINDS:
         shed = [i for i in items if i.decision.kind is kind]
         if not shed:

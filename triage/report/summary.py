@@ -19,6 +19,7 @@ from triage.timeutil import as_utc
 DECISION_ORDER: tuple[DecisionKind, ...] = (
     DecisionKind.REVIEW,
     DecisionKind.THROTTLED,
+    DecisionKind.DUPLICATE,
     DecisionKind.NEEDS_SPLIT,
     DecisionKind.REJECT,
     DecisionKind.CLOSE,
@@ -47,6 +48,18 @@ class OldestWaiting:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterView:
+    """One cluster of PRs that address the same thing, as the reports list it."""
+
+    id: str
+    canonical: str  # PR id that gets the review
+    canonical_title: str
+    kind: str  # "competing" (several authors) or "resubmission" (one author's PRs)
+    members: tuple[tuple[str, str, str], ...]  # (PR id, role, decision), canonical first
+    minutes_saved: int  # estimated review minutes of the members shed as duplicates
+
+
+@dataclass(frozen=True, slots=True)
 class QueueView:
     received: int
     queued: int
@@ -60,6 +73,16 @@ class QueueView:
     owner_load: tuple[OwnerLoad, ...]  # heaviest first (triage.rank.OwnerLoad)
     errors: int  # items that carry at least one error
     degraded: Degraded  # items that got less than the full triage, by cause (triage.rank.Degraded)
+    clusters: tuple[ClusterView, ...] = ()  # by canonical PR id (triage.policy.cluster)
+
+    @property
+    def duplicates_shed(self) -> int:
+        return sum(1 for c in self.clusters for _, _, decision in c.members if decision == DecisionKind.DUPLICATE)
+
+    @property
+    def minutes_saved(self) -> int:
+        """Review minutes the duplicates would have taken: what one review per cluster saves."""
+        return sum(c.minutes_saved for c in self.clusters)
 
     @property
     def degraded_parts(self) -> tuple[tuple[str, int], ...]:
@@ -93,6 +116,40 @@ def ordered_items(queue: Queue) -> tuple[QueueItem, ...]:
     return tuple(sorted(queue.items, key=key))
 
 
+def cluster_views(items: tuple[QueueItem, ...]) -> tuple[ClusterView, ...]:
+    """The clusters of a queue, from the `ClusterInfo` each member's decision carries."""
+    by_id = {i.pr.id: i for i in items}
+    groups: dict[str, list[QueueItem]] = {}
+    for item in items:
+        info = item.decision.cluster
+        if info is not None:
+            groups.setdefault(info.id, []).append(item)
+    views: list[ClusterView] = []
+    for cluster_id, members in groups.items():
+        info = members[0].decision.cluster
+        assert info is not None
+        order = {pr_id: n for n, pr_id in enumerate(info.members)}
+        members.sort(key=lambda i: order.get(i.pr.id, len(order)))
+        canonical = by_id.get(info.canonical)
+        authors = {(i.decision.owner.login if i.decision.owner else i.pr.author).lower() for i in members}
+        views.append(
+            ClusterView(
+                id=cluster_id,
+                canonical=info.canonical,
+                canonical_title=canonical.pr.title if canonical is not None else "",
+                kind="competing" if len(authors) > 1 else "resubmission",
+                members=tuple(
+                    (i.pr.id, i.decision.cluster.role.value if i.decision.cluster else "", i.decision.kind.value)
+                    for i in members
+                ),
+                minutes_saved=sum(
+                    i.estimated_review_minutes for i in members if i.decision.kind is DecisionKind.DUPLICATE
+                ),
+            )
+        )
+    return tuple(sorted(views, key=lambda v: v.canonical))
+
+
 def queue_view(queue: Queue) -> QueueView:
     """The queue-level view used by every report.
 
@@ -122,4 +179,5 @@ def queue_view(queue: Queue) -> QueueView:
         owner_load=summary.load,
         errors=sum(1 for i in queue.items if i.errors),
         degraded=summary.degraded,
+        clusters=cluster_views(queue.items),
     )

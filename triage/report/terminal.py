@@ -18,6 +18,7 @@ from triage.report.text import hours, one_line, plural, reviewer_text
 _DECISION_STYLE = {
     "review": "green",
     "throttled": "yellow",
+    "duplicate": "cyan",
     "needs-split": "magenta",
     "reject": "red",
     "close": "bright_black",
@@ -41,6 +42,20 @@ def shed_line(queue: Queue) -> str:
     counts = ", ".join(f"{kind} {n}" for kind, n in view.by_decision[1:] if n)
     rules = ", ".join(f"{rule} {n}" for rule, n in view.shed_by_rule)
     return f"shed: {counts or 'none'}" + (f" (by rule: {rules})" if rules else "")
+
+
+def cluster_line(queue: Queue) -> str | None:
+    """Clusters of PRs that need one review, the duplicates shed and the review saved; None
+    when the batch has no cluster."""
+    view = queue_view(queue)
+    if not view.clusters:
+        return None
+    canon = ", ".join(f"{c.canonical} (+{len(c.members) - 1})" for c in view.clusters[:8])
+    more = f", and {len(view.clusters) - 8} more" if len(view.clusters) > 8 else ""
+    return (
+        f"clusters: {len(view.clusters)} · duplicates shed {view.duplicates_shed} · "
+        f"{hours(view.minutes_saved / 60)} of review saved (canonical: {canon}{more})"
+    )
 
 
 def degraded_line(queue: Queue) -> str | None:
@@ -93,6 +108,9 @@ def print_table(queue: Queue, console: Console) -> None:
     console.print(build_table(queue, console.width))
     console.print(Text(summary_line(queue)))
     console.print(Text(shed_line(queue)))
+    clusters = cluster_line(queue)
+    if clusters is not None:
+        console.print(Text(clusters))
     degraded = degraded_line(queue)
     if degraded is not None:
         console.print(Text(degraded))

@@ -1,0 +1,585 @@
+"""The cluster stage: `Assessment`s + `Decision`s in, `Decision`s out, with PRs that address
+the same thing grouped so that only one of them takes a review slot.
+
+Input: the whole batch (every open PR), after the gates. Output: one `Decision` per PR, same
+order; members of a cluster carry a `ClusterInfo`, and every member but the canonical one that
+would have competed for the queue (`review` or `throttled`) becomes `duplicate`, naming the
+canonical PR and the evidence. The override label `<override_prefix>duplicate` keeps a PR in the
+queue (its role is then `overridden`).
+
+Why an index and not a comparison of every pair: a batch of 2,500 PRs has three million pairs,
+and comparing their diffs is what would make the stage cost more than the rest of the run. Each
+signal is an index from a key to the PRs that have it; only PRs that share a key are compared,
+and a key shared by more than `[cluster] max_posting` PRs (the top of a changelog, the word
+"error" in titles) says nothing and is dropped before pairs are made.
+
+Signals, cheapest and strongest first:
+
+* strong, each enough on its own (all PRs sharing the key join one cluster): the same linked
+  issue (GitHub `Fixes #N` links, plus `[cluster] issue_key_pattern` matches in the title, body
+  and head branch); the same patch id (the same change, rebased or not); the same head branch
+  pushed again by the same author (a re-submission);
+* weak, scored per pair and summed, a pair joins when the score reaches `[cluster] link_score`
+  (1.0 by default): overlapping changed hunks on the base side of one file (0.6; changelog
+  files are left out: every PR edits their top lines; the spot is the changed lines, not the
+  hunk's context); shared changed lines (Jaccard of the fingerprints' line samples, 0.4 from
+  40 %, 0.8 from 80 %); similar titles (rapidfuzz `token_sort_ratio` at or above
+  `text_threshold`: 0.4, rising to 0.7 at 100); the same head branch name from different
+  authors (0.4); a changed file in common (0.1, only when no hunk overlaps). So text alone
+  never makes a duplicate, even with a file in common (one author's eight "fix typo in
+  index.md" PRs fix eight different typos); an overlapping change plus a similar title does.
+
+PRs on different base branches are never clustered: a backport of a fix to a release branch is
+its own review. Skipped PRs (drafts, unreadable input) take no part.
+
+The canonical PR of a cluster is chosen by an explained rule. First, re-submissions: when one
+author (their accountable owner, else their login) has several PRs in the cluster, the newest
+replaces the older ones (role `resubmission`). Then, among the remaining PRs (one per author;
+others are `competing`), the canonical one is the first by: has an accountable owner, passes
+the gates, includes tests, smaller diff (counted lines), older, id. The rule text names the
+criterion that decided against the runner-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import PurePosixPath
+
+from rapidfuzz import fuzz
+
+from triage.config import Config
+from triage.models import (
+    Assessment,
+    ChangeType,
+    ClusterInfo,
+    ClusterRole,
+    Decision,
+    DecisionKind,
+    Fingerprint,
+    HunkRange,
+    ParsedDiff,
+    Reason,
+)
+from triage.timeutil import as_utc
+
+__all__ = ["RULE", "cluster", "fingerprint", "issue_keys"]
+
+RULE = "duplicate"
+
+# A bottom-k sample of this many changed-line hashes per PR: enough to tell 40 % overlap from 80 %.
+_SAMPLE = 64
+# Lines read for the fingerprint of one PR: bounds the cost of a huge diff; the patch id of a
+# diff longer than this still covers all of it.
+_MAX_SAMPLED_LINES = 20_000
+_HUNK_SLACK = 0  # lines between two changes that still count as one spot: adjacent lines do not
+_BUCKET = 50  # base lines per hunk-index bucket
+_CHANGELOG = re.compile(r"^(changes|changelog|history|news|release[-_]?notes)([.-].*)?$", re.IGNORECASE)
+_GENERIC_BRANCH = re.compile(
+    r"^(main|master|develop|dev|trunk|patch(-\d+)?|fix|bugfix|hotfix|feature|update|docs|test|tests|"
+    r"[0-9][0-9.x]*)$",
+    re.IGNORECASE,
+)
+_CONVENTIONAL = re.compile(r"^\s*\[?[a-z]+(\([^)]*\))?\]?!?:\s*", re.IGNORECASE)
+_ISSUE_REF = re.compile(r"(?:[\w.-]+/[\w.-]+)?#\d+")
+_WORD = re.compile(r"[a-z0-9_]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "from",
+        "by",
+        "at",
+        "as",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "not",
+        "no",
+        "into",
+        "fix",
+        "fixes",
+        "fixed",
+        "add",
+        "adds",
+        "added",
+        "update",
+        "updates",
+        "updated",
+        "remove",
+        "removes",
+        "removed",
+        "use",
+        "uses",
+        "make",
+        "makes",
+        "support",
+        "change",
+        "changes",
+        "docs",
+        "doc",
+        "test",
+        "tests",
+        "typo",
+        "when",
+        "if",
+        "new",
+        "pr",
+        "issue",
+        "bug",
+        "minor",
+        "small",
+        "some",
+        "more",
+    ]
+)
+
+
+# ------------------------------------------------------------------------- per-PR fingerprint
+
+
+def _line_hash(norm: str) -> int:
+    return zlib.crc32(norm.encode("utf-8", "surrogatepass"))
+
+
+def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
+    """The signals of one parsed diff (see `Fingerprint`); None when nothing was parsed."""
+    if not diff.files:
+        return None
+    patch = hashlib.sha1(usedforsecurity=False)
+    hunks: list[HunkRange] = []
+    hashes: set[int] = set()
+    sampled = 0
+    changed = False
+    for f in sorted(diff.files, key=lambda f: f.path):
+        patch.update(f.path.encode("utf-8", "surrogatepass") + b"\0")
+        if f.binary:
+            patch.update(b"binary\0")
+            changed = True
+        counted = f.kind.counts
+        in_hunks = counted and not _CHANGELOG.match(PurePosixPath(f.path).name)
+        base_path = f.old_path or f.path
+        for hunk in f.hunks:
+            parts: list[str] = []
+            old_no = hunk.old_start
+            first = last = -1
+            replacing = False  # inside a run that removed lines: its additions replace them
+            for kind, text in hunk.rows():
+                if kind == " ":
+                    old_no += 1
+                    replacing = False
+                    continue
+                # The base-side spot of the change: a removed line, or the line an addition precedes.
+                if kind == "-" or not replacing:
+                    if first < 0:
+                        first = old_no
+                    last = old_no
+                if kind == "-":
+                    old_no += 1
+                    replacing = True
+                norm = "".join(text.split())
+                if not norm:
+                    continue
+                parts.append(kind + norm)
+                if counted and len(norm) >= 4 and sampled < _MAX_SAMPLED_LINES:
+                    sampled += 1
+                    hashes.add(_line_hash(norm))
+            if parts:
+                changed = True
+                patch.update("\n".join(parts).encode("utf-8", "surrogatepass") + b"\n")
+            if in_hunks and first >= 0:
+                if f.change is ChangeType.ADDED:
+                    hunks.append(HunkRange(f.path, 0, 0))  # two PRs adding the same file overlap
+                else:
+                    hunks.append(HunkRange(base_path, first, max(first, last)))
+    sample = frozenset(sorted(hashes)[:_SAMPLE])
+    return Fingerprint(patch.hexdigest()[:16] if changed else None, tuple(hunks), sample)
+
+
+def issue_keys(a: Assessment, pattern: re.Pattern[str] | None) -> tuple[str, ...]:
+    """The issues one PR says it addresses: its linked issues, and tracker keys that match the
+    configured pattern in its title, body and head branch (upper-cased, so `proj-12` = `PROJ-12`)."""
+    keys = list(a.pr.linked_issues)
+    if pattern is not None:
+        for text in (a.pr.title, a.pr.body, a.pr.head_ref or ""):
+            for m in pattern.finditer(text):
+                key = m.group(0).upper()
+                if key not in keys:
+                    keys.append(key)
+    return tuple(keys)
+
+
+def _title_text(title: str, pattern: re.Pattern[str] | None) -> str:
+    """A title without what every title of a project shares: conventional-commit prefixes,
+    issue references, punctuation and case."""
+    text = _CONVENTIONAL.sub("", title)
+    text = _ISSUE_REF.sub(" ", text)
+    if pattern is not None:
+        text = pattern.sub(" ", text)
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _similarity(a: frozenset[int], b: frozenset[int]) -> float:
+    """Jaccard estimate of two bottom-k samples: the share of the k smallest hashes of their
+    union that both contain (Broder 1997)."""
+    if not a or not b:
+        return 0.0
+    union = sorted(a | b)[:_SAMPLE]
+    both = sum(1 for h in union if h in a and h in b)
+    return both / len(union)
+
+
+# ------------------------------------------------------------------------- the batch stage
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    a: int
+    b: int
+    evidence: tuple[str, ...]
+
+
+class _Union:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def _overlap(x: Sequence[HunkRange], y: Sequence[HunkRange]) -> HunkRange | None:
+    """The first base-side spot where hunks of two PRs overlap, or None."""
+    by_path: dict[str, list[HunkRange]] = defaultdict(list)
+    for h in x:
+        by_path[h.path].append(h)
+    for h in y:
+        for g in by_path.get(h.path, ()):
+            if g.start <= h.end + _HUNK_SLACK and h.start <= g.end + _HUNK_SLACK:
+                return HunkRange(h.path, max(g.start, h.start), min(g.end, h.end))
+    return None
+
+
+def _where(h: HunkRange) -> str:
+    if h.start == 0:
+        return f"{h.path} (both add it)"
+    return f"{h.path}:{h.start}" if h.end <= h.start else f"{h.path}:{h.start}-{h.end}"
+
+
+def _postings(keys_of: Iterable[tuple[int, Iterable[object]]]) -> dict[object, list[int]]:
+    index: dict[object, list[int]] = defaultdict(list)
+    for i, keys in keys_of:
+        for key in set(keys):
+            index[key].append(i)
+    return index
+
+
+def _buckets(hunks: Sequence[HunkRange]) -> set[tuple[str, int]]:
+    out: set[tuple[str, int]] = set()
+    for h in hunks:
+        first, last = h.start // _BUCKET, h.end // _BUCKET
+        out.update((h.path, b) for b in range(first, min(last, first + 20) + 1))
+    return out
+
+
+class _Batch:
+    """The indexes and pair scores of one batch (module docstring)."""
+
+    def __init__(self, assessments: Sequence[Assessment], decisions: Sequence[Decision], cfg: Config) -> None:
+        self.a = assessments
+        self.d = decisions
+        self.cfg = cfg.cluster
+        self.pattern = re.compile(self.cfg.issue_key_pattern, re.IGNORECASE) if self.cfg.issue_key_pattern else None
+        self.members = [
+            i
+            for i, (a, d) in enumerate(zip(assessments, decisions, strict=True))
+            if d.kind is not DecisionKind.SKIPPED and not a.errors
+        ]
+        self.titles = {i: _title_text(assessments[i].pr.title, self.pattern) for i in self.members}
+        self.union = _Union(len(assessments))
+        self.edges: list[_Edge] = []
+        self.weaker: list[_Edge] = []  # scored pairs below the link score
+
+    def base(self, i: int) -> str | None:
+        return self.a[i].pr.base_ref
+
+    def author(self, i: int) -> str:
+        """Whose PR it is: the accountable owner when known, else the author's login."""
+        owner = self.d[i].owner
+        return (owner.login if owner is not None else self.a[i].pr.author).lower()
+
+    def same_base(self, i: int, j: int) -> bool:
+        bi, bj = self.base(i), self.base(j)
+        return bi is None or bj is None or bi == bj
+
+    def link(self, i: int, j: int, *evidence: str) -> None:
+        self.union.join(i, j)
+        self.edges.append(_Edge(i, j, evidence))
+
+    def group(self, members: list[int], evidence: str) -> None:
+        """Join PRs that share a strong key, per base branch (a backport is its own review)."""
+        by_base: dict[str | None, list[int]] = defaultdict(list)
+        for i in members:
+            by_base[self.base(i)].append(i)
+        unknown = by_base.pop(None, [])
+        groups = list(by_base.values()) or [[]]
+        for g in groups:
+            g.extend(unknown)  # a PR of unknown base joins each group it shares the key with
+        for g in groups:
+            for other in g[1:]:
+                self.link(g[0], other, evidence)
+
+    def strong(self) -> None:
+        keys = _postings((i, issue_keys(self.a[i], self.pattern)) for i in self.members)
+        for key, members in keys.items():
+            if len(members) > 1:
+                self.group(members, f"same issue {key}")
+        patches = _postings(
+            (i, [fp.patch_id] if (fp := self.a[i].fingerprint) and fp.patch_id else []) for i in self.members
+        )
+        for pid, members in patches.items():
+            if len(members) > 1:
+                self.group(members, f"identical change (patch id {pid})")
+        branches = _postings(
+            (i, [(head, self.author(i))])
+            for i in self.members
+            if (head := self.a[i].pr.head_ref) and not _GENERIC_BRANCH.match(head)
+        )
+        for (head, _), members in branches.items():
+            if len(members) > 1:
+                self.group(members, f"branch {head} pushed again by the same author")
+
+    def candidates(self) -> set[tuple[int, int]]:
+        cap = self.cfg.max_posting
+        pairs: set[tuple[int, int]] = set()
+        indexes = [
+            _postings((i, _buckets(fp.hunks)) for i in self.members if (fp := self.a[i].fingerprint)),
+            _postings((i, [f.path for f in self.a[i].diff.files if f.kind.counts]) for i in self.members),
+            _postings(
+                (i, [head]) for i in self.members if (head := self.a[i].pr.head_ref) and not _GENERIC_BRANCH.match(head)
+            ),
+        ]
+        for index in indexes:
+            for members in index.values():
+                if 1 < len(members) <= cap:
+                    pairs.update(combinations(sorted(members), 2))
+        # Titles: a pair must share two uncommon words, or the title is a single word.
+        words = _postings((i, [w for w in self.titles[i].split() if w not in _STOP]) for i in self.members)
+        shared: dict[tuple[int, int], int] = defaultdict(int)
+        for members in words.values():
+            if 1 < len(members) <= cap:
+                for pair in combinations(sorted(members), 2):
+                    shared[pair] += 1
+        pairs.update(
+            pair for pair, n in shared.items() if n >= 2 or min(len(self.titles[i].split()) for i in pair) <= 1
+        )
+        return pairs
+
+    def score(self, i: int, j: int) -> tuple[float, tuple[str, ...]]:
+        ai, aj = self.a[i], self.a[j]
+        fi, fj = ai.fingerprint, aj.fingerprint
+        points = 0.0
+        evidence: list[str] = []
+        spot = _overlap(fi.hunks, fj.hunks) if fi and fj else None
+        if spot is not None:
+            points += 0.6
+            evidence.append(f"overlapping change at {_where(spot)}")
+        else:
+            common = {f.path for f in ai.diff.files if f.kind.counts} & {f.path for f in aj.diff.files if f.kind.counts}
+            if common:
+                points += 0.1
+                evidence.append(f"both change {min(common)}")
+        shared = _similarity(fi.lines, fj.lines) if fi and fj else 0.0
+        if shared >= 0.4:
+            points += 0.8 if shared >= 0.8 else 0.4
+            evidence.append(f"{round(shared * 100)} % of changed lines alike")
+        ti, tj = self.titles[i], self.titles[j]
+        if ti and tj:
+            text = fuzz.token_sort_ratio(ti, tj)
+            threshold = self.cfg.text_threshold
+            if text >= threshold:
+                span = max(1, 100 - threshold)
+                points += 0.4 + 0.3 * (text - threshold) / span
+                evidence.append(f"similar title ({round(text)} %)")
+        hi, hj = ai.pr.head_ref, aj.pr.head_ref
+        if hi and hi == hj and not _GENERIC_BRANCH.match(hi) and self.author(i) != self.author(j):
+            points += 0.4
+            evidence.append(f"same branch name {hi}")
+        return points, tuple(evidence)
+
+    def weak(self) -> None:
+        for i, j in sorted(self.candidates()):
+            if not self.same_base(i, j):
+                continue
+            points, evidence = self.score(i, j)
+            if points >= self.cfg.link_score:
+                self.link(i, j, *evidence)
+            elif evidence:
+                self.weaker.append(_Edge(i, j, evidence))
+
+    def explained(self) -> list[_Edge]:
+        """Every edge that explains a cluster: those that joined it, and weaker evidence between
+        PRs that a stronger signal put together (an overlapping change of two PRs for one issue)."""
+        same = [e for e in self.weaker if self.union.find(e.a) == self.union.find(e.b)]
+        return [*self.edges, *same]
+
+    def clusters(self) -> list[list[int]]:
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i in self.members:
+            groups[self.union.find(i)].append(i)
+        return [g for g in groups.values() if len(g) > 1]
+
+
+# ------------------------------------------------------------------------- canonical and roles
+
+_CRITERIA = ("has an accountable owner", "passes the gates", "includes tests", "smaller diff", "older", "first by id")
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+_FAR_PAST = datetime.min.replace(tzinfo=UTC)
+
+
+def _opened(a: Assessment) -> datetime | None:
+    when = a.pr.created_at or a.pr.updated_at
+    return as_utc(when) if when is not None else None
+
+
+def _merit(a: Assessment, d: Decision) -> tuple[bool, bool, bool, int, datetime, str]:
+    """Sort key of the canonical rule: smaller is better (module docstring)."""
+    return (
+        d.owner is None,
+        d.kind not in (DecisionKind.REVIEW, DecisionKind.THROTTLED),
+        not a.metrics.has_tests,
+        a.metrics.changed_lines,
+        _opened(a) or _FAR_FUTURE,
+        a.pr.id,
+    )
+
+
+def _why(best: tuple[object, ...], runner_up: tuple[object, ...], a: Assessment, b: Assessment) -> str:
+    for n, (x, y) in enumerate(zip(best, runner_up, strict=True)):
+        if x != y:
+            if n == 3:
+                return f"smaller diff ({a.metrics.changed_lines} vs {b.metrics.changed_lines} lines)"
+            return _CRITERIA[n]
+    return _CRITERIA[-1]
+
+
+def _label_swap(labels: tuple[str, ...], kind: DecisionKind) -> tuple[str, ...]:
+    kept = tuple(lb for lb in labels if not lb.startswith("triage/"))
+    return (*kept, f"triage/{kind.value}")
+
+
+def _evidence_of(i: int, edges: Sequence[_Edge], ids: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for e in edges:
+        if i in (e.a, e.b):
+            other = ids[e.b if e.a == i else e.a]
+            for ev in e.evidence:
+                text = f"{ev} (with {other})"
+                if text not in out:
+                    out.append(text)
+    return tuple(out)
+
+
+def cluster(assessments: Sequence[Assessment], decisions: Sequence[Decision], cfg: Config) -> tuple[Decision, ...]:
+    """Group the batch's PRs that address the same thing and shed all but one of each group. Pure."""
+    if len(assessments) != len(decisions):
+        raise ValueError(f"cluster: {len(assessments)} assessments but {len(decisions)} decisions")
+    out = list(decisions)
+    if not cfg.cluster.enabled or len(assessments) < 2:
+        return tuple(out)
+    batch = _Batch(assessments, decisions, cfg)
+    batch.strong()
+    batch.weak()
+    ids = [a.pr.id for a in assessments]
+    override = f"{cfg.gates.override_prefix}{RULE}"
+    edges_of: dict[int, list[_Edge]] = defaultdict(list)
+    for e in batch.explained():
+        edges_of[batch.union.find(e.a)].append(e)
+    for members in batch.clusters():
+        edges = edges_of[batch.union.find(members[0])]
+        # Re-submissions: per author, the newest PR replaces the older ones.
+        by_author: dict[str, list[int]] = defaultdict(list)
+        for i in members:
+            by_author[batch.author(i)].append(i)
+        newest: dict[int, int] = {}
+        for own in by_author.values():
+            own.sort(key=lambda i: (_opened(assessments[i]) or _FAR_PAST, ids[i]))
+            for i in own:
+                newest[i] = own[-1]
+        heads = sorted({newest[i] for i in members}, key=lambda i: _merit(assessments[i], decisions[i]))
+        canon = heads[0]
+        if len(heads) > 1:
+            runner = heads[1]
+            won = _why(
+                _merit(assessments[canon], decisions[canon]),
+                _merit(assessments[runner], decisions[runner]),
+                assessments[canon],
+                assessments[runner],
+            )
+            rule = (
+                "canonical = first by: accountable owner, passes the gates, tests included, smaller diff, "
+                f"older; {ids[canon]} wins over {ids[runner]}: {won}"
+            )
+        else:
+            rule = f"one author's re-submissions: the newest, {ids[canon]}, replaces the older ones"
+        order = [canon, *sorted((i for i in members if i != canon), key=lambda i: ids[i])]
+        member_ids = tuple(ids[i] for i in order)
+        cluster_id = f"cluster-{ids[canon]}"
+        for i in order:
+            d = decisions[i]
+            evidence = _evidence_of(i, edges, ids)
+            if i == canon:
+                others = ", ".join(member_ids[1:])
+                note = Reason(RULE, f"canonical PR of {cluster_id}: {others} address the same thing; {rule}")
+                info = ClusterInfo(cluster_id, ids[canon], ClusterRole.CANONICAL, member_ids, evidence, rule)
+                out[i] = replace(d, notes=(*d.notes, note), cluster=info)
+                continue
+            if newest[i] != i:
+                role = ClusterRole.RESUBMISSION
+                what = f"re-submitted: replaced by {ids[newest[i]]} of the same author" + (
+                    f"; the review goes to {ids[canon]}" if newest[i] != canon else ""
+                )
+            else:
+                role = ClusterRole.COMPETING
+                what = f"duplicate of {ids[canon]} (by {assessments[canon].pr.author or 'unknown'})"
+            message = f"{what}: {'; '.join(evidence) or 'same cluster'}"
+            if override in assessments[i].pr.labels:
+                info = ClusterInfo(cluster_id, ids[canon], ClusterRole.OVERRIDDEN, member_ids, evidence, rule)
+                note = Reason(RULE, f"override {override}: stays in the queue although {message}")
+                out[i] = replace(d, notes=(*d.notes, note), cluster=info)
+                continue
+            info = ClusterInfo(cluster_id, ids[canon], role, member_ids, evidence, rule)
+            reason = Reason(RULE, message, override, DecisionKind.DUPLICATE)
+            if d.kind in (DecisionKind.REVIEW, DecisionKind.THROTTLED):
+                kind = DecisionKind.DUPLICATE
+                out[i] = replace(
+                    d, kind=kind, reasons=(reason, *d.reasons), labels=_label_swap(d.labels, kind), cluster=info
+                )
+            else:  # a stronger decision (reject, close, needs-split) stands; the cluster is a note
+                out[i] = replace(d, notes=(*d.notes, reason), cluster=info)
+    return tuple(out)
