@@ -90,7 +90,7 @@ log = logging.getLogger(__name__)
 
 PROMPT_VERSION = "review-v1"
 # Bump when budget.py changes what is sent for the same diff: it is part of the cache key.
-BUDGET_VERSION = "1"
+BUDGET_VERSION = "2"
 METHODS = ("auto", "json_schema", "tools", "json")
 _AUTO_ORDER = ("json_schema", "tools", "json")
 
