@@ -122,10 +122,16 @@ class PriorityConfig:
     value_labels: tuple[str, ...] = ("bug", "security", "regression", "priority/high")
 
 
+# Structured-output modes of the LLM reviewer (triage.review.llm): "auto" tries them in this
+# order and keeps the first the endpoint accepts.
+LLM_MODES = ("auto", "json_schema", "tools", "plain")
+
+
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     """Any OpenAI-compatible endpoint. `base_url` and the key also come from OPENAI_BASE_URL and
-    OPENAI_API_KEY, as the openai SDK does."""
+    OPENAI_API_KEY, as the openai SDK does. `mode` forces a structured-output mode (one of
+    `LLM_MODES`; "auto" detects what the endpoint supports)."""
 
     model: str = "gpt-4o-mini"
     base_url: str | None = None
@@ -136,6 +142,7 @@ class LLMConfig:
     timeout: float = 60.0
     max_retries: int = 3
     temperature: float = 0.0
+    mode: str = "auto"
 
     @property
     def configured(self) -> bool:
@@ -271,6 +278,8 @@ def _check_consistency(cfg: Config, path: str) -> None:
         raise ConfigError(f"{path}: 'size.loc_per_hour' must be above 0")
     if cfg.llm.concurrency == 0:
         raise ConfigError(f"{path}: 'llm.concurrency' must be at least 1")
+    if cfg.llm.mode not in LLM_MODES:
+        raise ConfigError(f"{path}: 'llm.mode' must be one of {', '.join(LLM_MODES)}, got {cfg.llm.mode!r}")
     if cfg.capacity.period_days == 0:
         raise ConfigError(f"{path}: 'capacity.period_days' must be at least 1")
 
