@@ -7,7 +7,9 @@ scripted replies (or a responder function), records every request body byte for 
 test can prove a secret never left the process), and can misbehave on purpose: delays past the
 client timeout, 429 with `retry-after`, 5xx, truncated or non-JSON bodies, schema-invalid
 output, empty `choices`, dropped connections, and servers that reject `response_format` or
-`tools` with a 400 like endpoints without structured output do.
+`tools` with a 400 like endpoints without structured output do. `slots` makes it behave like a
+llama.cpp server with that many slots: requests beyond them wait their turn (and time out in
+the client if they wait too long), and one whose client hung up while waiting is dropped.
 
 Replies are rendered the way the request asked: a request carrying a forced tool choice gets a
 tool call whose arguments are the reply's JSON, anything else gets it as message content.
@@ -135,12 +137,17 @@ class OpenAIStub:
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     max_in_flight: int = 0
+    slots: int | None = None  # None: answer every request at once
+    abandoned: int = 0  # requests dropped because the client had gone when a slot came free
     _in_flight: int = 0
+    _slots: threading.Semaphore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> OpenAIStub:
+        if self.slots is not None:
+            self._slots = threading.Semaphore(self.slots)
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
@@ -230,10 +237,30 @@ class OpenAIStub:
                     stub._in_flight += 1
                     stub.max_in_flight = max(stub.max_in_flight, stub._in_flight)
                 try:
-                    self._answer(request if isinstance(request, dict) else {})
+                    if stub._slots is None:
+                        self._answer(request if isinstance(request, dict) else {})
+                    else:
+                        with stub._slots:
+                            if self._client_gone():
+                                with stub._lock:
+                                    stub.abandoned += 1
+                                return
+                            self._answer(request if isinstance(request, dict) else {})
                 finally:
                     with stub._lock:
                         stub._in_flight -= 1
+
+            def _client_gone(self) -> bool:
+                """Whether the client closed the connection (a read would see EOF)."""
+                self.connection.setblocking(False)
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except (BlockingIOError, InterruptedError):
+                    return False
+                except OSError:
+                    return True
+                finally:
+                    self.connection.setblocking(True)
 
             def _answer(self, request: dict[str, Any]) -> None:
                 if not self.path.rstrip("/").endswith("/chat/completions"):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from gitutil import ScratchRepo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +16,7 @@ from triage.diff import parse_diff
 from triage.metrics import measure
 from triage.metrics.risk import assess_risk
 from triage.models import FunctionChange, Metrics, ParsedDiff, PullRequest, Risk
-from triage.review.budget import build_payload, estimate_tokens, fit_text, rank_hunks
+from triage.review.budget import build_payload, estimate_tokens, fit_text, rank_hunks, render_hunk
 
 # Planted secrets: realistic shapes, no placeholder words (those are not secrets by design).
 GH_TOKEN = "ghp_Zx81kQm2Lw93Tn47Pv05Rb16Sc28Ud39Ve4a"
@@ -363,3 +365,79 @@ def _tokens_piece_by_piece(text: str) -> int:
 @given(st.lists(st.sampled_from([*"ab Z09_ \t\n\r(=é日", "    ", "abcdefgh", "1234"]), max_size=40).map("".join))
 def test_token_estimate_follows_the_piece_rule(text: str) -> None:
     assert estimate_tokens(text) == _tokens_piece_by_piece(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Hunk headers of trimmed hunks agree with git's own (`git diff -U<n>`)
+
+_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.M)
+
+
+def _headers(text: str) -> list[tuple[int, int, int, int]]:
+    """Every `@@` header as (old start, old count, new start, new count); git omits a count of 1."""
+    return [(int(a), int(b or 1), int(c), int(d or 1)) for a, b, c, d in _HEADER.findall(text)]
+
+
+def _git_headers(repo: ScratchRepo, base: str, context: int) -> dict[str, list[tuple[int, int, int, int]]]:
+    parsed = parse_diff(repo.diff(base, "HEAD", f"-U{context}"))
+    return {f.path: [(h.old_start, h.old_length, h.new_start, h.new_length) for h in f.hunks] for f in parsed.files}
+
+
+@pytest.fixture
+def edited_repo(tmp_path: Path) -> tuple[ScratchRepo, str]:
+    """Every shape of change: a new file, a deleted file, pure insertions and deletions (with
+    and without neighbours), a change at the first and at the last line, and two changes close
+    enough that git joins their context."""
+    repo = ScratchRepo.create(tmp_path)
+    numbered = [f"line {i}" for i in range(1, 41)]
+    repo.write("src/edit.py", "".join(f"{ln}\n" for ln in numbered))
+    repo.write("src/gone.py", "a = 1\nb = 2\nc = 3\n")
+    repo.write("src/ins.py", "".join(f"{ln}\n" for ln in numbered))
+    base = repo.commit("base")
+    edited = list(numbered)
+    edited[0] = "line 1 changed"
+    del edited[9:12]  # lines 10-12 deleted
+    edited.insert(20, "inserted after 23")
+    edited[-1] = "line 40 changed"
+    edited.insert(16, "close to the deletion")
+    repo.write("src/edit.py", "".join(f"{ln}\n" for ln in edited))
+    inserted = [*numbered[:5], "only added", "lines here", *numbered[5:]]
+    repo.write("src/ins.py", "".join(f"{ln}\n" for ln in inserted))
+    repo.remove("src/gone.py")
+    repo.write("src/new.py", "x = 1\ny = 2\n")
+    repo.commit("edit")
+    return repo, base
+
+
+@pytest.mark.parametrize("context", [0, 1, 2])
+def test_trimmed_hunk_headers_are_the_ones_git_prints(edited_repo: tuple[ScratchRepo, str], context: int) -> None:
+    repo, base = edited_repo
+    full = parse_diff(repo.diff(base, "HEAD", "-U3"))
+    expected = _git_headers(repo, base, context)
+    assert set(expected) == {"src/edit.py", "src/gone.py", "src/ins.py", "src/new.py"}
+    for f in full.files:
+        rendered = "".join(render_hunk(h, context) for h in f.hunks)
+        assert _headers(rendered) == expected[f.path], f.path
+
+
+def test_new_and_deleted_files_have_well_formed_headers(edited_repo: tuple[ScratchRepo, str]) -> None:
+    repo, base = edited_repo
+    text = repo.diff(base, "HEAD").decode()
+    pr, diff, metrics, risk = assess(text)
+    payload = build_payload(pr, diff, metrics, risk, 10_000)
+    assert "@@ -0,0 +1,2 @@\n+x = 1\n+y = 2\n" in payload.text
+    assert "@@ -1,3 +0,0 @@\n-a = 1\n-b = 2\n-c = 3\n" in payload.text
+    assert "--1" not in payload.text and "+-1" not in payload.text
+    for context in (None, 0, 1):
+        for f in diff.files:
+            for h in f.hunks:
+                for start in (s for a, _, c, _ in _headers(render_hunk(h, context)) for s in (a, c)):
+                    assert start >= 0
+
+
+def test_a_partly_sent_new_file_starts_at_line_one() -> None:
+    lines = [f"+value_{i} = compute({i})" for i in range(400)]
+    pr, diff, metrics, risk = assess(file_diff("src/big.py", hunk(0, 1, lines)))
+    payload = build_payload(pr, diff, metrics, risk, 300)
+    (header,) = _headers(payload.text)
+    assert header[:3] == (0, 0, 1) and header[3] > 0

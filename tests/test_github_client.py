@@ -124,6 +124,15 @@ def test_secondary_rate_limits_and_502_are_waited_out_and_retried(stub):
     assert statuses == [429, 403, 502, 200]
 
 
+def test_retry_after_as_an_http_date_is_honoured(stub):
+    stub.add_pull(REPO, make_pr(1))
+    stub.fail("GET", r"/pulls/1$", 429, headers={"retry-after": "Tue, 14 Nov 2023 22:13:50 GMT"})
+    sleeps = Sleeps()
+    client = client_for(stub, sleeps, clock=lambda: 1_700_000_000.0)  # 22:13:20Z that day
+    assert client.pull(REPO, 1)["number"] == 1
+    assert sleeps.calls == [30.0]
+
+
 def test_secondary_limit_without_retry_after_waits_a_minute(stub):
     stub.add_pull(REPO, make_pr(1))
     stub.fail("GET", r"/pulls/1$", 403, body={"message": "You have exceeded a secondary rate limit"})

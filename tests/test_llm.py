@@ -142,19 +142,19 @@ def test_review_from_structured_output(stub: OpenAIStub) -> None:
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["strict"] is True
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
-    assert r.stats.requests == 1 and r.stats.reviews == 1 and r.stats.method == "json_schema"
+    assert r.stats.requests == 1 and r.stats.reviews == 1 and r.stats.mode == "json_schema"
 
 
 def test_falls_back_to_tools_then_to_json_in_text(stub: OpenAIStub) -> None:
     stub.supports_json_schema = False
     r = reviewer(config(stub.base_url))
     assert r.review(*item("1")).source is ReviewSource.LLM
-    assert "tools" in stub.requests[-1].body and r.method == "tools"
+    assert "tools" in stub.requests[-1].body and r.mode == "tools"
     stub.supports_tools = False
     review = r.review(*item("2"))
     assert review.source is ReviewSource.LLM and review.summary == VALID_REVIEW["summary"]
     last = stub.requests[-1].body
-    assert "tools" not in last and "response_format" not in last and r.method == "json"
+    assert "tools" not in last and "response_format" not in last and r.mode == "plain"
     # The choice sticks: the next PR costs exactly one request.
     before = len(stub.requests)
     assert r.review(*item("3")).source is ReviewSource.LLM
@@ -165,19 +165,19 @@ def test_falls_back_to_tools_then_to_json_in_text(stub: OpenAIStub) -> None:
 def test_json_in_text_with_prose_and_fences(stub: OpenAIStub) -> None:
     text = "Sure! Here is the review:\n```json\n" + json.dumps(VALID_REVIEW) + "\n```\nAnything else?"
     stub.script(ok(text))
-    review = reviewer(config(stub.base_url), method="json").review(*item())
+    review = reviewer(config(stub.base_url), mode="plain").review(*item())
     assert review.source is ReviewSource.LLM and review.change_type is ChangeKind.FEATURE
     assert "response_format" not in stub.requests[0].body
 
 
 def test_forced_method_is_not_switched(stub: OpenAIStub) -> None:
     stub.supports_tools = False
-    r = reviewer(config(stub.base_url), method="tools")
+    r = reviewer(config(stub.base_url), mode="tools")
     review = r.review(*item())
     assert review.source is ReviewSource.UNAVAILABLE and "unsupported-method" in (review.error or "")
     assert len(stub.requests) == 1
-    with pytest.raises(ConfigError, match="method"):
-        reviewer(config(stub.base_url), method="xml")
+    with pytest.raises(ConfigError, match="mode"):
+        reviewer(config(stub.base_url), mode="xml")
 
 
 def test_usage_falls_back_to_the_offline_estimate(stub: OpenAIStub) -> None:
@@ -213,8 +213,8 @@ FAULTS: list[tuple[str, Reply, str]] = [
     ("500", status(500), "server-error"),
     ("502", status(502), "server-error"),
     ("503", status(503, headers={"retry-after": "0"}), "server-error"),
-    ("dropped-connection", drop(), "connection"),
-    ("truncated-body", raw(b'{"id": "chatcmpl-1", "choices": [', content_length=400), "connection"),
+    ("dropped-connection", drop(), "disconnected"),
+    ("truncated-body", raw(b'{"id": "chatcmpl-1", "choices": [', content_length=400), "disconnected"),
     ("non-json-body", raw(b"<html>Bad gateway</html>", content_type="text/html"), "bad-response"),
     ("broken-json-body", raw(b'{"id": "chatcmpl-1", "choices": [{"ind'), "bad-response"),
     ("empty-choices", empty_choices(), "empty-choices"),
@@ -402,7 +402,7 @@ def test_prompt_files_ship_with_the_package_and_have_a_version() -> None:
 def test_budget_omissions_are_reported_and_shown(stub: OpenAIStub) -> None:
     many = [f"value_{i} = compute({i}) + offset_{i}" for i in range(600)]
     diff = make_diff("src/big.py", many) + make_diff("package-lock.json", ['"lockfileVersion": 3'])
-    review = reviewer(config(stub.base_url, max_input_tokens=1500)).review(*item(diff=diff))
+    review = reviewer(config(stub.base_url, max_input_tokens=1800)).review(*item(diff=diff))
     assert "package-lock.json (lockfile)" in review.omitted
     assert any(o.startswith("src/big.py @@") and "partly sent" in o for o in review.omitted)
     user = stub.requests[0].body["messages"][1]["content"]
@@ -501,7 +501,7 @@ def test_retriage_of_an_unchanged_pr_makes_no_request(stub: OpenAIStub, tmp_path
         again = r.review(*item())
         assert len(stub.requests) == 1
         assert again.cached is True and r.stats.cache_hits == 1 and r.stats.requests == 0
-        assert replace(again, cached=False) == first
+        assert replace(again, cached=False, requests=1) == first
         r.review(*item(body="A new description."))
         assert len(stub.requests) == 2
     other_model = config(stub.base_url, tmp_path, model="another-model")
@@ -627,3 +627,86 @@ def test_closing_the_stream_early_stops_cleanly(stub: OpenAIStub) -> None:
     assert next(stream).source is ReviewSource.LLM
     stream.close()
     assert len(stub.requests) <= 4  # the look-ahead window, not the whole input
+
+
+# --------------------------------------------------------------------------------------------
+# The mode that made each review is recorded; switches are said; `[llm] mode` forces one
+
+
+def test_each_review_records_its_mode_and_requests(stub: OpenAIStub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    r = reviewer(config(stub.base_url))
+    first = r.review(*item("1"))
+    assert (first.mode, first.requests) == ("json_schema", 1)
+    stub.supports_json_schema = False
+    second = r.review(*item("2"))
+    assert (second.mode, second.requests) == ("tools", 2)  # the refused request counts too
+    assert "refused json_schema structured output; using tools" in caplog.text
+    stub.script(status(500))
+    third = r.review(*item("3"))
+    assert (third.mode, third.requests) == ("tools", 2)
+
+
+def test_config_mode_forces_one_and_is_checked(stub: OpenAIStub) -> None:
+    review = reviewer(config(stub.base_url, mode="plain")).review(*item())
+    body = stub.requests[-1].body
+    assert review.mode == "plain" and "response_format" not in body and "tools" not in body
+    from triage.config import from_mapping
+
+    assert from_mapping({"llm": {"mode": "tools"}}).llm.mode == "tools"
+    with pytest.raises(ConfigError, match=r"\[llm\] mode: must be one of auto, json_schema, tools, plain"):
+        from_mapping({"llm": {"mode": "xml"}}, "triage.toml")
+
+
+def test_a_failed_review_counts_its_requests_and_a_cached_one_keeps_its_mode(stub: OpenAIStub, tmp_path: Path) -> None:
+    stub.script(status(500), status(500), status(500))
+    failed = reviewer(config(stub.base_url)).review(*item("f"))
+    assert failed.source is ReviewSource.UNAVAILABLE and failed.requests == 3 and failed.mode is None
+    cfg = config(stub.base_url, tmp_path, mode="tools")
+    with ReviewCache.open(cfg) as cache:
+        reviewer(cfg, cache).review(*item("c"))
+        again = reviewer(cfg, cache).review(*item("c"))
+    assert again.cached and again.mode == "tools" and again.requests == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The model cannot move a PR: settled change types stay, unquoted flags count zero
+
+
+def test_a_docs_only_pr_stays_docs_whatever_the_model_says(stub: OpenAIStub) -> None:
+    docs = make_diff("docs/guide.md", ["Run `make test` first."], context=("# Guide",))
+    stub.script(ok({**VALID_REVIEW, "change_type": "feature"}))
+    review = reviewer(config(stub.base_url)).review(*item(diff=docs))
+    assert review.source is ReviewSource.LLM and review.change_type is ChangeKind.DOCS
+    stub.script(ok({**VALID_REVIEW, "change_type": "fix"}))
+    mixed = reviewer(config(stub.base_url)).review(*item())
+    assert mixed.change_type is ChangeKind.FIX  # mixed source: the model's word stands
+
+
+def _flag(evidence: str, severity: str = "high") -> dict[str, Any]:
+    return {"kind": "bug", "severity": severity, "file": "src/app.py", "line": 2, "evidence": evidence}
+
+
+@pytest.mark.parametrize(
+    ("evidence", "verified"),
+    [
+        ("`    return call()` returns without retrying", True),
+        ("+def retry():", True),  # the diff line as pasted, marker included
+        ("`return call_with_backoff()` is never awaited", False),  # quotes what is not there
+        ("the loop never stops when the server keeps failing", False),  # describes, quotes nothing
+    ],
+)
+def test_a_flag_counts_toward_risk_only_when_its_evidence_quotes_the_pr(
+    stub: OpenAIStub, evidence: str, verified: bool
+) -> None:
+    stub.script(ok({**VALID_REVIEW, "flags": [_flag(evidence)]}))
+    pr, diff, metrics, risk, prior = item()
+    review = reviewer(config(stub.base_url)).review(pr, diff, metrics, risk, prior)
+    (flag,) = [f for f in review.flags if f.source == "llm"]
+    assert flag.verified is verified and flag.evidence == " ".join(evidence.split())  # kept visible
+    before = raise_risk(risk, prior)
+    after = raise_risk(risk, review)
+    if verified:
+        assert after.score > before.score
+    else:
+        assert after == before

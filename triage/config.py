@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 # error here and not an OverflowError deep in a stage.
 
 
+# Structured-output modes of the LLM reviewer (triage.review.llm): "auto" tries them in this
+# order and keeps the first the endpoint accepts.
+LLM_MODES = ("auto", "json_schema", "tools", "plain")
+
+
 def _known_fail_on(names: tuple[str, ...]) -> tuple[str, ...]:
     known = RULE_NAMES | {k.value for k in DecisionKind}
     for name in names:
@@ -64,6 +69,12 @@ def _regex(value: str) -> str:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"is not a regular expression ({exc}), got {_show(value)}") from exc
+    return value
+
+
+def _llm_mode(value: str) -> str:
+    if value not in LLM_MODES:
+        raise ValueError(f"must be one of {', '.join(LLM_MODES)}, got {_show(value)}")
     return value
 
 
@@ -85,6 +96,7 @@ Concurrency = Annotated[int, Field(gt=0, le=256, description="must be an integer
 Retries = Annotated[int, Field(ge=0, le=100, description="must be an integer from 0 to 100")]
 Percent = Annotated[int, Field(ge=0, le=100, description="must be an integer from 0 to 100")]
 Pattern = Annotated[str, AfterValidator(_regex), Field(description="must be a regular expression")]
+Mode = Annotated[str, AfterValidator(_llm_mode), Field(description="must be one of auto, json_schema, tools, plain")]
 Share = Annotated[float, Field(ge=0, le=1, description="is a share of capacity: a number from 0 to 1")]
 Temperature = Annotated[float, Field(ge=0, le=2, description="must be a number from 0 to 2")]
 Flag = Annotated[bool, Field(description="must be true or false")]
@@ -209,7 +221,8 @@ class PriorityConfig:
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     """Any OpenAI-compatible endpoint. `base_url` and the key also come from OPENAI_BASE_URL and
-    OPENAI_API_KEY, as the openai SDK does."""
+    OPENAI_API_KEY, as the openai SDK does. `mode` forces a structured-output mode (one of
+    `LLM_MODES`; "auto" detects what the endpoint supports)."""
 
     model: Text = "gpt-4o-mini"
     base_url: Url | None = None
@@ -220,6 +233,7 @@ class LLMConfig:
     timeout: Seconds = 60.0
     max_retries: Retries = 3
     temperature: Temperature = 0.0
+    mode: Mode = "auto"
 
     @property
     def configured(self) -> bool:

@@ -416,6 +416,9 @@ class Flag:
     # Set by the secrets scanner only: the PR adds a credential (the `secret` gate reads this,
     # never the evidence wording, and no LLM output can set it).
     secret: bool = False
+    # False for a model's flag whose evidence quotes nothing of the PR (triage.review.evidence):
+    # shown as unverified, and it counts zero toward risk.
+    verified: bool = True
 
 
 class ReviewSource(StrEnum):
@@ -449,6 +452,10 @@ class Review:
     cached: bool = False
     omitted: tuple[str, ...] = ()  # what did not fit the budget, by name ("src/a.py @@ -10,7")
     error: str | None = None  # why the LLM review is unavailable
+    # The LLM's structured-output mode that produced this review ("json_schema", "tools",
+    # "plain"); None when no model answered. `requests` counts HTTP attempts for this PR.
+    mode: str | None = None
+    requests: int = 0
 
     def has_flag(self, kind: FlagKind) -> bool:
         return any(f.kind is kind for f in self.flags)

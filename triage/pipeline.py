@@ -20,6 +20,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -49,6 +50,7 @@ from triage.policy.cluster import cluster, fingerprint
 from triage.policy.codeowners import CodeOwners, find_codeowners
 from triage.rank import rank
 from triage.review import heuristic, injection, secrets
+from triage.review.base import Reviewer, ReviewItem
 from triage.review.merge import raise_risk
 from triage.review.secrets import redact
 
@@ -76,6 +78,9 @@ class RunContext:
     # Already landed / conflicts against the base revision of `repo` (`triage.basecheck`);
     # `run` opens one for the batch when `repo` and a git `base` are given.
     base_checker: BaseChecker | None = None
+    # The reviewers after the heuristic one, in order (None = from the config: the LLM
+    # reviewer when `cfg.use_llm`). Benchmarks and tests inject their own here.
+    reviewers: tuple[Reviewer, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +137,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         before, after = _trees(pr, ctx)
         metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
         risk = assess_risk(pr, diff, metrics)
-        review = heuristic.review(pr, diff, metrics, risk, cfg)
+        review = heuristic.HeuristicReviewer(cfg).review(pr, diff, metrics, risk)
         if ctx.base_checker is not None and not errors:
             base_check = ctx.base_checker.check(pr, diff)
     except Exception as exc:  # one broken PR must never stop the batch; the item records why
@@ -199,26 +204,34 @@ _BATCH_BYTES = 512 * 1024  # ... or this much diff, whichever comes first
 _BATCHES_PER_WORKER = 4  # tasks in flight per worker: bounds memory; deep enough that one big PR
 # at the head of the line does not leave the other workers idle (sizes are heavy-tailed)
 _worker_args: tuple[Config, RunContext, GitAttributes | None] | None = None
+_worker_online = False  # whether reviewers run after the static stage (they need the diff)
 
 
-def _init_worker(cfg: Config, ctx: RunContext, attributes: GitAttributes | None) -> None:
-    global _worker_args
+def _init_worker(cfg: Config, ctx: RunContext, attributes: GitAttributes | None, online: bool) -> None:
+    global _worker_args, _worker_online
     _worker_args = (cfg, ctx, attributes)
+    _worker_online = online
 
 
-def _wants_llm(static: _Static, cfg: Config, ctx: RunContext) -> bool:
-    """Whether this PR goes to the LLM: it parsed, and it is one the run reviews. PRs that
-    failed to parse (or are only context) keep their heuristic review."""
-    return cfg.use_llm and static.ok and (ctx.llm_ids is None or static.pr.id in ctx.llm_ids)
+def _online(cfg: Config, ctx: RunContext) -> bool:
+    """Whether any reviewer runs after the heuristic one."""
+    return bool(ctx.reviewers) if ctx.reviewers is not None else cfg.use_llm
+
+
+def _wants_llm(static: _Static, ctx: RunContext, online: bool) -> bool:
+    """Whether this PR goes to the reviewers after the heuristic one (the LLM): there are
+    some, it parsed, and it is one the run reviews. PRs that failed to parse (or are only
+    context) keep their heuristic review."""
+    return online and static.ok and (ctx.llm_ids is None or static.pr.id in ctx.llm_ids)
 
 
 def _worker_batch(prs: tuple[PullRequest, ...]) -> list[_Static]:
     assert _worker_args is not None
-    cfg, ctx, _ = _worker_args
+    _, ctx, _ = _worker_args
     out: list[_Static] = []
     for pr in prs:
         static = assess_static(pr, *_worker_args)
-        if not _wants_llm(static, cfg, ctx):
+        if not _wants_llm(static, ctx, _worker_online):
             # Nothing downstream reads the diff text: do not ship it back through the pipe.
             static = replace(static, pr=static.pr.without_diff(), diff=_strip(static.diff))
         out.append(static)
@@ -246,12 +259,13 @@ def _static_stream(
     else:
         return
     # forkserver, not fork: the LLM reviewer's threads may be running in this process.
-    light_ctx = replace(ctx, history_cache=HistoryCache(), llm_http_client=None)
+    # Reviewers hold live clients and threads: the workers only need to know there are some.
+    light_ctx = replace(ctx, history_cache=HistoryCache(), llm_http_client=None, reviewers=None)
     with ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_init_worker,
-        initargs=(cfg, light_ctx, attributes),
+        initargs=(cfg, light_ctx, attributes, _online(cfg, ctx)),
     ) as pool:
         window: deque[tuple[tuple[PullRequest, ...], Future[list[_Static]]]] = deque()
         for batch in _batches(it):
@@ -327,48 +341,57 @@ def _finish(static: _Static, review: Review) -> Assessment:
 def assess_all(
     prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None
 ) -> Iterator[Assessment]:
-    """Stream Assessments, one per input PR, in input order."""
+    """Stream Assessments, one per input PR, in input order: the static stages (heuristic
+    review included), then each further reviewer of the chain over the PRs it is meant for."""
     attributes = _attributes(ctx.base)
-    statics = _static_stream(prs, cfg, ctx, attributes)
-    if not cfg.use_llm:
-        for static in statics:
+    with ExitStack() as stack:
+        stream: Iterator[tuple[_Static, Review]] = ((s, s.review) for s in _static_stream(prs, cfg, ctx, attributes))
+        for reviewer in _reviewers(cfg, ctx, stack):
+            stream = _review_stage(reviewer, stream, lambda s: _wants_llm(s, ctx, True))
+        for static, review in stream:
             if progress:
                 progress(static.pr)
-            yield _finish(static, static.review)
-        return
+            yield _finish(static, review)
 
+
+def _reviewers(cfg: Config, ctx: RunContext, stack: ExitStack) -> tuple[Reviewer, ...]:
+    """The reviewers after the heuristic one: injected ones, else the LLM's when enabled (with
+    its cache, closed when the run ends)."""
+    if ctx.reviewers is not None:
+        return ctx.reviewers
+    if not cfg.use_llm:
+        return ()
     from triage.review.cache import ReviewCache
     from triage.review.llm import LLMReviewer
 
     cache = ReviewCache.open(cfg) if cfg.cache.enabled else None
-    try:
-        reviewer = LLMReviewer(cfg, cache, http_client=ctx.llm_http_client)
-        pending: deque[_Static] = deque()
+    if cache is not None:
+        stack.callback(cache.close)
+    return (LLMReviewer(cfg, cache, http_client=ctx.llm_http_client),)
 
-        def feed() -> Iterator[tuple[PullRequest, ParsedDiff, Metrics, Risk, Review]]:
-            # PRs that failed to parse (or are only context) are not sent; their heuristic review stands.
-            for static in statics:
-                pending.append(static)
-                if _wants_llm(static, cfg, ctx):
-                    yield (static.pr, static.diff, static.metrics, static.risk, static.review)
 
-        def flush_unsent() -> Iterator[Assessment]:
-            while pending and not _wants_llm(pending[0], cfg, ctx):
-                failed = pending.popleft()
-                if progress:
-                    progress(failed.pr)
-                yield _finish(failed, failed.review)
+def _review_stage(
+    reviewer: Reviewer, stream: Iterator[tuple[_Static, Review]], wants: Callable[[_Static], bool]
+) -> Iterator[tuple[_Static, Review]]:
+    """`reviewer` over the PRs it is meant for, in input order; the others pass through with
+    the review they had. The reviewer pulls its input lazily, so memory stays bounded."""
+    pending: deque[tuple[_Static, Review]] = deque()
 
-        for review in reviewer.review_many(feed()):
-            yield from flush_unsent()
-            static = pending.popleft()
-            if progress:
-                progress(static.pr)
-            yield _finish(static, review)
-        yield from flush_unsent()
-    finally:
-        if cache is not None:
-            cache.close()
+    def feed() -> Iterator[ReviewItem]:
+        for static, review in stream:
+            pending.append((static, review))
+            if wants(static):
+                yield (static.pr, static.diff, static.metrics, static.risk, review)
+
+    def passed_through() -> Iterator[tuple[_Static, Review]]:
+        while pending and not wants(pending[0][0]):
+            yield pending.popleft()
+
+    for review in reviewer.review_many(feed()):
+        yield from passed_through()
+        static, _ = pending.popleft()
+        yield static, review
+    yield from passed_through()
 
 
 def review_source_of(assessments: Iterable[Assessment]) -> str:

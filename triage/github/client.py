@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from triage.errors import GitHubError
+from triage.retry import Backoff, retry_after
 
 DEFAULT_API_URL = "https://api.github.com"
 JSON_MEDIA = "application/vnd.github+json"
@@ -114,7 +115,7 @@ class RetryPolicy:
 
     max_attempts: int = 5  # per request, all causes together
     max_wait: float = 900.0  # seconds, for any single rate-limit wait
-    backoff: float = 1.0  # first 5xx/connection-error pause, doubled each time
+    backoff: float = 1.0  # first 5xx/connection-error pause, doubled each time (`triage.retry.Backoff`)
     secondary_default: float = 60.0  # GitHub: "wait at least one minute" without retry-after
     # GitHub's REST best practices: at least one second between mutative requests (POST, PATCH,
     # PUT, DELETE), or secondary rate limits follow. Reads are not paced (they are serial).
@@ -237,12 +238,11 @@ class GitHubClient:
         status = response.status_code
         if status not in (403, 429):
             return None
-        retry_after = headers.get("retry-after")
-        if retry_after is not None:
-            try:
-                return float(retry_after), f"secondary rate limit (HTTP {status}, retry-after {retry_after}s)"
-            except ValueError:
-                return self._retry.secondary_default, f"secondary rate limit (HTTP {status})"
+        if headers.get("retry-after") is not None:
+            wait = retry_after(headers, self._clock)
+            if wait is not None:
+                return wait, f"secondary rate limit (HTTP {status}, retry-after {wait:g}s)"
+            return self._retry.secondary_default, f"secondary rate limit (HTTP {status})"
         if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
             reset = _float(headers.get("x-ratelimit-reset"))
             return reset - self._clock() + 1, f"primary rate limit exhausted (HTTP {status})"
@@ -280,7 +280,9 @@ class GitHubClient:
                 headers["If-None-Match"] = cached.etag
 
         attempts = 0
-        backoff = self._retry.backoff
+        failures = 0  # 5xx and connection errors so far: the backoff exponent
+        # Serial requests: no jitter, so the pauses are exactly 1, 2, 4 ... seconds.
+        backoff = Backoff(base=self._retry.backoff, cap=self._retry.max_wait, jitter=0.0)
         while True:
             attempts += 1
             if self._blocked_until:
@@ -293,8 +295,8 @@ class GitHubClient:
             except httpx.TransportError as exc:
                 if attempts >= self._retry.max_attempts:
                     raise GitHubError(f"GitHub {endpoint}: {type(exc).__name__} after {attempts} attempts") from exc
-                self._wait(backoff, "connection error", endpoint)
-                backoff *= 2
+                self._wait(backoff.delay(failures), "connection error", endpoint)
+                failures += 1
                 continue
             self.requests_made += 1
             self._note_primary_limit(response)
@@ -325,8 +327,8 @@ class GitHubClient:
                 self._blocked_until = 0.0  # the wait below covers it
                 self._wait(slow_down[0], slow_down[1], endpoint)
             else:
-                self._wait(backoff, f"HTTP {response.status_code}", endpoint)
-                backoff *= 2
+                self._wait(backoff.delay(failures), f"HTTP {response.status_code}", endpoint)
+                failures += 1
 
     def _pace_write(self) -> None:
         """Keep `write_interval` between mutative requests (retries included); time spent in

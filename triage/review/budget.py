@@ -43,6 +43,7 @@ __all__ = [
     "fit_text",
     "hunk_header",
     "rank_hunks",
+    "render_hunk",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -332,13 +333,28 @@ def _ranked(units: Iterable[_Unit]) -> list[_Unit]:
 # Rendering
 
 
+def render_hunk(hunk: Hunk, context: int | None = None, limit: int | None = None) -> str:
+    """One hunk as `@@` blocks keeping `context` lines around changes (None: all of them),
+    unredacted: what the payload would show for it, for tests and tools."""
+    return "".join(_blocks(hunk, tuple(hunk.lines()), hunk.section, context, limit))
+
+
 def _segments(unit: _Unit, context: int | None, limit: int | None = None) -> list[str]:
+    return _blocks(unit.hunk, unit.lines, unit.section if unit.hunk.section else "", context, limit)
+
+
+def _blocks(
+    hunk: Hunk, lines: tuple[Line, ...], heading: str, context: int | None, limit: int | None = None
+) -> list[str]:
     """The hunk as one or more `@@` blocks keeping `context` lines around changes.
 
     Cutting context splits a hunk, and each piece gets a header with its own correct line
-    numbers, so the model can still cite lines. `limit` keeps only the first N kept lines.
+    numbers, so the model can still cite lines. `limit` keeps only the first N kept lines;
+    `heading` is git's text after the first header (redacted by the caller).
+    Numbers follow git: a side with no lines in a block names the line *before* the block,
+    so a new file is `@@ -0,0 +1,N @@` and a deleted one `@@ -1,N +0,0 @@`, exactly what
+    `git diff -U<context>` prints.
     """
-    lines = unit.lines
     n = len(lines)
     changed = [i for i, ln in enumerate(lines) if ln.kind != " "]
     if context is None:
@@ -348,8 +364,11 @@ def _segments(unit: _Unit, context: int | None, limit: int | None = None) -> lis
         for i in changed:
             for j in range(max(0, i - context), min(n, i + context + 1)):
                 keep[j] = True
-    positions: list[tuple[int, int]] = []
-    old, new = unit.hunk.old_start, unit.hunk.new_start
+    positions: list[tuple[int, int]] = []  # (next old line, next new line) before each line
+    # A side of length 0 names the line after which the hunk sits (0 for an empty file), so
+    # the first line on that side would be the next one; otherwise the start is that line.
+    old = hunk.old_start if hunk.old_length else hunk.old_start + 1
+    new = hunk.new_start if hunk.new_length else hunk.new_start + 1
     for ln in lines:
         positions.append((old, new))
         if ln.kind in " -":
@@ -377,7 +396,7 @@ def _segments(unit: _Unit, context: int | None, limit: int | None = None) -> lis
             o, nw = positions[i]
             o = o if old_count else o - 1
             nw = nw if new_count else nw - 1
-            section = f" {unit.section}" if unit.hunk.section and i == 0 else ""
+            section = f" {heading}" if heading and i == 0 else ""
             blocks.append(f"@@ -{o},{old_count} +{nw},{new_count} @@{section}\n" + "\n".join(body) + "\n")
         if limit is not None and taken >= limit:
             break

@@ -12,6 +12,7 @@ can judge, so `description_matches` stays None.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from triage.classify import LANGUAGES
 from triage.config import Config
@@ -29,8 +30,9 @@ from triage.models import (
     Severity,
 )
 from triage.review import injection, secrets
+from triage.review.base import ReviewItem
 
-__all__ = ["guess_change_type", "review", "rule_flags", "summarize"]
+__all__ = ["HeuristicReviewer", "certain_change_type", "guess_change_type", "review", "rule_flags", "summarize"]
 
 # Missing tests: more source lines than a trivial fix, and not one test line. Past the medium
 # size bucket (100 lines, Prow) the gap matters more.
@@ -89,24 +91,34 @@ def _basename(path: str) -> str:
     return path.rsplit("/", 1)[-1].lower()
 
 
+def certain_change_type(diff: ParsedDiff) -> ChangeKind | None:
+    """The change type the files alone settle, or None: only docs, only tests, or only
+    lockfiles (with their manifests). A fact no title, and no model, can override."""
+    files = diff.files
+    if not files:
+        return None
+    kinds = {f.kind for f in files}
+    if kinds == {FileKind.LOCKFILE} or (
+        FileKind.LOCKFILE in kinds
+        and all(f.kind is FileKind.LOCKFILE or _basename(f.path) in _MANIFESTS for f in files)
+    ):
+        return ChangeKind.DEPS
+    if kinds == {FileKind.DOCS}:
+        return ChangeKind.DOCS
+    if kinds == {FileKind.TEST}:
+        return ChangeKind.TEST
+    return None
+
+
 def guess_change_type(title: str, diff: ParsedDiff) -> ChangeKind | None:
     """What kind of change this is: file kinds when they are unambiguous, else the title.
 
     The files are facts and the title is a claim, so a PR that only touches lockfiles is
     `deps` whatever its title says; a mixed PR is what its conventional-commit prefix says.
     """
-    files = diff.files
-    if files:
-        kinds = {f.kind for f in files}
-        if kinds == {FileKind.LOCKFILE} or (
-            FileKind.LOCKFILE in kinds
-            and all(f.kind is FileKind.LOCKFILE or _basename(f.path) in _MANIFESTS for f in files)
-        ):
-            return ChangeKind.DEPS
-        if kinds == {FileKind.DOCS}:
-            return ChangeKind.DOCS
-        if kinds == {FileKind.TEST}:
-            return ChangeKind.TEST
+    settled = certain_change_type(diff)
+    if settled is not None:
+        return settled
     m = _CONVENTIONAL.match(title)
     if m:
         scope = (m.group("scope") or "").strip().lower()
@@ -236,3 +248,21 @@ def review(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Risk, cfg:
         description_matches=None,
         flags=flags,
     )
+
+
+class HeuristicReviewer:
+    """`review` as a `triage.review.base.Reviewer`: the first of the chain, so `prior` is
+    ignored (there is none before it)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+
+    def review(
+        self, pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Risk, prior: Review | None = None
+    ) -> Review:
+        del prior
+        return review(pr, diff, metrics, risk, self.cfg)
+
+    def review_many(self, items: Iterable[ReviewItem]) -> Iterator[Review]:
+        for pr, diff, metrics, risk, prior in items:
+            yield self.review(pr, diff, metrics, risk, prior)

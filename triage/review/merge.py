@@ -61,12 +61,14 @@ def _kind_order(kind: FlagKind) -> int:
 def raise_risk(risk: Risk, review: Review) -> Risk:
     """`risk` raised by `review`'s flags; never lower in score, level, or factors.
 
-    Only `review.flags` are read. A flag's source (LLM or heuristic) does not matter, and
+    Only `review.flags` are read, and of them only the verified ones (`Flag.verified`: a
+    model's flag must quote the PR). A flag's source (LLM or heuristic) does not matter, and
     neither do `review.confidence`, `review.summary` or `review.description_matches`.
     """
     by_kind: dict[FlagKind, list[Flag]] = defaultdict(list)
     for flag in review.flags:
-        by_kind[flag.kind].append(flag)
+        if flag.verified:  # a model's flag that quotes nothing of the PR counts zero
+            by_kind[flag.kind].append(flag)
     if not by_kind:
         return risk
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["SCHEMA_NAME", "SCHEMA_VERSION", "LLMFlag", "LLMReviewOutput", "json_schema"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SCHEMA_NAME = "pr_review"
 
 MAX_FLAGS = 20
@@ -59,7 +59,11 @@ class LLMFlag(BaseModel):
     severity: SeverityName = Field(description="How much it matters if it is real.")
     file: str | None = Field(default=None, description="Path of the changed file, or null.")
     line: int | None = Field(default=None, description="Line in the new version of the file, or null.")
-    evidence: str = Field(description="One sentence: what in the diff shows the problem.", min_length=1)
+    evidence: str = Field(
+        description="The exact diff (or title/description) text that shows the problem, in backticks, "
+        "then at most one sentence.",
+        min_length=1,
+    )
 
     @field_validator("kind", "severity", mode="before")
     @classmethod
