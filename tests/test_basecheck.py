@@ -237,3 +237,26 @@ def test_the_clone_is_left_untouched(repo: ScratchRepo) -> None:
     assert sorted(p.name for p in (repo.root / ".git" / "objects").rglob("*") if p.is_file()) == objects_before
     assert (repo.root / ".git" / "index").read_bytes() == index_before
     assert repo.git("status", "--porcelain") == status_before
+
+
+def test_the_check_travels_to_pool_workers_with_the_same_answers(repo: ScratchRepo) -> None:
+    """With --repo the static stage runs in worker processes (issue #13): the checker travels
+    as its repository and base, and each worker's own scratch index gives the answers the
+    parent would; the batch is past the serial prefix so most PRs are checked in workers."""
+    import pickle
+
+    from triage.pipeline import _SERIAL_FIRST
+
+    base, head = _conflicting(repo)
+    git = GitRepo(repo.root)
+    with BaseChecker(git, "main") as checker:
+        copy = pickle.loads(pickle.dumps(checker))
+        assert copy._tmp.name != checker._tmp.name  # its own scratch directory
+        pr = _pr(repo, "x", base, head)
+        assert copy.check(pr, parse_diff(pr.diff)) == checker.check(pr, parse_diff(pr.diff))
+        copy.close()
+    prs = [_pr(repo, f"c{i}", base, head, with_head=i % 2 == 0) for i in range(_SERIAL_FIRST + 20)]
+    queue = _triage(repo, prs)
+    # (identical PRs are also one cluster; the base check's answer is what is compared here)
+    missing = [item.pr.id for item in queue.items if "needs-rebase" not in _rules(item)]
+    assert not missing and all(item.assessment.base_check.conflicts == ("app.txt",) for item in queue.items)

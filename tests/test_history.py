@@ -122,3 +122,115 @@ def test_a_repository_without_commits_gives_a_note_not_a_crash(tmp_path: Path) -
     m = measure(PullRequest(id="1", title="t"), ParsedDiff(files=changed_files()), Config(), repo=GitRepo(empty.root))
     assert m.history is None
     assert any(note.startswith("history unavailable:") for note in m.notes)
+
+
+# --- one shared log for many bases (issue #13) ------------------------------------------------
+
+
+@pytest.fixture
+def merge_repo(tmp_path: Path) -> tuple[ScratchRepo, dict[str, str]]:
+    """main: m1 - m2 - m3 ------- M - m4, with a side branch s1 - s2 forked at m1 and merged at M.
+    m2/m3 (main, after the fork) are not ancestors of s1/s2, although they sit below them in
+    a topological listing of the whole history."""
+    repo = ScratchRepo.create(tmp_path)
+    shas: dict[str, str] = {}
+    shas["m1"] = commit(repo, {"src/a.py": "1\n", "lib/x.py": "1\n"}, ALICE, "2024-01-01")
+    repo.git("branch", "side")
+    shas["m2"] = commit(repo, {"src/a.py": "2\n"}, BOB, "2024-01-05")
+    shas["m3"] = commit(repo, {"lib/x.py": "3\n"}, ALICE, "2024-01-06")
+    repo.git("checkout", "-q", "side")
+    shas["s1"] = commit(repo, {"src/a.py": "s1\n", "src/s.py": "s\n"}, CAROL, "2024-01-02")
+    shas["s2"] = commit(repo, {"src/s.py": "s2\n"}, ALICE, "2024-01-03")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-ff", "-X", "theirs", "-m", "merge side", "side")
+    shas["M"] = repo.head()
+    shas["m4"] = commit(repo, {"src/a.py": "4\n"}, BOB, "2024-01-10")
+    return repo, shas
+
+
+def _git_count(repo: ScratchRepo, base: str, *args: str, path: str | None = None) -> int:
+    """What `git log` itself lists at `base`: the reference the shared log must match."""
+    paths = [path] if path else []
+    out = repo.git("log", "--no-merges", "--full-history", "--format=%H", *args, base, "--", *paths).decode()
+    return len(out.split())
+
+
+FILES = (
+    FileDiff("src/a.py", "src/a.py", ChangeType.MODIFIED, FileKind.SOURCE, "python", 1, 1),
+    FileDiff("src/s.py", "src/s.py", ChangeType.MODIFIED, FileKind.SOURCE, "python", 1, 1),
+    FileDiff("lib/x.py", "lib/x.py", ChangeType.MODIFIED, FileKind.SOURCE, "python", 1, 1),
+)
+
+
+def test_views_of_one_shared_log_count_exactly_what_git_log_of_each_base_lists(
+    merge_repo: tuple[ScratchRepo, dict[str, str]],
+) -> None:
+    scratch, shas = merge_repo
+    repo = GitRepo(scratch.root)
+    cache = HistoryCache(tip=shas["m4"])
+    for label, base in shas.items():
+        for author, email in (("alice", "alice@example.com"), ("bob", "bob@example.com"), ("carol", None)):
+            pr = PullRequest(id=label, title="t", author=author, author_email=email, created_at=CREATED)
+            history = file_history(pr, FILES, ("src",), cache.log(repo, base))
+            for f, fh in zip(FILES, history.files, strict=True):
+                assert fh.prior_changes == _git_count(scratch, base, path=f.path), (label, f.path)
+            pattern = email or "carol@"
+            assert history.author_changes == _git_count(scratch, base, f"--author={pattern}"), (label, author)
+            expected_sexp = _git_count(scratch, base, f"--author={pattern}", path="src")
+            assert history.author_subsystem_changes == expected_sexp, (label, author)
+    assert cache.reads == 1  # every base is in the log of the tip: one `git log` for all
+
+
+def test_side_branch_base_does_not_see_main_commits_made_after_the_fork(
+    merge_repo: tuple[ScratchRepo, dict[str, str]],
+) -> None:
+    scratch, shas = merge_repo
+    repo = GitRepo(scratch.root)
+    cache = HistoryCache(tip=shas["m4"])
+    pr = PullRequest(id="1", title="t", author_email="bob@example.com", created_at=CREATED)
+    on_side = file_history(pr, FILES, ("src",), cache.log(repo, shas["s2"]))
+    assert on_side.author_changes == 0  # Bob's m2 is on main only
+    assert on_side.files[0].prior_changes == 2  # m1 and s1 touched src/a.py; m2 did not reach s2
+    after_merge = file_history(pr, FILES, ("src",), cache.log(repo, shas["M"]))
+    assert after_merge.author_changes == 1
+    assert after_merge.files[0].prior_changes == 3
+
+
+def test_the_cache_is_bounded_and_evicts_least_recently_used(
+    merge_repo: tuple[ScratchRepo, dict[str, str]],
+) -> None:
+    scratch, shas = merge_repo
+    repo = GitRepo(scratch.root)
+    cache = HistoryCache(tip=shas["m4"], max_logs=1, max_views=2)
+    first = cache.log(repo, shas["m1"])
+    cache.log(repo, shas["m2"])
+    cache.log(repo, shas["m3"])
+    assert cache.views == 2
+    assert cache.log(repo, shas["m1"]) is not first  # evicted, rebuilt from the same shared log
+    assert cache.reads == 1
+    other = ScratchRepo.create(scratch.root.parent, "other")
+    commit(other, {"a.py": "1\n"}, ALICE, "2024-01-01")
+    log = HistoryCache(max_logs=1).log(GitRepo(other.root), "HEAD")
+    assert len(log.commits) == 1
+    cache.log(GitRepo(other.root), "HEAD")  # another repository: its log replaces the first one
+    assert cache.logs == 1 and cache.reads == 2
+    again = cache.log(repo, shas["m4"])
+    assert cache.logs == 1 and cache.reads == 3
+    assert len(again.commits) == 6
+
+
+def test_a_pickled_repository_opens_its_own_handle(merge_repo: tuple[ScratchRepo, dict[str, str]]) -> None:
+    import pickle
+
+    scratch, shas = merge_repo
+    repo = GitRepo(scratch.root)
+    assert repo.show(shas["m1"], "src/a.py") == b"1\n"
+    copy = pickle.loads(pickle.dumps(repo))
+    assert copy.path == repo.path
+    assert copy.show(shas["m4"], "src/a.py") == b"4\n"
+    assert copy.show(shas["m4"], "missing.py") is None
+    assert copy.show(shas["m4"], "src") is None  # a tree, not a file
+    assert copy.has_revision(shas["s2"]) and not copy.has_revision("f" * 40)
+    assert not copy.has_revision("HEAD\nHEAD")
+    repo.close()
+    copy.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +130,40 @@ def test_large_batches_run_in_a_process_pool_with_identical_results() -> None:
     assert pooled == one_by_one
     assert sum(1 for a in pooled if a.errors) == len([i for i in range(149) if i % 7 == 0])
     assert pooled[100].metrics.lines_added == 60_000 and not pooled[100].errors
+
+
+@pytest.mark.slow
+def test_repo_batches_run_in_the_pool_with_the_same_history_and_contents_as_serial(tmp_path: Path) -> None:
+    """With --repo the workers open their own repository handle and history cache; every
+    record (history metrics, full-file complexity from the commit's trees) must equal the
+    in-process result for the same commit."""
+    from gitutil import ScratchRepo
+
+    from triage import pipeline
+    from triage.gitrepo import GitRepo, GitTree
+    from triage.metrics.history import HistoryCache
+    from triage.sources.git import read_range
+
+    scratch = ScratchRepo.create(tmp_path)
+    for i in range(70):
+        scratch.write(
+            f"pkg{i % 3}/mod{i % 7}.py",
+            "".join(f"def f{j}(x):\n    if x > {j}:\n        return {i}\n    return x\n" for j in range(i % 5 + 1)),
+        )
+        scratch.git("add", "-A")
+        scratch.git("commit", "-q", "--no-verify", "-m", f"change {i}", f"--author=Dev{i % 4} <dev{i % 4}@example.com>")
+    repo = GitRepo(scratch.root)
+    cfg = Config(llm_mode="off")
+
+    def ctx() -> RunContext:
+        return RunContext(now=NOW, base=GitTree(repo, "HEAD~69"), repo=repo, history_cache=HistoryCache(tip="HEAD"))
+
+    assert pipeline._workers(ctx()) == min(os.cpu_count() or 1, 8)
+    prs = list(read_range(repo, "HEAD~69..HEAD"))
+    pooled = list(assess_all(prs, cfg, ctx()))
+    one_by_one = [next(assess_all([pr], cfg, ctx())) for pr in prs]
+    assert [a.pr.id for a in pooled] == [p.id for p in prs]
+    assert pooled == one_by_one
+    assert all(a.metrics.history is not None for a in pooled)
+    assert pooled[-1].metrics.history is not None and pooled[-1].metrics.history.author_changes > 10
+    assert any(f.cognitive_before is not None for a in pooled for f in a.metrics.functions)

@@ -32,6 +32,7 @@ apply, and for multi-commit PRs one log); per batch one read-tree and one log-to
 
 from __future__ import annotations
 
+import multiprocessing.util
 import re
 import tempfile
 from collections.abc import Sequence
@@ -82,6 +83,19 @@ class BaseChecker:
         self._base_index = str(root / "base.index")
         self._pr_index = str(root / "pr.index")
         self._git_ok("read-tree", self.base, index=self._base_index)
+
+    def __getstate__(self) -> dict[str, object]:
+        """A checker travels to the static stage's worker processes as its repository and base:
+        each worker makes its own scratch directory (two processes must not share an index)."""
+        return {"repo": self.repo, "base": self.base}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        repo, base = state["repo"], state["base"]
+        assert isinstance(repo, GitRepo) and isinstance(base, str)
+        self.__init__(repo, base)  # type: ignore[misc]
+        # Pool workers leave through os._exit, which skips weakref finalizers: clean up on the
+        # multiprocessing exit hook instead.
+        multiprocessing.util.Finalize(self, self._tmp.cleanup, exitpriority=10)
 
     def close(self) -> None:
         self._tmp.cleanup()

@@ -169,8 +169,10 @@ def _failing_gates(queue: Queue, cfg: Config) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    from triage.metrics.history import HistoryCache
     from triage.pipeline import RunContext, run
     from triage.report import print_table, write_reports
+    from triage.sources.git import parse_range
 
     if not args.inputs and not args.git:
         raise UsageError("triage run: give at least one INPUT or --git BASE..HEAD")
@@ -178,7 +180,11 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
         raise UsageError("--squash only applies to --git BASE..HEAD")
     cfg = _config(args, environ)
     repo = GitRepo(args.repo) if args.repo else None
-    ctx = RunContext(now=_parse_now(args.now), base=_base_tree(args, repo), repo=repo)
+    # With --git, the history log is read once from the range head: every commit's base is in it.
+    tip = parse_range(args.git)[1] if args.git and repo is not None else None
+    ctx = RunContext(
+        now=_parse_now(args.now), base=_base_tree(args, repo), repo=repo, history_cache=HistoryCache(tip=tip)
+    )
     show = not args.no_progress and sys.stderr.isatty()
     with _progress(show, "triage") as advance:
         queue = run(_inputs(args, repo), cfg, ctx, progress=advance)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -28,17 +29,53 @@ _GIT_ENV = {
 
 
 class GitRepo:
-    """A git repository on disk. All methods are reads; failures raise `InputError`."""
+    """A git repository on disk. All methods are reads; failures raise `InputError`.
+
+    Object reads (`show`, `has_revision`) go through one long-lived `git cat-file --batch`
+    process per repository handle, started on first use: a PR reads a dozen blobs and revisions,
+    and a process per read cost more than the rest of its triage. The handle pickles as its path
+    only, so each worker process of the static stage opens its own.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.is_dir():
             raise InputError(f"{self.path}: --repo is not a directory")
         top = self._git_or_none("rev-parse", "--show-toplevel")
+        if top is None and (self._git_or_none("rev-parse", "--is-bare-repository") or b"").strip() == b"true":
+            top = self._git_or_none("rev-parse", "--absolute-git-dir")  # a bare clone or mirror
         if top is None:
             raise InputError(f"{self.path}: --repo is not a git repository")
         self.path = Path(top.decode().strip())
+        self._open()
+
+    def _open(self) -> None:
         self._show = lru_cache(maxsize=4096)(self._show_uncached)
+        self._batch: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.path = Path(str(state["path"]))
+        self._open()
+
+    def close(self) -> None:
+        """Stop the `cat-file` process (also done when the handle is garbage-collected)."""
+        proc, self._batch = self._batch, None
+        if proc is not None:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to clean up with
+            return
 
     def _run(
         self,
@@ -99,10 +136,53 @@ class GitRepo:
         return out.decode().strip()
 
     def has_revision(self, rev: str) -> bool:
-        return self._git_or_none("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}") is not None
+        return self._object(f"{rev}^{{commit}}") is not None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self._run(["merge-base", "--is-ancestor", ancestor, descendant], check=False).returncode == 0
+
+    def _object(self, name: str) -> tuple[bytes, bytes] | None:
+        """(type, content) of an object named like `rev:path` or `rev^{commit}`, or None when
+        it does not exist (or is absent from a partial clone), read from the batch process."""
+        if any(c in name for c in "\n\r"):
+            return None  # one request per line: a newline would desynchronise the stream
+        with self._lock:
+            proc = self._batch
+            if proc is None or proc.poll() is not None:
+                env = {**os.environ, **_GIT_ENV}
+                try:
+                    proc = subprocess.Popen(
+                        ["git", "-C", str(self.path), "cat-file", "--batch"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        env=env,
+                    )
+                except FileNotFoundError as exc:
+                    raise InputError("git: command not found (install git to use --repo or --git)") from exc
+                self._batch = proc
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline()
+                parts = header.split()
+                if len(parts) != 3 or parts[1] == b"missing":
+                    if not header:
+                        raise OSError("git cat-file --batch stopped")
+                    return None
+                size = int(parts[2])
+                data = proc.stdout.read(size)
+                proc.stdout.read(1)  # the newline after the content
+            except (OSError, ValueError) as exc:
+                self._batch = None
+                proc.kill()
+                raise InputError(f"{self.path}: git cat-file failed: {exc}") from exc
+            return parts[1], data
 
     def _show_uncached(self, rev: str, path: str) -> bytes | None:
-        return self._git_or_none("cat-file", "blob", f"{rev}:{path}")
+        found = self._object(f"{rev}:{path}")
+        return found[1] if found is not None and found[0] == b"blob" else None
 
     def show(self, rev: str, path: str) -> bytes | None:
         """The file's bytes at `rev`, or None when it does not exist there."""

@@ -240,8 +240,9 @@ def _worker_batch(prs: tuple[PullRequest, ...]) -> list[_Static]:
 
 def _workers(ctx: RunContext) -> int:
     """Worker processes for the static stage: one per core, or none when the context cannot
-    travel to another process (a git repository or an API-backed tree holds live handles)."""
-    if ctx.repo is not None or not (ctx.base is None or isinstance(ctx.base, DirTree)):
+    travel to another process (an API-backed tree holds live handles). A git repository
+    travels as its path: each worker opens its own handle and its own history cache."""
+    if not (ctx.base is None or isinstance(ctx.base, DirTree | GitTree)):
         return 1
     return min(os.cpu_count() or 1, 8)
 
@@ -260,7 +261,7 @@ def _static_stream(
         return
     # forkserver, not fork: the LLM reviewer's threads may be running in this process.
     # Reviewers hold live clients and threads: the workers only need to know there are some.
-    light_ctx = replace(ctx, history_cache=HistoryCache(), llm_http_client=None, reviewers=None)
+    light_ctx = replace(ctx, history_cache=ctx.history_cache.fresh(), llm_http_client=None, reviewers=None)
     with ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("forkserver"),
