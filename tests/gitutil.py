@@ -56,25 +56,26 @@ class ScratchRepo:
         repo.git("init", "-q")
         return repo
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, date: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.update(
             GIT_CONFIG_GLOBAL=os.devnull,
             GIT_CONFIG_NOSYSTEM="1",
-            GIT_AUTHOR_DATE="2024-01-01T00:00:00+00:00",
-            GIT_COMMITTER_DATE="2024-01-01T00:00:00+00:00",
+            GIT_AUTHOR_DATE=date or "2024-01-01T00:00:00+00:00",
+            GIT_COMMITTER_DATE=date or "2024-01-01T00:00:00+00:00",
             GIT_PAGER="cat",
             LC_ALL="C",
         )
         return env
 
-    def git(self, *args: str, input: bytes | None = None) -> bytes:
-        """Run git in the repository and return stdout; raises with git's stderr on failure."""
+    def git(self, *args: str, input: bytes | None = None, date: str | None = None) -> bytes:
+        """Run git in the repository and return stdout; raises with git's stderr on failure.
+        `date` (ISO-8601) replaces the fixed author and committer date."""
         cmd = ["git"]
         for item in _CONFIG:
             cmd += ["-c", item]
         proc = subprocess.run(
-            [*cmd, *args], cwd=self.root, env=self._env(), input=input, capture_output=True, check=False
+            [*cmd, *args], cwd=self.root, env=self._env(date), input=input, capture_output=True, check=False
         )
         if proc.returncode != 0:
             raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
@@ -112,13 +113,14 @@ class ScratchRepo:
 
     # -- history ---------------------------------------------------------------------------
 
-    def commit(self, message: str = "change", *, allow_empty: bool = False) -> str:
-        """Stage everything and commit; returns the full commit hash."""
+    def commit(self, message: str = "change", *, allow_empty: bool = False, date: str | None = None) -> str:
+        """Stage everything and commit; returns the full commit hash. `date` (ISO-8601) sets
+        the author and committer date instead of the fixed one."""
         self.git("add", "-A")
         args = ["commit", "-q", "--no-verify", "-m", message]
         if allow_empty:
             args.append("--allow-empty")
-        self.git(*args)
+        self.git(*args, date=date)
         return self.head()
 
     def head(self) -> str:

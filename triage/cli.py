@@ -12,13 +12,21 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from triage import __version__
 from triage.config import Config, load
@@ -84,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ci = sub.add_parser("ci", parents=[common], help="inside GitHub Actions: triage the event's PR")
     ci.add_argument("--api-url", metavar="URL", help="GitHub API base URL (default: $GITHUB_API_URL)")
+
+    ev = sub.add_parser("eval", help="measure the risk score against lines added on labelled commits")
+    ev.add_argument("--repo", required=True, metavar="DIR", help="a local clone holding the commits")
+    ev.add_argument("--labels", metavar="CSV", help="commit,buggy rows (default: label the history by SZZ)")
+    ev.add_argument("--model", metavar="FILE", help="score with a calibrated model file (triage calibrate)")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--config", metavar="FILE", help="config file (default: .triage.toml or pyproject.toml)")
+    ev.add_argument("--slice", type=float, default=0.2, metavar="F", help="without --labels: newest share (0.2)")
+    ev.add_argument("--issue-pattern", metavar="REGEX", help="without --labels: issue keys that mark a bug fix")
+    ev.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
+    ev.add_argument("--workers", type=int, default=2, metavar="N", help="processes scoring commits (default 2)")
+    ev.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     return parser
 
 
@@ -232,6 +252,59 @@ def cmd_ci(args: argparse.Namespace, environ: Mapping[str, str], console: Consol
     return run_ci(cfg, env, now=_parse_now(args.now) if args.now else None)
 
 
+def cmd_eval(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    import json
+
+    from triage.calibrate.evaluate import format_report, run_eval
+
+    if args.bootstrap < 0 or args.workers < 1:
+        raise UsageError("--bootstrap must be >= 0 and --workers >= 1")
+    cfg = load(args.config, environ=environ, llm_mode="off", repo_dir=args.repo)
+    repo = GitRepo(args.repo)
+    show = not args.no_progress and sys.stderr.isatty()
+    with _steps(show) as step:
+        report = run_eval(
+            repo,
+            cfg,
+            labels_path=Path(args.labels) if args.labels else None,
+            model_path=Path(args.model) if args.model else None,
+            newest=args.slice,
+            issue_pattern=args.issue_pattern,
+            rounds=args.bootstrap,
+            workers=args.workers,
+            progress=step,
+        )
+    if args.json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        console.print(format_report(report), markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+@contextmanager
+def _steps(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress bar for (step name, done, total) callbacks; nothing when stderr is no terminal."""
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def step(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
+        yield step
+
+
 def main(
     argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None, console: Console | None = None
 ) -> int:
@@ -243,7 +316,7 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its usage message
         return EXIT_USAGE if exc.code else EXIT_OK
-    handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci}
+    handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci, "eval": cmd_eval}
     # Library warnings (a config key ignored, a cache that cannot be used) go to stderr in the
     # same one-line shape as errors.
     warn = logging.StreamHandler(sys.stderr)

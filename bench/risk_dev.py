@@ -1,0 +1,189 @@
+"""The default risk score against lines added on public development data (issue #10, item 4).
+
+    python -m bench.risk_dev --apachejit DIR --repos DIR [--links] [--dump FILE.jsonl]
+
+or `make bench` with `TRIAGE_BENCH_APACHEJIT` and `TRIAGE_BENCH_REPOS` set (the scenario is
+skipped, saying why, when they are not). Nothing here ships data: the labels and repositories
+are public mirrors the user fetches (https://github.com/hosseinkshvrz/apachejit, apache/zeppelin,
+apache/zookeeper) and points to.
+
+* `--apachejit`: a clone (or bare mirror) of ApacheJIT (Keshavarz & Nagappan, MSR 2022). Its
+  `dataset/apachejit_test_small.csv` has SZZ labels for commits of 15 Apache projects; the
+  projects with a repository under `--repos` are evaluated.
+* `--repos`: a directory holding a clone or bare mirror per project, named `zeppelin`,
+  `apache+zeppelin` or `apache+zeppelin/repo` (and so on).
+* `--links`: also a larger set per project from ApacheJIT's `data/commit_links_<P>.csv` (fix ->
+  bug-inducing pairs): every non-merge commit between the first bug and one year before the last
+  fix, buggy when some fix blamed it. Slower (thousands of commits); used to weigh the terms.
+
+Per set: ROC-AUC of the default score and of lines added with the paired gain and its bootstrap
+interval, the effort-aware figures, and an ablation: the AUC with each risk term dropped (its
+contribution removed from the logit) minus the full model's AUC; a positive value means the
+term hurts the ranking on that set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from triage.calibrate.evaluate import ScoredCommit, evaluate, roc_auc, score_commits
+from triage.config import Config
+from triage.gitrepo import GitRepo
+
+PROJECTS = ("zeppelin", "zookeeper")
+SMALL = "dataset/apachejit_test_small.csv"
+
+
+def _git_bytes(repo: Path, *args: str) -> bytes | None:
+    git_dir = repo / ".git" if (repo / ".git").exists() else repo
+    proc = subprocess.run(["git", f"--git-dir={git_dir}", *args], capture_output=True, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _read(apachejit: Path, path: str) -> str | None:
+    """A file of the ApacheJIT checkout, or of its HEAD when it is a bare mirror."""
+    if (apachejit / path).is_file():
+        return (apachejit / path).read_text(encoding="utf-8")
+    data = _git_bytes(apachejit, "show", f"HEAD:{path}")
+    return None if data is None else data.decode("utf-8")
+
+
+def find_repo(repos: Path, name: str, work: Path) -> GitRepo | None:
+    """A usable repository for `name`: a clone as is, a bare mirror through a shared,
+    no-checkout clone in `work` (objects are borrowed, nothing is copied)."""
+    for candidate in (repos / name, repos / f"apache+{name}", repos / f"apache+{name}" / "repo"):
+        if (candidate / ".git").exists():
+            return GitRepo(candidate)
+        if (candidate / "HEAD").is_file() and (candidate / "objects").is_dir():
+            clone = work / name
+            if not clone.exists():
+                subprocess.run(
+                    ["git", "clone", "-q", "--shared", "--no-checkout", str(candidate), str(clone)], check=True
+                )
+            return GitRepo(clone)
+    return None
+
+
+def small_labels(text: str, project: str) -> list[tuple[str, bool]]:
+    rows = csv.DictReader(io.StringIO(text))
+    return [(r["commit_id"], r["buggy"].strip().lower() == "true") for r in rows if r["project"] == f"apache/{project}"]
+
+
+def links_labels(text: str, repo: GitRepo) -> list[tuple[str, bool]]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    bugs = {r["bug_hash"] for r in rows}
+    lo = min(int(r["bug_date"]) for r in rows)
+    hi = max(int(r["fix_date"]) for r in rows) - 365 * 86400  # a year for bugs to surface
+    log = repo.git("log", "--no-merges", "--format=%H %at").decode().split("\n")
+    out = []
+    for line in reversed(log):
+        if line:
+            sha, stamp = line.split()
+            if lo <= int(stamp) <= hi:
+                out.append((sha, sha in bugs))
+    return out
+
+
+def ablation(scored: Sequence[ScoredCommit]) -> dict[str, float | None]:
+    """AUC change when each term's contribution is removed from the logit (the ranking of a
+    logistic model is the ranking of its logit, so no sigmoid is needed)."""
+    labels = [c.buggy for c in scored]
+    logits = [sum(contribution for _, _, contribution in c.factors) for c in scored]
+    full = roc_auc(logits, labels)
+    names = sorted({name for c in scored for name, _, _ in c.factors} - {"intercept", "no-data"})
+    out: dict[str, float | None] = {}
+    for name in names:
+        dropped = [
+            logit - sum(contribution for n, _, contribution in c.factors if n == name)
+            for logit, c in zip(logits, scored, strict=True)
+        ]
+        auc = roc_auc(dropped, labels)
+        out[name] = None if auc is None or full is None else round(auc - full, 4)
+    return out
+
+
+def evaluate_set(
+    name: str, repo: GitRepo, labels: list[tuple[str, bool]], dump: Path | None, workers: int
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    scored, skipped = score_commits(repo, labels, Config(llm_mode="off"), workers=workers)
+    seconds = time.perf_counter() - start
+    if dump is not None:
+        with dump.open("a", encoding="utf-8") as fh:
+            for c in scored:
+                row = {"set": name, "sha": c.sha, "buggy": c.buggy, "la": c.lines_added, "ld": c.lines_deleted}
+                row["factors"] = {n: [v, k] for n, v, k in c.factors}
+                fh.write(json.dumps(row) + "\n")
+    report = evaluate(scored, source=name, skipped=skipped).to_dict()
+    report["ablation_auc_change"] = ablation(scored)
+    report["seconds"] = round(seconds, 1)
+    return report
+
+
+def run(apachejit: Path, repos: Path, *, links: bool, dump: Path | None, workers: int = 2) -> dict[str, Any]:
+    small = _read(apachejit, SMALL)
+    if small is None:
+        raise SystemExit(f"{apachejit}: no {SMALL} (is it a clone of hosseinkshvrz/apachejit?)")
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="risk-dev-") as tmp:
+        for project in PROJECTS:
+            repo = find_repo(repos, project, Path(tmp))
+            if repo is None:
+                results[project] = {"skipped": f"no repository for {project} under --repos"}
+                continue
+            results[f"{project}_small"] = evaluate_set(
+                f"{project}_small", repo, small_labels(small, project), dump, workers
+            )
+            if links:
+                text = _read(apachejit, f"data/commit_links_{project.upper()}.csv")
+                if text is not None:
+                    results[f"{project}_links"] = evaluate_set(
+                        f"{project}_links", repo, links_labels(text, repo), dump, workers
+                    )
+    return results
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, r in results.items():
+        if "skipped" in r and isinstance(r["skipped"], str):
+            lines.append(f"{name}: skipped ({r['skipped']})")
+            continue
+        gain_ci = r["gain_roc_auc_ci95"]
+        lines.append(
+            f"{name}: {r['commits_evaluated']} commits ({r['buggy']} buggy): default {r['risk_score']['roc_auc']} "
+            f"vs lines added {r['lines_added']['roc_auc']}, gain {r['gain_roc_auc']:+.3f} "
+            f"[{gain_ci[0]:+.3f}, {gain_ci[1]:+.3f}]; Popt risk {r['risk_score']['popt']} "
+            f"priority {r['priority']['popt']} lines-added {r['lines_added']['popt']}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.risk_dev", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--apachejit", required=True, type=Path, help="clone or bare mirror of ApacheJIT")
+    parser.add_argument("--repos", required=True, type=Path, help="directory with the projects' clones or mirrors")
+    parser.add_argument("--links", action="store_true", help="also the larger commit_links sets (slow)")
+    parser.add_argument("--dump", type=Path, help="append every scored commit's factors here (JSON lines)")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    results = run(args.apachejit, args.repos, links=args.links, dump=args.dump, workers=args.workers)
+    print("\n".join(summary_lines(results)))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

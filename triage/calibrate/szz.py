@@ -1,0 +1,540 @@
+"""SZZ: label a repository's history with the commits that later needed a fix.
+
+No labelled data ships with a repository, but its history says which changes went wrong: a
+later commit fixed them. SZZ (Śliwerski, Zimmermann & Zeller, MSR 2005) finds the fix commits
+from their messages and blames the fix's parent for the lines the fix removed or changed; the
+commits that last touched those lines "induced" the bug. This module implements that with the
+refinements the literature found to matter (Kim et al. 2006; da Costa et al. 2017, "A Framework
+for Evaluating the Results of the SZZ Approach"; Neto et al. 2018 on refactorings):
+
+* **Fix commits** by message: fix/bug words in the subject (`fix`, `fixes`, `bugfix`,
+  `hotfix`, `defect`, `regression`; bodies carry PR templates that name every type), `Fixes #12`
+  / `Resolves #12` (not `Closes #12`: merge scripts write it for every pull request),
+  `Closes-Bug:` / `Partial-Bug:` trailers, and, when an `issue_pattern` is configured (e.g.
+  `ZOOKEEPER-\\d+`), any message naming such an issue. Without a configured pattern, issue
+  keys shaped like `PROJ-123` only group commits about the same issue (below); they do not make
+  a fix on their own, because in most trackers features carry keys too.
+* **Reverts** (`This reverts commit <sha>`, or a `Revert "<subject>"` subject naming an earlier
+  commit's subject) label the reverted commit directly: no blame is needed to know which
+  commit went wrong.
+* **Lines**: only lines a fix deleted or changed in *source* files count (the project's own
+  file classifier: tests, docs, generated, vendored and lockfiles are skipped); changes that
+  only re-indent are invisible (`git diff -w`), blank lines and comment lines are skipped.
+* **Blame** of the fix's first parent with `git blame --porcelain -w -M -C`, all the line
+  ranges of one file in one call: whitespace changes, moved and copied lines are followed to
+  the commit that wrote them, and blame follows renames on its own.
+* **Time**: a commit made after the bug was first known cannot have introduced it. The first
+  known date of a fix's bug is the earliest commit naming the same issue (a first, partial
+  fix) or else the fix itself; blamed commits after it are dropped.
+* **Merges** are neither fixes nor candidates: the log walk lists non-merge commits only
+  (every branch, not just the first parent, since blame points at the side-branch commit that
+  wrote a line), and a line that blame pins on a merge (a conflict resolution) is dropped.
+* **Large fixes** (more than `max_fix_files` source files) are skipped: they are refactorings
+  or imports more often than fixes, and blame them would label half the history.
+
+Cost: one `git log` walk for messages and dates, then per fix one `git diff` and one
+`git blame` per file with blamable lines, run by a small thread pool (git does the work in its
+own processes, so two workers use both cores of a small machine). Results are memoised per
+fix within a call. `progress(done, total)` is called as fixes finish.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from triage.diff import parse_diff
+from triage.errors import InputError
+from triage.gitrepo import GitRepo
+from triage.models import ChangeType, FileKind
+from triage.timeutil import parse_iso8601
+
+__all__ = [
+    "DEFAULT_ISSUE_KEY",
+    "CommitLabel",
+    "FixMessage",
+    "SzzResult",
+    "is_comment_line",
+    "label_history",
+    "parse_message",
+]
+
+# A tracker key such as ZOOKEEPER-1234 or PROJ-12: groups commits about one issue.
+DEFAULT_ISSUE_KEY = r"\b[A-Z][A-Z0-9_]+-\d+\b"
+DEFAULT_WORKERS = 2
+DEFAULT_MAX_FIX_FILES = 50
+
+_FIX_WORDS = re.compile(
+    r"\b(?:fix(?:e[sd]|ing)?|bug(?:s|fix(?:es)?)?|hotfix(?:es)?|defects?|regressions?)\b",
+    re.IGNORECASE,
+)
+_CLOSES_REF = re.compile(r"\b(?:fix(?:e[sd])?|resolve[sd]?)\s*:?\s+(?:GH-|#)(\d+)\b", re.IGNORECASE)
+_LAUNCHPAD = re.compile(r"^\s*(?:closes|partial)-bug:\s*#?(\d+)", re.IGNORECASE | re.MULTILINE)
+_REVERTS_SHA = re.compile(r"\breverts?\s+commit\s+([0-9a-f]{7,40})\b", re.IGNORECASE)
+_REVERT_SUBJECT = re.compile(r'^\s*Revert\s+"(.+)"\s*$')
+_SHA_LINE = re.compile(rb"^([0-9a-f]{40}) \d+ (\d+)")
+
+# Comment prefixes by file extension; files of other types use the union of the common ones.
+_SLASH = ("//", "/*", "*", "*/")
+_HASH = ("#",)
+_COMMENTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            ".c",
+            ".h",
+            ".cc",
+            ".cpp",
+            ".cxx",
+            ".hpp",
+            ".hh",
+            ".hxx",
+            ".java",
+            ".js",
+            ".mjs",
+            ".cjs",
+            ".jsx",
+            ".ts",
+            ".tsx",
+            ".mts",
+            ".cts",
+            ".go",
+            ".rs",
+            ".scala",
+            ".kt",
+            ".kts",
+            ".cs",
+            ".swift",
+            ".groovy",
+            ".dart",
+            ".m",
+            ".mm",
+            ".css",
+            ".scss",
+            ".less",
+            ".proto",
+            ".thrift",
+        ),
+        _SLASH,
+    ),
+    ".php": (*_SLASH, "#"),
+    **dict.fromkeys(
+        (
+            ".py",
+            ".pyi",
+            ".sh",
+            ".bash",
+            ".zsh",
+            ".rb",
+            ".pl",
+            ".pm",
+            ".r",
+            ".yaml",
+            ".yml",
+            ".toml",
+            ".cfg",
+            ".ini",
+            ".conf",
+            ".cmake",
+            ".mk",
+            ".properties",
+            ".tf",
+            ".ps1",
+            ".jl",
+            ".ex",
+            ".exs",
+            ".nim",
+            ".cr",
+        ),
+        _HASH,
+    ),
+    **dict.fromkeys((".sql", ".lua", ".hs", ".elm", ".ada", ".adb", ".ads"), ("--",)),
+    **dict.fromkeys((".xml", ".html", ".htm", ".xhtml", ".vue", ".svg", ".jsp"), ("<!--", "-->")),
+    **dict.fromkeys((".lisp", ".clj", ".cljs", ".el", ".scm", ".asm", ".s"), (";",)),
+    ".erl": ("%",),
+    ".tex": ("%",),
+    ".vim": ('"',),
+}
+_FALLBACK_COMMENTS = ("//", "/*", "*/", "#", "<!--")
+_PY_DOCSTRING = ('"""', "'''")
+
+
+@dataclass(frozen=True)
+class CommitLabel:
+    """One commit of the history and what SZZ concluded about it.
+
+    `time` is the author date (when the change was written, as the JIT datasets use);
+    `buggy` means a later fix blamed at least one of its lines (or a revert undid it), and
+    `fixed_by` names those fixes, oldest first.
+    """
+
+    sha: str
+    time: datetime
+    is_fix: bool
+    buggy: bool
+    fixed_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SzzResult:
+    """The labelled history, oldest first (git's date order: parents before children), and
+    what the labelling did, so a caller can report how much evidence the labels rest on."""
+
+    commits: tuple[CommitLabel, ...]
+    reverts: int = 0  # fixes that were reverts (labelled without blame)
+    skipped_fixes: int = 0  # fixes too large to blame, or whose diff could not be read
+    blamed_lines: int = 0  # lines blamed across all fixes
+    ignored_lines: int = 0  # removed lines skipped: blank, comment, test/doc/generated file
+    dropped_late: int = 0  # blamed commits dropped: made after the bug was first known
+    unknown_origin: int = 0  # blamed lines pinned on a merge or outside the walked history
+
+    @property
+    def fixes(self) -> int:
+        return sum(1 for c in self.commits if c.is_fix)
+
+    @property
+    def buggy(self) -> int:
+        return sum(1 for c in self.commits if c.buggy)
+
+    def by_sha(self) -> dict[str, CommitLabel]:
+        return {c.sha: c for c in self.commits}
+
+
+@dataclass(frozen=True)
+class FixMessage:
+    """What a commit message says: whether it is a fix, the issues it names, what it reverts."""
+
+    is_fix: bool
+    refs: tuple[str, ...] = ()
+    reverts_sha: str | None = None
+    reverts_subject: str | None = None
+
+
+def parse_message(message: str, issue_pattern: str | None = None) -> FixMessage:
+    """Classify one commit message. `issue_pattern`, when given, names the user's bug keys: a
+    message matching it is a fix. Without it, tracker-shaped keys are recorded as references
+    only (they group partial fixes of one issue) and the fix words decide."""
+    subject = message.split("\n", 1)[0]
+    refs: list[str] = []
+    fix = False
+    if issue_pattern is not None:
+        keys = re.findall(issue_pattern, message)
+        if keys:
+            fix = True
+            refs += [k if isinstance(k, str) else k[0] for k in keys]
+    else:
+        refs += re.findall(DEFAULT_ISSUE_KEY, message)
+    for number in _CLOSES_REF.findall(message):
+        fix = True
+        refs.append(f"#{number}")
+    for number in _LAUNCHPAD.findall(message):
+        fix = True
+        refs.append(f"lp#{number}")
+    reverts_sha = None
+    reverts_subject = None
+    if (m := _REVERTS_SHA.search(message)) is not None:
+        reverts_sha = m.group(1).lower()
+    if (m := _REVERT_SUBJECT.match(subject)) is not None:
+        reverts_subject = m.group(1)
+    if reverts_sha or reverts_subject:
+        fix = True
+    if not fix:
+        # Words count in the subject only: bodies carry PR templates ("Bug Fix / Improvement /
+        # Feature") and quoted history that would make every commit a fix.
+        fix = bool(_FIX_WORDS.search(subject))
+    return FixMessage(
+        is_fix=fix,
+        refs=tuple(dict.fromkeys(refs)),
+        reverts_sha=reverts_sha,
+        reverts_subject=reverts_subject,
+    )
+
+
+def is_comment_line(path: str, text: str) -> bool:
+    """A line that is only a comment (or a comment delimiter) in the file's language."""
+    stripped = text.strip()
+    if not stripped:
+        return True
+    base = path.rpartition("/")[2].lower()
+    dot = base.rfind(".")
+    prefixes = _COMMENTS.get(base[dot:], _FALLBACK_COMMENTS) if dot > 0 else _FALLBACK_COMMENTS
+    if base in ("makefile", "dockerfile", "cmakelists.txt", "build", "workspace"):
+        prefixes = _HASH
+    if base[dot:] in (".py", ".pyi") and stripped.startswith(_PY_DOCSTRING) and len(stripped) > 3:
+        return stripped.endswith(_PY_DOCSTRING)  # a one-line docstring
+    return stripped.startswith(prefixes)
+
+
+# --------------------------------------------------------------------------------------------
+# The walk
+
+
+@dataclass(frozen=True, slots=True)
+class _Commit:
+    sha: str
+    parent: str | None
+    time: datetime
+    subject: str
+    message: FixMessage
+
+
+@dataclass(slots=True)
+class _FixOutcome:
+    """What blaming one fix found: candidate -> lines blamed on it, and the line counts."""
+
+    candidates: dict[str, int] = field(default_factory=dict)
+    blamed: int = 0
+    ignored: int = 0
+    skipped: bool = False
+
+
+def _resolve_tip(repo: GitRepo, rev: str, until: str | None) -> tuple[str, datetime | None]:
+    """`until` is a date (the history up to then) or a revision (the history up to it)."""
+    if until is None:
+        return repo.rev_parse(rev), None
+    if re.match(r"^\d{4}-\d{2}-\d{2}", until.strip()):
+        try:
+            return repo.rev_parse(rev), parse_iso8601(until)
+        except ValueError:
+            raise InputError(f"--until {until!r}: not an ISO-8601 date or a revision") from None
+    return repo.rev_parse(until), None
+
+
+def _walk(repo: GitRepo, tip: str, until: datetime | None, issue_pattern: str | None) -> list[_Commit]:
+    raw = repo.git(
+        "log",
+        "--no-merges",
+        "--date-order",
+        "--reverse",
+        "--no-color",
+        "--format=%x1e%H%x1f%P%x1f%at%x1f%B",
+        tip,
+        "--",
+    ).decode("utf-8", "replace")
+    out: list[_Commit] = []
+    for record in raw.split("\x1e"):
+        if not record.strip():
+            continue
+        sha, parents, stamp, body = record.split("\x1f", 3)
+        time = datetime.fromtimestamp(int(stamp), UTC)
+        if until is not None and time > until:
+            continue
+        message = body.strip("\n")
+        parent_list = parents.split()
+        out.append(
+            _Commit(
+                sha=sha,
+                parent=parent_list[0] if parent_list else None,
+                time=time,
+                subject=message.split("\n", 1)[0].strip(),
+                message=parse_message(message, issue_pattern),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Blame
+
+
+def _blame_fix(repo: GitRepo, fix: _Commit, max_files: int) -> _FixOutcome:
+    """Diff the fix against its parent, keep the removed source lines that carry code, and ask
+    blame (at the parent) which commits wrote them."""
+    outcome = _FixOutcome()
+    assert fix.parent is not None
+    try:
+        diff = repo.git(
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "-w",
+            "-U0",
+            "-M",
+            "--no-color",
+            "--no-ext-diff",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            fix.parent,
+            fix.sha,
+            "--",
+        )
+    except InputError:
+        outcome.skipped = True
+        return outcome
+    if not diff.strip():
+        return outcome
+    parsed = parse_diff(diff)
+    targets: list[tuple[str, list[int]]] = []
+    for f in parsed.files:
+        if f.binary or f.change is ChangeType.ADDED or not f.deleted:
+            continue
+        old_path = f.old_path or f.path
+        if f.kind is not FileKind.SOURCE:
+            outcome.ignored += f.deleted
+            continue
+        lines: list[int] = []
+        for hunk in f.hunks:
+            for line in hunk.lines():
+                if line.kind != "-" or line.old_no is None:
+                    continue
+                if is_comment_line(old_path, line.text):
+                    outcome.ignored += 1
+                else:
+                    lines.append(line.old_no)
+        if lines:
+            targets.append((old_path, lines))
+    if len(targets) > max_files:
+        outcome.skipped = True
+        return outcome
+    for path, lines in targets:
+        args = ["blame", "--porcelain", "-w", "-M", "-C"]
+        for start, end in _ranges(lines):
+            args += ["-L", f"{start},{end}"]
+        try:
+            out = repo.git(*args, fix.parent, "--", path)
+        except InputError:
+            outcome.skipped = True
+            continue
+        for sha in _porcelain_shas(out):
+            outcome.blamed += 1
+            outcome.candidates[sha] = outcome.candidates.get(sha, 0) + 1
+    return outcome
+
+
+def _ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted line numbers as inclusive (start, end) runs, for blame's -L."""
+    runs: list[tuple[int, int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def _porcelain_shas(out: bytes) -> list[str]:
+    """One sha per blamed line from `git blame --porcelain`: each line's group starts with
+    `<sha> <orig line> <final line>`; the content line follows after a tab. Boundary commits
+    (the root of a shallow history) are reported like any other and dropped by the caller."""
+    shas: list[str] = []
+    for line in out.split(b"\n"):
+        if line.startswith(b"\t"):
+            continue
+        m = _SHA_LINE.match(line)
+        if m is not None:
+            shas.append(m.group(1).decode())
+    return shas
+
+
+# --------------------------------------------------------------------------------------------
+# Labelling
+
+
+def label_history(
+    repo: GitRepo,
+    *,
+    rev: str = "HEAD",
+    until: str | None = None,
+    issue_pattern: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int = DEFAULT_WORKERS,
+    max_fix_files: int = DEFAULT_MAX_FIX_FILES,
+) -> SzzResult:
+    """Label every non-merge commit reachable from `rev` (or up to `until`, a date or a
+    revision): which are fixes, which a later fix blamed. See the module docstring."""
+    if issue_pattern is not None:
+        try:
+            re.compile(issue_pattern)
+        except re.error as exc:
+            raise InputError(f"issue pattern {issue_pattern!r}: not a regular expression ({exc})") from None
+    tip, until_date = _resolve_tip(repo, rev, until)
+    commits = _walk(repo, tip, until_date, issue_pattern)
+    index = {c.sha: i for i, c in enumerate(commits)}
+    by_subject: dict[str, str] = {}
+    first_seen: dict[str, datetime] = {}
+    for c in commits:
+        by_subject.setdefault(c.subject, c.sha)
+        for ref in c.message.refs:
+            if ref not in first_seen or c.time < first_seen[ref]:
+                first_seen[ref] = c.time
+
+    fixed_by: dict[str, list[str]] = defaultdict(list)
+    reverts = 0
+    to_blame: list[_Commit] = []
+    for c in commits:
+        if not c.message.is_fix:
+            continue
+        target = _revert_target(c, commits, index, by_subject)
+        if target is not None:
+            reverts += 1
+            fixed_by[target].append(c.sha)
+        elif c.message.reverts_sha is None and c.message.reverts_subject is None and c.parent is not None:
+            to_blame.append(c)
+
+    blamed = ignored = dropped = unknown = skipped = 0
+    done = 0
+    total = len(to_blame)
+    if progress is not None:
+        progress(0, total)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for fix, outcome in zip(
+            to_blame, pool.map(lambda f: _blame_fix(repo, f, max_fix_files), to_blame), strict=True
+        ):
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            blamed += outcome.blamed
+            ignored += outcome.ignored
+            skipped += outcome.skipped
+            known = min([fix.time, *(first_seen[r] for r in fix.message.refs if r in first_seen)])
+            for sha, count in outcome.candidates.items():
+                i = index.get(sha)
+                if i is None or sha == fix.sha:
+                    unknown += count
+                elif commits[i].time > known:
+                    dropped += 1
+                else:
+                    fixed_by[sha].append(fix.sha)
+
+    labels = tuple(
+        CommitLabel(
+            sha=c.sha,
+            time=c.time,
+            is_fix=c.message.is_fix,
+            buggy=bool(fixed_by.get(c.sha)),
+            fixed_by=tuple(sorted(set(fixed_by.get(c.sha, ())), key=lambda s: index[s])),
+        )
+        for c in commits
+    )
+    return SzzResult(
+        commits=labels,
+        reverts=reverts,
+        skipped_fixes=skipped,
+        blamed_lines=blamed,
+        ignored_lines=ignored,
+        dropped_late=dropped,
+        unknown_origin=unknown,
+    )
+
+
+def _revert_target(
+    revert: _Commit, commits: Sequence[_Commit], index: dict[str, int], by_subject: dict[str, str]
+) -> str | None:
+    """The earlier commit a revert undoes, by the sha its message names (a prefix is enough)
+    or by the subject it quotes; None when it names nothing in the walked history."""
+    me = index[revert.sha]
+    if (prefix := revert.message.reverts_sha) is not None:
+        if prefix in index:
+            return prefix if index[prefix] < me else None
+        for c in commits[:me]:
+            if c.sha.startswith(prefix):
+                return c.sha
+        return None
+    if (subject := revert.message.reverts_subject) is not None:
+        sha = by_subject.get(subject)
+        if sha is not None and index[sha] < me:
+            return sha
+    return None
