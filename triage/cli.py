@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--fail-on", metavar="RULES", help="comma-separated rules or decisions that exit 1 (replaces [ci] fail_on)"
     )
+    common.add_argument("--model", metavar="FILE", help="score risk with a calibrated model (replaces [risk] model)")
 
     run = sub.add_parser("run", parents=[common], help="triage patches, PR directories or a git range")
     run.add_argument("inputs", nargs="*", metavar="INPUT", help=".diff/.patch/.json files or directories")
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ci = sub.add_parser("ci", parents=[common], help="inside GitHub Actions: triage the event's PR")
     ci.add_argument("--api-url", metavar="URL", help="GitHub API base URL (default: $GITHUB_API_URL)")
+
+    from triage.calibrate.cli import add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return parser
 
 
@@ -91,7 +96,15 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     fail_on = None
     if args.fail_on is not None:
         fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
-    return load(args.config, environ=environ, llm_mode=args.llm, repo_dir=repo_dir, ci__fail_on=fail_on)
+    model = getattr(args, "model", None)
+    return load(
+        args.config,
+        environ=environ,
+        llm_mode=args.llm,
+        repo_dir=repo_dir,
+        ci__fail_on=fail_on,
+        risk__model=str(Path(model).absolute()) if model else None,
+    )
 
 
 @contextmanager
@@ -215,7 +228,9 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its usage message
         return EXIT_USAGE if exc.code else EXIT_OK
-    handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci}
+    from triage.calibrate.cli import cmd_calibrate
+
+    handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci, "calibrate": cmd_calibrate}
     try:
         return handlers[args.command](args, env, out)
     except TriageError as exc:

@@ -169,6 +169,14 @@ class ClassifyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Which risk model scores PRs: None for the default priors, else a model file written by
+    `triage calibrate` (a relative path is read from the config file's directory)."""
+
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     size: SizeConfig = SizeConfig()
     gates: GatesConfig = GatesConfig()
@@ -180,6 +188,7 @@ class Config:
     cache: CacheConfig = CacheConfig()
     ci: CIConfig = CIConfig()
     classify: ClassifyConfig = ClassifyConfig()
+    risk: RiskConfig = RiskConfig()
     # Runtime choices from the command line (not from files).
     llm_mode: str = "auto"  # "auto" | "off" | "on"
     repo_dir: str | None = None

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from triage.classify import GitAttributes
 from triage.config import Config
@@ -30,6 +31,8 @@ from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.metrics import empty_metrics, measure
 from triage.metrics.history import HistoryCache
 from triage.metrics.risk import assess_risk
+from triage.metrics.risk_model import RiskModel, load_model
+from triage.metrics.risk_model import describe as describe_model
 from triage.models import (
     Assessment,
     Flag,
@@ -69,6 +72,20 @@ class RunContext:
     # Only these PR ids go to the LLM (None = all). `triage ci` reviews the event's PR; the
     # other open PRs are context for the batch rules and keep their heuristic review.
     llm_ids: frozenset[str] | None = None
+    # A calibrated risk model (`triage calibrate`); None = the default priors, unless the
+    # config names a model file, which `with_risk_model` loads.
+    risk_model: RiskModel | None = None
+
+
+def with_risk_model(ctx: RunContext, cfg: Config) -> RunContext:
+    """The context with the model `[risk] model` names loaded (once per file; a bad file is a
+    one-line ConfigError). A model already in the context wins."""
+    if ctx.risk_model is not None or not cfg.risk.model:
+        return ctx
+    path = Path(cfg.risk.model)
+    if not path.is_absolute() and cfg.source_file:
+        path = Path(cfg.source_file).parent / path
+    return replace(ctx, risk_model=load_model(path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +136,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         errors.extend(diff.errors)
         before, after = _trees(pr, ctx)
         metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
-        risk = assess_risk(pr, diff, metrics)
+        risk = assess_risk(pr, diff, metrics, ctx.risk_model)
         review = heuristic.review(pr, diff, metrics, risk, cfg)
     except Exception as exc:  # one broken PR must never stop the batch; the item records why
         errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
@@ -302,6 +319,7 @@ def assess_all(
     prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None
 ) -> Iterator[Assessment]:
     """Stream Assessments, one per input PR, in input order."""
+    ctx = with_risk_model(ctx, cfg)
     attributes = _attributes(ctx.base)
     statics = _static_stream(prs, cfg, ctx, attributes)
     if not cfg.use_llm:
@@ -354,6 +372,7 @@ def review_source_of(assessments: Iterable[Assessment]) -> str:
 
 def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None) -> Queue:
     """The whole pipeline on a batch of PRs (the batch is the set of open PRs being triaged)."""
+    ctx = with_risk_model(ctx, cfg)
     assessments = tuple(assess_all(prs, cfg, ctx, progress))
     codeowners: CodeOwners | None = None
     codeowners_path: str | None = None
@@ -365,4 +384,10 @@ def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Prog
     policy_ctx = PolicyContext(now=ctx.now, codeowners=codeowners, codeowners_path=codeowners_path)
     decisions = decide(assessments, cfg, policy_ctx)
     queue = rank(assessments, decisions, cfg, ctx.now, review_source_of(assessments))
-    return replace(queue, config=cfg.to_report())
+    model = ctx.risk_model
+    return replace(
+        queue,
+        config=cfg.to_report(),
+        risk_model=describe_model(model),
+        risk_model_sha256=model.sha256 if model is not None else None,
+    )

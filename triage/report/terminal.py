@@ -93,6 +93,7 @@ def print_table(queue: Queue, console: Console) -> None:
     console.print(build_table(queue, console.width))
     console.print(Text(summary_line(queue)))
     console.print(Text(shed_line(queue)))
+    console.print(Text(f"risk model: {one_line(queue.risk_model)}"))
     degraded = degraded_line(queue)
     if degraded is not None:
         console.print(Text(degraded))
