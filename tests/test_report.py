@@ -93,7 +93,16 @@ def test_queue_view_counts_degraded_items() -> None:
 
 def test_to_json_contract() -> None:
     doc = to_json(sample_queue())
-    assert list(doc) == ["schema_version", "generated_at", "review_source", "capacity", "config", "summary", "items"]
+    assert list(doc) == [
+        "schema_version",
+        "generated_at",
+        "review_source",
+        "capacity",
+        "config",
+        "summary",
+        "risk_model",
+        "items",
+    ]
     assert doc["schema_version"] == 2
     assert doc["generated_at"] == "2026-11-29T12:00:00Z"
     assert doc["capacity"] == {

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--fail-on", metavar="RULES", help="comma-separated rules or decisions that exit 1 (replaces [ci] fail_on)"
     )
+    common.add_argument("--model", metavar="FILE", help="score risk with a calibrated model (replaces [risk] model)")
 
     run = sub.add_parser("run", parents=[common], help="triage patches, PR directories or a git range")
     run.add_argument("inputs", nargs="*", metavar="INPUT", help=".diff/.patch/.json files or directories")
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     ev.add_argument("--workers", type=int, default=2, metavar="N", help="processes scoring commits (default 2)")
     ev.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    from triage.calibrate.cli import add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return parser
 
 
@@ -112,6 +117,7 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     fail_on = None
     if args.fail_on is not None:
         fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
+    model = getattr(args, "model", None)
     base_files = None
     if args.config is None and args.command in ("ci", "github"):
         # CI: the policy comes from the base branch, never from a working-directory file the PR
@@ -131,6 +137,7 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         llm_mode=args.llm,
         repo_dir=repo_dir,
         ci__fail_on=fail_on,
+        risk__model=str(Path(model).absolute()) if model else None,
     )
 
 
@@ -316,7 +323,9 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its usage message
         return EXIT_USAGE if exc.code else EXIT_OK
-    handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci, "eval": cmd_eval}
+    from triage.calibrate.cli import cmd_calibrate
+
+    handlers = {"run": cmd_run, "github": cmd_github, "ci": cmd_ci, "eval": cmd_eval, "calibrate": cmd_calibrate}
     # Library warnings (a config key ignored, a cache that cannot be used) go to stderr in the
     # same one-line shape as errors.
     warn = logging.StreamHandler(sys.stderr)

@@ -286,6 +286,14 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Which risk model scores PRs: None for the default priors, else a model file written by
+    `triage calibrate` (a relative path is read from the config file's directory)."""
+
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     size: SizeConfig = SizeConfig()
     gates: GatesConfig = GatesConfig()
@@ -298,6 +306,7 @@ class Config:
     ci: CIConfig = CIConfig()
     classify: ClassifyConfig = ClassifyConfig()
     cluster: ClusterConfig = ClusterConfig()
+    risk: RiskConfig = RiskConfig()
     # Runtime choices from the command line (not from files).
     llm_mode: str = "auto"  # "auto" | "off" | "on"
     repo_dir: str | None = None

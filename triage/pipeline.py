@@ -23,6 +23,7 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from triage.basecheck import BaseChecker
 from triage.classify import GitAttributes
@@ -32,6 +33,8 @@ from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.metrics import empty_metrics, measure
 from triage.metrics.history import HistoryCache
 from triage.metrics.risk import assess_risk
+from triage.metrics.risk_model import RiskModel, load_model
+from triage.metrics.risk_model import describe as describe_model
 from triage.models import (
     Assessment,
     BaseCheck,
@@ -81,6 +84,20 @@ class RunContext:
     # The reviewers after the heuristic one, in order (None = from the config: the LLM
     # reviewer when `cfg.use_llm`). Benchmarks and tests inject their own here.
     reviewers: tuple[Reviewer, ...] | None = None
+    # A calibrated risk model (`triage calibrate`); None = the default priors, unless the
+    # config names a model file, which `with_risk_model` loads.
+    risk_model: RiskModel | None = None
+
+
+def with_risk_model(ctx: RunContext, cfg: Config) -> RunContext:
+    """The context with the model `[risk] model` names loaded (once per file; a bad file is a
+    one-line ConfigError). A model already in the context wins."""
+    if ctx.risk_model is not None or not cfg.risk.model:
+        return ctx
+    path = Path(cfg.risk.model)
+    if not path.is_absolute() and cfg.source_file:
+        path = Path(cfg.source_file).parent / path
+    return replace(ctx, risk_model=load_model(path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +153,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         prints = fingerprint(diff) if cfg.cluster.enabled else None
         before, after = _trees(pr, ctx)
         metrics = measure(pr, diff, cfg, before=before, after=after, repo=ctx.repo, history_cache=ctx.history_cache)
-        risk = assess_risk(pr, diff, metrics)
+        risk = assess_risk(pr, diff, metrics, ctx.risk_model)
         review = heuristic.HeuristicReviewer(cfg).review(pr, diff, metrics, risk)
         if ctx.base_checker is not None and not errors:
             base_check = ctx.base_checker.check(pr, diff)
@@ -344,6 +361,7 @@ def assess_all(
 ) -> Iterator[Assessment]:
     """Stream Assessments, one per input PR, in input order: the static stages (heuristic
     review included), then each further reviewer of the chain over the PRs it is meant for."""
+    ctx = with_risk_model(ctx, cfg)
     attributes = _attributes(ctx.base)
     with ExitStack() as stack:
         stream: Iterator[tuple[_Static, Review]] = ((s, s.review) for s in _static_stream(prs, cfg, ctx, attributes))
@@ -404,6 +422,7 @@ def review_source_of(assessments: Iterable[Assessment]) -> str:
 
 def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Progress | None = None) -> Queue:
     """The whole pipeline on a batch of PRs (the batch is the set of open PRs being triaged)."""
+    ctx = with_risk_model(ctx, cfg)
     if ctx.base_checker is None and ctx.repo is not None and isinstance(ctx.base, GitTree):
         with BaseChecker(ctx.repo, ctx.base.rev) as checker:
             return run(prs, cfg, replace(ctx, base_checker=checker), progress)
@@ -420,4 +439,10 @@ def run(prs: Iterable[PullRequest], cfg: Config, ctx: RunContext, progress: Prog
     policy_ctx = PolicyContext(now=ctx.now, codeowners=codeowners, codeowners_path=codeowners_path)
     decisions = cluster(assessments, decide(assessments, cfg, policy_ctx), cfg)
     queue = rank(assessments, decisions, cfg, ctx.now, review_source_of(assessments))
-    return replace(queue, config=cfg.to_report())
+    model = ctx.risk_model
+    return replace(
+        queue,
+        config=cfg.to_report(),
+        risk_model=describe_model(model),
+        risk_model_sha256=model.sha256 if model is not None else None,
+    )

@@ -81,6 +81,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from triage.metrics.risk_model import RiskModel
+from triage.metrics.risk_model import score as score_with_model
 from triage.metrics.size import entropy, subsystem_of
 from triage.models import (
     FileDiff,
@@ -266,8 +268,16 @@ def _history_factors(history: History | None) -> list[RiskFactor]:
     return factors
 
 
-def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics) -> Risk:
-    """Score one PR's risk in [0, 1] with every factor's contribution (deterministic, pure)."""
+def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, model: RiskModel | None = None) -> Risk:
+    """Score one PR's risk in [0, 1] with every factor's contribution (deterministic, pure).
+
+    With a calibrated `model` (`triage calibrate`), the default factors' raw inputs feed the
+    model instead of the priors above (`triage.metrics.risk_model.score`)."""
+    risk = _default_risk(pr, diff, metrics)
+    return risk if model is None else score_with_model(model, pr, diff, metrics, risk)
+
+
+def _default_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics) -> Risk:
     if not diff.files and metrics.files == 0 and metrics.changed_lines == 0:
         return Risk(
             score=0.0,

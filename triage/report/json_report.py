@@ -286,6 +286,7 @@ def _head(queue: Queue) -> dict[str, Any]:
         },
         "config": _plain(queue.config),
         "summary": summary_to_json(queue_view(queue)),
+        "risk_model": {"description": queue.risk_model, "sha256": queue.risk_model_sha256},
     }
 
 

@@ -106,6 +106,7 @@ def header_lines(queue: Queue, view: QueueView) -> list[str]:
         causes = ", ".join(f"{label} {n}" for label, n in view.degraded_parts)
         lines.append(f"- **Degraded:** {plural(view.degraded.total, 'PR')} got less than the full triage ({causes})")
     lines.append(f"- **Reviewer:** {reviewer_line(queue)}")
+    lines.append(f"- **Risk model:** {md(queue.risk_model)}")
     return lines
 
 
@@ -280,7 +281,7 @@ def render_item_markdown(queue: Queue, item_id: str) -> str:
     lines.extend(item_body(queue, item))
     lines.append("")
     lines.append(
-        f"<sub>Triage by pr-triage, {reviewer_line(queue)}. "
+        f"<sub>Triage by pr-triage, {reviewer_line(queue)}, risk by {md(queue.risk_model)}. "
         "Decisions are proposals; a maintainer can override any rule with its label.</sub>"
     )
     return "\n".join(lines) + "\n"

@@ -111,6 +111,7 @@ def print_table(queue: Queue, console: Console) -> None:
     clusters = cluster_line(queue)
     if clusters is not None:
         console.print(Text(clusters))
+    console.print(Text(f"risk model: {one_line(queue.risk_model)}"))
     degraded = degraded_line(queue)
     if degraded is not None:
         console.print(Text(degraded))

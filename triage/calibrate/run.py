@@ -1,0 +1,137 @@
+"""`triage calibrate`: a repository's own history -> a validated risk model.
+
+    window  ->  SZZ labels (triage.calibrate.szz)  ->  features per commit (features.mine)
+            ->  fit + time-respecting validation (fit.fit)  ->  the caller writes the JSON
+
+The window is the history reachable from `--until REV`, or from HEAD up to `--until DATE`;
+nothing after it is read, so a model can be calibrated "as of" a date and evaluated on what
+came later. Progress goes to a callback (the CLI draws it on stderr); this module prints
+nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from triage.calibrate.features import CommitFeatures, default_workers, mine, read_log
+from triage.calibrate.fit import FitResult, fit
+from triage.config import Config
+from triage.errors import UsageError
+from triage.gitrepo import GitRepo
+from triage.timeutil import parse_iso8601
+
+__all__ = ["Calibration", "Window", "calibrate", "resolve_window"]
+
+StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    rev: str  # the resolved commit the history is read from
+    until: datetime | None  # commits authored after this are left out
+    label: str | None  # what the user gave, for the model file
+
+
+def resolve_window(repo: GitRepo, until: str | None) -> Window:
+    """`--until` as a date (ISO 8601) or a revision; neither is a one-line usage error."""
+    if not until:
+        return Window(repo.rev_parse("HEAD"), None, None)
+    text = until.strip()
+    if len(text) >= 10 and text[:4].isdigit() and text[4] == "-":
+        try:
+            when = parse_iso8601(text if "T" in text else f"{text}T23:59:59Z")
+        except ValueError as exc:
+            raise UsageError(f"--until {until!r}: not an ISO-8601 date nor a revision") from exc
+        return Window(repo.rev_parse("HEAD"), when, text)
+    if not repo.has_revision(text):
+        raise UsageError(f"--until {until!r}: not an ISO-8601 date nor a revision of the repository")
+    return Window(repo.rev_parse(text), None, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    result: FitResult
+    window: Window
+    commits_in_window: int
+    fixes: int
+    mined: int
+    unmeasured: tuple[str, ...]  # "sha: why", for commits that could not be measured
+    seconds_labelling: float
+    seconds_mining: float
+    seconds_fitting: float
+    workers: int
+
+
+def _label(
+    repo: GitRepo, window: Window, issue_pattern: str | None, progress: StageProgress | None
+) -> tuple[dict[str, bool], int]:
+    from triage.calibrate.szz import label_history  # type: ignore[import-not-found,unused-ignore]
+
+    def tick(*args: object) -> None:
+        if progress is not None and len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], int):
+            progress("labelling", args[0], args[1])
+
+    result = label_history(repo, rev=window.rev, until=window.until, issue_pattern=issue_pattern, progress=tick)
+    labels = {c.sha: bool(c.buggy) for c in result.commits}
+    fixes = sum(1 for c in result.commits if c.is_fix)
+    return labels, fixes
+
+
+def calibrate(
+    repo: GitRepo,
+    cfg: Config,
+    *,
+    repo_name: str,
+    until: str | None = None,
+    issue_pattern: str | None = None,
+    labels: Mapping[str, bool] | None = None,
+    workers: int | None = None,
+    validation_fraction: float = 0.2,
+    progress: StageProgress | None = None,
+) -> Calibration:
+    """Label (unless `labels` are given), mine and fit. Raises `ModelRejected` when there is
+    too little to fit; the caller decides what to do with a model that does not beat lines added."""
+    window = resolve_window(repo, until)
+    t0 = time.monotonic()
+    fixes = 0
+    if labels is None:
+        labels, fixes = _label(repo, window, issue_pattern, progress)
+    t1 = time.monotonic()
+    log = read_log(repo, window.rev)
+    if window.until is not None:
+        cutoff = window.until.timestamp()
+        log = [c for c in log if c.time <= cutoff]
+    n = workers or default_workers()
+    rows: list[CommitFeatures] = mine(
+        repo,
+        log,
+        [c.commit.sha for c in log if c.commit.sha in labels],
+        cfg,
+        workers=n,
+        progress=(lambda done, total: progress("measuring", done, total)) if progress else None,
+    )
+    t2 = time.monotonic()
+    result = fit(
+        rows,
+        labels,
+        repo_name=repo_name,
+        rev=window.rev,
+        until=window.label,
+        validation_fraction=validation_fraction,
+    )
+    t3 = time.monotonic()
+    return Calibration(
+        result=result,
+        window=window,
+        commits_in_window=len(log),
+        fixes=fixes,
+        mined=len(rows),
+        unmeasured=tuple(f"{r.sha[:12]}: {r.error}" for r in rows if r.error),
+        seconds_labelling=t1 - t0,
+        seconds_mining=t2 - t1,
+        seconds_fitting=t3 - t2,
+        workers=n,
+    )
