@@ -51,6 +51,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -291,8 +292,11 @@ def _where(h: HunkRange) -> str:
     return f"{h.path}:{h.start}" if h.end <= h.start else f"{h.path}:{h.start}-{h.end}"
 
 
-def _postings(keys_of: Iterable[tuple[int, Iterable[object]]]) -> dict[object, list[int]]:
-    index: dict[object, list[int]] = defaultdict(list)
+_K = TypeVar("_K")
+
+
+def _postings(keys_of: Iterable[tuple[int, Iterable[_K]]]) -> dict[_K, list[int]]:
+    index: dict[_K, list[int]] = defaultdict(list)
     for i, keys in keys_of:
         for key in set(keys):
             index[key].append(i)
@@ -377,7 +381,7 @@ class _Batch:
     def candidates(self) -> set[tuple[int, int]]:
         cap = self.cfg.max_posting
         pairs: set[tuple[int, int]] = set()
-        indexes = [
+        indexes: list[dict[object, list[int]]] = [
             _postings((i, _buckets(fp.hunks)) for i in self.members if (fp := self.a[i].fingerprint)),
             _postings((i, [f.path for f in self.a[i].diff.files if f.kind.counts]) for i in self.members),
             _postings(

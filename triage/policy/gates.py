@@ -507,10 +507,10 @@ def _resolve(a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: C
     prefix = cfg.gates.override_prefix
     reasons: list[tuple[int, int, Reason]] = []
     notes: list[Reason] = []
-    labels = set(a.pr.labels)
+    present = set(a.pr.labels)
     for order, f in enumerate(fired):
         label = None if f.rule in NOT_OVERRIDABLE else f"{prefix}{f.rule}"
-        if label is not None and label in labels:
+        if label is not None and label in present:
             notes.append(Reason(f.rule, f"overridden by label {label}: {f.message}", label))
             continue
         if f.kind is None:

@@ -45,7 +45,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from triage.config import LLM_MODES, Config
 from triage.errors import ConfigError
@@ -176,11 +176,13 @@ class LLMReviewer:
             model=llm.model,
             base_url=llm.base_url,
             # Local OpenAI-compatible servers need no key, but the SDK insists on one.
-            api_key=llm.api_key or "unused",
+            api_key=SecretStr(llm.api_key or "unused"),
             timeout=llm.timeout,
             max_retries=0,
             temperature=llm.temperature,
-            max_tokens=llm.max_output_tokens,
+            # ChatOpenAI declares this field under its alias max_completion_tokens, which mypy
+            # sees as the only name; the constructor accepts both (populate_by_name).
+            max_tokens=llm.max_output_tokens,  # type: ignore[call-arg]
             http_client=http_client,
             stream_usage=False,
         )
