@@ -54,7 +54,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from triage.config import Config
 from triage.models import (
@@ -71,7 +71,7 @@ from triage.models import (
     Reason,
     ReviewSource,
 )
-from triage.timeutil import as_utc
+from triage.timeutil import FAR_FUTURE, as_utc
 
 AUTHOR_SHARE_RULE = "author-share"
 
@@ -187,7 +187,7 @@ def priority(a: Assessment, cfg: Config, now: datetime) -> Priority:
 
 def _order_key(item: QueueItem) -> tuple[float, bool, datetime, str]:
     created = item.pr.created_at
-    when = as_utc(created) if created else datetime.max.replace(tzinfo=UTC)
+    when = as_utc(created) if created else FAR_FUTURE
     return (-item.priority.score, created is None, when, item.pr.id)
 
 
