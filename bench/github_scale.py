@@ -229,7 +229,7 @@ def batch_child(
     from bench.corpus import NOW
     from triage.config import CacheConfig, Config, LLMConfig
     from triage.github.batch import run_batch
-    from triage.rank import queue_summary
+    from triage.report.summary import queue_summary
 
     cfg = Config(
         llm_mode="on",
