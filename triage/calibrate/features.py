@@ -31,7 +31,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 
 from triage.classify import GitAttributes, unquote_c_path
 from triage.config import Config
@@ -42,7 +41,7 @@ from triage.metrics.risk import assess_risk
 from triage.metrics.risk_model import NUMERIC_FEATURES, change_tokens, numeric_raws
 from triage.models import ChangeType, FileDiff, FileHistory, History, PullRequest
 from triage.sources.git import Commit, _commit_pr
-from triage.timeutil import from_timestamp, parse_iso8601_or_none
+from triage.timeutil import parse_iso8601_or_none
 
 __all__ = ["CommitFeatures", "HistoryIndex", "mine", "read_log"]
 
@@ -351,7 +350,3 @@ def _stream(todo: list[int], workers: int) -> Iterator[CommitFeatures]:
                 yield from window.pop(0).result()
         for future in window:
             yield from future.result()
-
-
-def commit_time(row: CommitFeatures) -> datetime:
-    return from_timestamp(row.time)
