@@ -1,8 +1,8 @@
 """Tables and helpers that are said once, and fail here if a second copy appears.
 
-Lockfile names, the extension -> language map and the UTC/ISO-8601 conversions once drifted apart
-in several copies (30 lockfile names in one, 15 in another). Each now has one home; these tests
-read the source (not import it) so that a copy pasted anywhere in `triage/` or `bench/` is found.
+Lockfile names, the extension -> language map, the UTC/ISO-8601 conversions and the progress bars
+once drifted apart in several copies (30 lockfile names in one, 15 in another). Each now has one
+home; these tests read the source (not import it) so that a copy pasted anywhere in `triage/` or `bench/` is found.
 """
 
 from __future__ import annotations
@@ -89,6 +89,19 @@ def test_utc_and_iso_conversions_live_in_timeutil() -> None:
             if name in _TIME_CALLS or tz_replace or iso_format:
                 copies.append(f"{_where(path, node)} .{name}()")
     assert not copies, f"a date/time conversion outside triage.timeutil (use its helpers): {copies}"
+
+
+def test_progress_bars_are_built_only_in_triage_progress() -> None:
+    copies = []
+    for path, tree in _trees():
+        if path == ROOT / "triage" / "progress.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
+                name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+                if name == "Progress":
+                    copies.append(_where(path, node))
+    assert not copies, f"a rich Progress built outside triage.progress (use pr_bar/step_bar): {copies}"
 
 
 @pytest.mark.parametrize(
