@@ -2,7 +2,8 @@
 
 Lockfile names, the extension -> language map, the UTC/ISO-8601 conversions and the progress bars
 once drifted apart in several copies (30 lockfile names in one, 15 in another). Each now has one
-home; these tests read the source (not import it) so that a copy pasted anywhere in `triage/` or `bench/` is found.
+home; these tests read the source (not import it), so a copy pasted anywhere in `triage/` or
+`bench/` is found.
 """
 
 from __future__ import annotations
