@@ -18,15 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from triage import __version__
 from triage.config import Config, load
@@ -34,6 +25,7 @@ from triage.errors import GateFailed, TriageError, UsageError
 from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
 from triage.policy import fail_on_matches
+from triage.progress import pr_bar, step_bar
 from triage.timeutil import parse_iso8601
 
 EXIT_OK, EXIT_USAGE = 0, 2  # gate failures exit 1 through GateFailed.exit_code
@@ -142,25 +134,12 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
 
 
 @contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[object]:
+def _progress(enabled: bool, label: str) -> Iterator[Callable[[PullRequest], None] | None]:
     """A rich progress bar on a terminal; nothing otherwise (CI logs, pipes, tests)."""
     if not enabled:
         yield None
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def advance(pr: PullRequest) -> None:
-            bar.update(task, advance=1, description=f"{label} {pr.id}")
-
+    with pr_bar(label) as advance:
         yield advance
 
 
@@ -214,7 +193,7 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     )
     show = not args.no_progress and sys.stderr.isatty()
     with _progress(show, "triage") as advance:
-        queue = run(_inputs(args, repo), cfg, ctx, progress=advance)  # type: ignore[arg-type]
+        queue = run(_inputs(args, repo), cfg, ctx, progress=advance)
     paths = write_reports(queue, Path(args.out))
     print_table(queue, console)
     console.print(f"wrote {', '.join(str(p) for p in paths)}")
@@ -242,7 +221,7 @@ def cmd_github(args: argparse.Namespace, environ: Mapping[str, str], console: Co
             out_dir=Path(args.out),
             console=console,
             now=_parse_now(args.now) if args.now else None,
-            progress=advance,  # type: ignore[arg-type]
+            progress=advance,
             max_closes=args.max_closes,
             max_writes=args.max_writes,
         )
@@ -294,21 +273,7 @@ def _steps(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     if not enabled:
         yield None
         return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def step(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(name, total=total)
-            bar.update(tasks[name], completed=done, total=total)
-
+    with step_bar() as step:
         yield step
 
 

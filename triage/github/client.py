@@ -187,7 +187,6 @@ class GitHubClient:
         # injected `sleep` need not move the clock; the larger elapsed time of the two counts.
         self._last_write: tuple[float, float] | None = None
         self._slept = 0.0
-        self.requests_made = 0
 
     def __repr__(self) -> str:
         return f"GitHubClient(api_url={self.api_url!r}, authenticated={self.__token is not None})"
@@ -298,7 +297,6 @@ class GitHubClient:
                 self._wait(backoff.delay(failures), "connection error", endpoint)
                 failures += 1
                 continue
-            self.requests_made += 1
             self._note_primary_limit(response)
 
             if response.status_code == 304 and cached is not None:

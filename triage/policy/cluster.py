@@ -48,7 +48,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import combinations
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -68,7 +68,7 @@ from triage.models import (
     ParsedDiff,
     Reason,
 )
-from triage.timeutil import as_utc
+from triage.timeutil import FAR_FUTURE, FAR_PAST, as_utc
 
 __all__ = ["RULE", "cluster", "fingerprint", "issue_keys"]
 
@@ -462,8 +462,6 @@ class _Batch:
 # ------------------------------------------------------------------------- canonical and roles
 
 _CRITERIA = ("has an accountable owner", "passes the gates", "includes tests", "smaller diff", "older", "first by id")
-_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
-_FAR_PAST = datetime.min.replace(tzinfo=UTC)
 
 
 def _opened(a: Assessment) -> datetime | None:
@@ -478,7 +476,7 @@ def _merit(a: Assessment, d: Decision) -> tuple[bool, bool, bool, int, datetime,
         d.kind not in (DecisionKind.REVIEW, DecisionKind.THROTTLED),
         not a.metrics.has_tests,
         a.metrics.changed_lines,
-        _opened(a) or _FAR_FUTURE,
+        _opened(a) or FAR_FUTURE,
         a.pr.id,
     )
 
@@ -532,7 +530,7 @@ def cluster(assessments: Sequence[Assessment], decisions: Sequence[Decision], cf
             by_author[batch.author(i)].append(i)
         newest: dict[int, int] = {}
         for own in by_author.values():
-            own.sort(key=lambda i: (_opened(assessments[i]) or _FAR_PAST, ids[i]))
+            own.sort(key=lambda i: (_opened(assessments[i]) or FAR_PAST, ids[i]))
             for i in own:
                 newest[i] = own[-1]
         heads = sorted({newest[i] for i in members}, key=lambda i: _merit(assessments[i], decisions[i]))

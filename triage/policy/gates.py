@@ -79,7 +79,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from triage.config import Config
 from triage.models import (
@@ -96,7 +96,7 @@ from triage.models import (
 from triage.policy.bots import ai_assistance
 from triage.policy.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from triage.policy.owners import OwnerLookup, find_owner
-from triage.timeutil import as_utc
+from triage.timeutil import FAR_FUTURE, as_utc
 
 __all__ = [
     "NOT_OVERRIDABLE",
@@ -389,7 +389,7 @@ _PER_PR_RULES: tuple[_RuleFn, ...] = (
 
 def _age_key(i: int, assessments: Sequence[Assessment]) -> tuple[bool, datetime, str]:
     pr = assessments[i].pr
-    created = as_utc(pr.created_at) if pr.created_at else datetime.max.replace(tzinfo=UTC)
+    created = as_utc(pr.created_at) if pr.created_at else FAR_FUTURE
     return (pr.created_at is None, created, pr.id)
 
 

@@ -69,10 +69,6 @@ _DESCRIPTIONS = {
 
 CONFIG_SUFFIXES = frozenset({".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".properties", ".cfg", ".conf"})
 
-# Lockfiles are full of integrity hashes: high entropy by construction, never credentials. The
-# one list of lockfile names is the classifier's.
-_LOCKFILE_NAMES = LOCKFILES
-
 # Keys whose values are digests or ids rather than credentials (entropy rule only).
 _NOT_SECRET_KEYS = re.compile(
     r"(?:hash|sha\d*|md5|digest|checksum|integrity|etag|commit|revision|rev|version|uuid|guid|"
@@ -257,7 +253,8 @@ def _is_config_path(path: str | None) -> bool:
     name = p.name.lower()
     if name in _CREDENTIAL_FILES:
         return True
-    if name in _LOCKFILE_NAMES or name.endswith(".lock"):
+    # Lockfiles are full of integrity hashes: high entropy by construction, never credentials.
+    if name in LOCKFILES or name.endswith(".lock"):
         return False
     if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
         return True

@@ -29,7 +29,7 @@ from triage.gitrepo import GitRepo
 from triage.models import PullRequest
 from triage.sources.mbox import login_from_email
 from triage.sources.trailers import linked_issues, merge_trailers, parse_trailers
-from triage.timeutil import parse_iso8601
+from triage.timeutil import parse_iso8601_or_none
 
 __all__ = ["Commit", "list_commits", "parse_range", "read_range"]
 
@@ -83,13 +83,6 @@ def parse_range(rev_range: str) -> tuple[str, str]:
     return base or "HEAD", head or "HEAD"
 
 
-def _time(value: str) -> datetime | None:
-    try:
-        return parse_iso8601(value) if value else None
-    except ValueError:
-        return None
-
-
 def list_commits(repo: GitRepo, base: str, head: str, *, merges: bool = False) -> list[Commit]:
     """The commits in base..head, oldest first (parents before children)."""
     args = ["log", "-z", "--reverse", "--topo-order", f"--format={_FORMAT}"]
@@ -109,8 +102,8 @@ def list_commits(repo: GitRepo, base: str, head: str, *, merges: bool = False) -
                 parents=tuple(parents.split()),
                 author_name=name,
                 author_email=email,
-                authored=_time(authored),
-                committed=_time(committed),
+                authored=parse_iso8601_or_none(authored),
+                committed=parse_iso8601_or_none(committed),
                 subject=subject,
                 message=message.strip("\n"),
             )
