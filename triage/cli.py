@@ -34,6 +34,7 @@ from triage.errors import GateFailed, TriageError, UsageError
 from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
 from triage.policy import fail_on_matches
+from triage.report.text import clean
 from triage.timeutil import parse_iso8601
 
 EXIT_OK, EXIT_USAGE = 0, 2  # gate failures exit 1 through GateFailed.exit_code
@@ -141,6 +142,14 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     )
 
 
+class _CleanFormatter(logging.Formatter):
+    """Warnings name PRs, paths and server messages: shown with controls made visible and
+    credentials masked, like every report (`report.text.clean`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
+
+
 @contextmanager
 def _progress(enabled: bool, label: str) -> Iterator[object]:
     """A rich progress bar on a terminal; nothing otherwise (CI logs, pipes, tests)."""
@@ -217,7 +226,7 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
         queue = run(_inputs(args, repo), cfg, ctx, progress=advance)  # type: ignore[arg-type]
     paths = write_reports(queue, Path(args.out))
     print_table(queue, console)
-    console.print(f"wrote {', '.join(str(p) for p in paths)}")
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False, highlight=False)
     failing = _failing_gates(queue, cfg)
     if failing:
         raise GateFailed(f"gates configured to fail CI fired for: {'; '.join(failing)}")
@@ -317,7 +326,9 @@ def main(
 ) -> int:
     """Entry point. Returns the exit code (the console script passes it to sys.exit)."""
     env = os.environ if environ is None else environ
-    out = console or Console()
+    # No rich markup on the real console: paths, ids and messages carry user text, and `[/x]`
+    # in an `--out` path must print as typed, not raise a MarkupError.
+    out = console or Console(markup=False, highlight=False)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -330,13 +341,13 @@ def main(
     # same one-line shape as errors.
     warn = logging.StreamHandler(sys.stderr)
     warn.setLevel(logging.WARNING)
-    warn.setFormatter(logging.Formatter("triage: warning: %(message)s"))
+    warn.setFormatter(_CleanFormatter("triage: warning: %(message)s"))
     package_log = logging.getLogger("triage")
     package_log.addHandler(warn)
     try:
         return handlers[args.command](args, env, out)
     except TriageError as exc:
-        print(f"triage: error: {exc.format_message()}", file=sys.stderr)
+        print(f"triage: error: {clean(exc.format_message())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)

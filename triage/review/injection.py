@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from triage.models import FileDiff, FileKind, Flag, FlagKind, ParsedDiff, PullRequest, Severity
 from triage.review.secrets import find_secrets
 
-__all__ = ["find_injections", "normalise", "scan"]
+__all__ = ["find_injections", "normalise", "scan", "verdict_claim"]
 
 _EXCERPT_CHARS = 120
 _MAX_FLAGS = 25
@@ -375,3 +375,24 @@ def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
                 if len(flags) >= _MAX_FLAGS:
                     return tuple(flags)
     return tuple(flags[:_MAX_FLAGS])
+
+
+# A verdict only a maintainer may give: approval, "safe/ready to merge", a risk rating. A model
+# summary that says so was most likely steered by the PR text it read (or is overreaching);
+# either way it must not be posted where it reads like the tool's decision.
+_VERDICT = re.compile(
+    r"\b(?:lgtm|approv(?:e|ed|es|al|ing)|ship\s+it|rubber[\s-]*stamp\w*"
+    r"|(?:safe|ready|good|ok|okay|fine|cleared|fit)\s+(?:to|for)\s+(?:merg\w*|ship\w*|land\w*|deploy\w*|release\w*)"
+    r"|(?:can|should|must|may)\s+(?:be\s+)?(?:safely\s+)?(?:merged|landed|shipped|approved)(?!\s+(?:only|once|after|when|if|until)\b)"
+    r"|(?:low|no|zero|minimal|negligible)[\s-]+risk|risk[\s-]*free"
+    r"|no\s+(?:security\s+)?(?:issues|concerns|problems|vulnerabilit\w*)\s+(?:found|detected|whatsoever|at\s+all)"
+    r"|(?:harmless|benign|trusted|verified\s+safe))\b",
+    re.IGNORECASE,
+)
+
+
+def verdict_claim(text: str) -> str | None:
+    """The first words in `text` (normalised like the rules: look-alikes folded, hidden
+    characters removed) that claim a verdict such as approval or a risk rating, else None."""
+    m = _VERDICT.search(normalise(text))
+    return m.group(0) if m else None

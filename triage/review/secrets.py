@@ -274,7 +274,7 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("aws-access-key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"), 4),
     (
         "github-token",
-        re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
         -1,
     ),
     (
@@ -288,24 +288,24 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "gitlab-token",
         re.compile(
-            r"(?<![A-Za-z0-9_-])(?:gl(?:pat|dt|rt|ptt|oas|cbt|ffct|soat|imt|agent|ft|ct)-[A-Za-z0-9_\-]{20,255}"
+            r"(?<![A-Za-z0-9])(?:gl(?:pat|dt|rt|ptt|oas|cbt|ffct|soat|imt|agent|ft|ct)-[A-Za-z0-9_\-]{20,255}"
             r"|GR1348941[A-Za-z0-9_\-]{20,255})"
         ),
         -2,
     ),
-    ("npm-token", re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 4),
+    ("npm-token", re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 4),
     ("pypi-token", re.compile(r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 5),
-    ("sendgrid-key", re.compile(r"(?<![A-Za-z0-9_-])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"), 3),
+    ("sendgrid-key", re.compile(r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"), 3),
     (
         "slack-webhook",
         re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
         len("https://hooks.slack.com/services/"),
     ),
     ("stripe-key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,247}"), 8),
-    ("google-api-key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4),
+    ("google-api-key", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4),
     (
         "openai-key",
-        re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"),
+        re.compile(r"(?<![A-Za-z0-9])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"),
         3,
     ),
     (
@@ -325,7 +325,9 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
 # A line of PEM body: base64 only, possibly wrapped in string-literal noise ("...\n" +).
 _PEM_BODY_LINE = re.compile(r"[ \t\"'+,]*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z\-]+: [^\n]*)[ \t\"'+,;]*(?:\\n)?[ \t\"'+,;]*")
 
-_URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{0,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]")
+_URL_PASSWORD = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{0,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]"
+)
 
 _AWS_SECRET = re.compile(
     r"(?i)aws_?secret(?:_?access)?_?key[\"']?\s*(?::=|=>|[:=])\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
