@@ -113,6 +113,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _RevisionFiles:
+    """Files at the root of one revision of a local repository: a `triage.config.BaseFiles`."""
+
+    def __init__(self, repo: GitRepo, rev: str) -> None:
+        self._repo = repo
+        self._rev = rev
+        self.label = f"base {rev[:12]}"
+
+    def __call__(self, name: str) -> bytes | None:
+        return self._repo.show(self._rev, name)
+
+
+def _range_base_files(repo_dir: str, rev_range: str) -> _RevisionFiles | None:
+    from triage.sources.git import parse_range
+
+    try:
+        repo = GitRepo(repo_dir)
+        base = repo.rev_parse(parse_range(rev_range)[0])
+    except TriageError:
+        return None  # reported by the run itself, with the input named
+    return _RevisionFiles(repo, base)
+
+
 def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     repo_dir = getattr(args, "repo", None) if args.command == "run" else None
     fail_on = None
@@ -130,6 +153,11 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
             if args.command == "ci"
             else base_config.for_repository(environ, args.repo, api_url=args.api_url)
         )
+    elif args.config is None and args.command == "run" and args.git:
+        # A range is a branch judged against its base (GitLab merge request pipelines run
+        # exactly this in the MR's checkout): the policy comes from the range's base revision,
+        # so the branch under review cannot loosen it by editing its own .triage.toml.
+        base_files = _range_base_files(args.repo or ".", args.git)
     return load(
         args.config,
         environ=environ,
