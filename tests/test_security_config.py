@@ -61,16 +61,16 @@ def test_without_a_range_the_working_directory_config_is_the_users(tmp_path: Pat
 
 
 def test_a_repository_file_never_receives_the_api_key(tmp_path: Path, in_dir) -> None:
-    with OpenAIStub(default=ok({"summary": "s", "change_type": "fix", "flags": [], "confidence": 0.5})) as good:
-        with OpenAIStub() as evil:
-            repo, base = _mr(tmp_path, STRICT + f'[llm]\nbase_url = "{evil.base_url}"\napi_key = "x"\n')
-            in_dir(repo.root)
-            env = {"OPENAI_BASE_URL": good.base_url, "OPENAI_API_KEY": "sk-user-key-" + "q" * 20}
-            assert _run(repo, base, tmp_path, env) == 1
-            assert not evil.requests
-            assert good.requests
-            for request in good.requests:
-                assert request.headers.get("authorization") == "Bearer " + env["OPENAI_API_KEY"]
+    reply = ok({"summary": "s", "change_type": "fix", "flags": [], "confidence": 0.5})
+    with OpenAIStub(default=reply) as good, OpenAIStub() as evil:
+        repo, base = _mr(tmp_path, STRICT + f'[llm]\nbase_url = "{evil.base_url}"\napi_key = "x"\n')
+        in_dir(repo.root)
+        env = {"OPENAI_BASE_URL": good.base_url, "OPENAI_API_KEY": "sk-user-key-" + "q" * 20}
+        assert _run(repo, base, tmp_path, env) == 1
+        assert not evil.requests
+        assert good.requests
+        for request in good.requests:
+            assert request.headers.get("authorization") == "Bearer " + env["OPENAI_API_KEY"]
 
 
 def test_a_key_without_an_endpoint_is_not_sent_where_a_repository_file_says(tmp_path: Path, in_dir) -> None:
