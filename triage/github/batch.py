@@ -193,7 +193,11 @@ def run_batch(
         verb = "doing" if apply else "would do"
         if console is not None:
             if not plan:
-                console.print(f"{repo}: nothing to do ({len(queue.items)} open PRs already up to date)")
+                console.print(
+                    f"{repo}: nothing to do ({len(queue.items)} open PRs already up to date)",
+                    markup=False,
+                    highlight=False,
+                )
             else:
                 held = ""
                 if held_closes or held_writes:
@@ -207,5 +211,9 @@ def run_batch(
         if apply:
             _apply_plan(client, repo, plan, console)
         elif console is not None and plan:
-            console.print(f"dry run: {len(plan)} actions planned; run again with --apply to perform them")
+            console.print(
+                f"dry run: {len(plan)} actions planned; run again with --apply to perform them",
+                markup=False,
+                highlight=False,
+            )
     return queue, plan

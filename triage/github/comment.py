@@ -39,6 +39,7 @@ from triage.github.client import GitHubClient
 from triage.github.convert import OWN_LABEL_PREFIXES, OWN_LABELS, STALE_MARKER, STICKY_MARKER, is_bot
 from triage.models import DecisionKind, QueueItem
 from triage.policy.gates import stale_clock
+from triage.report.text import clean
 from triage.timeutil import as_utc, parse_iso8601_or_none
 
 MAX_COMMENT_CHARS = 65536  # GitHub refuses longer bodies ("body is too long")
@@ -276,4 +277,4 @@ def apply_action(client: GitHubClient, repo: str, action: PlannedAction) -> None
 
 def describe(action: PlannedAction) -> str:
     """One line for a dry run: `#12 add-labels: add size/S, triage/review`."""
-    return f"#{action.number} {action.kind.value}: {action.summary}"
+    return clean(f"#{action.number} {action.kind.value}: {action.summary}")
