@@ -221,3 +221,35 @@ def test_the_line_wording() -> None:
     assert review_cost(Review(source=ReviewSource.HEURISTIC, summary="x")) == ""
     failed = Review(source=ReviewSource.UNAVAILABLE, summary="x", requests=4, fault="timeout")
     assert review_cost(failed) == ", 4 requests, tokens 0 in / 0 out"
+
+
+def test_the_sticky_comment_says_what_its_review_cost(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from triage.config import CacheConfig, Config, LLMConfig
+    from triage.pipeline import RunContext, run
+    from triage.report import render_item_markdown
+    from triage.sources import load_inputs
+
+    folder = _inputs(tmp_path, ("a",))
+    with OpenAIStub(default=ok(VALID_REVIEW, usage=(321, 54))) as stub:
+        cfg = Config(
+            llm_mode="on",
+            llm=LLMConfig(model="stub-model", base_url=stub.base_url, api_key="sk-stub", max_retries=0),
+            cache=CacheConfig(enabled=False),
+        )
+        queue = run(load_inputs([str(folder)]), cfg, RunContext(now=datetime(2026, 11, 29, tzinfo=UTC)))
+    comment = re.sub(r"\\(.)", r"\1", render_item_markdown(queue, "a"))
+    assert "(llm reviewer, stub-model, json_schema, 1 request, tokens 321 in / 54 out)" in comment
+
+
+def test_a_reply_cut_off_at_the_limit_still_counts_its_tokens() -> None:
+    # A small model that rambles to `max_tokens` twice has spent 2 x 800 output tokens: the
+    # LLM line must say so, not "0 out" (seen against a real llama-server).
+    from test_llm import config, item, reviewer
+
+    cut = ok('{"summary": "The change', finish_reason="length", usage=(500, 800))
+    with OpenAIStub(default=cut) as stub:
+        review = reviewer(config(stub.base_url, max_retries=1)).review(*item())
+    assert (review.source, review.fault, review.requests) == (ReviewSource.UNAVAILABLE, "truncated-output", 2)
+    assert (review.tokens_in, review.tokens_out) == (1000, 1600)
