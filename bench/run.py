@@ -10,7 +10,10 @@ Scenarios (each prints one line and adds a section to the results):
   concurrency 16, then again from the cache (`bench.llm_scale`), without and with 10 % of
   calls failing in mixed ways;
 - huge_llm_50mb: `triage run` on one 50 MB diff with the LLM on (`bench.huge_llm`), peak RSS
-  of that process alone.
+  of that process alone;
+- llm_server (opt-in: `TRIAGE_BENCH_LLM=1` or `--only llm_server`): the fixtures against a
+  real local llama.cpp `llama-server` (`bench.llm_server`): seconds and tokens per PR, share
+  of valid reviews, the mode chosen.
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -31,7 +34,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale
+from bench import github_scale, huge_llm, llm_scale, llm_server
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -181,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
         "github_faults_2500": lambda: github_scale.scenario(2500),
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
+        "llm_server": llm_server.scenario,
     }
+    # Scenarios that need what a plain clone lacks (a real model server): only when asked.
+    opt_in = {"llm_server": os.environ.get("TRIAGE_BENCH_LLM") == "1"}
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}",
@@ -189,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for name, fn in scenarios.items():
         if args.only and name not in args.only:
+            continue
+        if not args.only and not opt_in.get(name, True):
             continue
         section = fn()
         section["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)

@@ -101,6 +101,7 @@ def test_to_json_contract() -> None:
         "config",
         "summary",
         "risk_model",
+        "llm",
         "items",
     ]
     assert doc["schema_version"] == 2

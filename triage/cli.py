@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from triage import __version__
-from triage.config import Config, load
+from triage.config import BaseFiles, Config, load
 from triage.errors import GateFailed, TriageError, UsageError
 from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
@@ -134,7 +134,7 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if args.fail_on is not None:
         fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
     model = getattr(args, "model", None)
-    base_files = None
+    base_files: BaseFiles | None = None
     if args.config is None and args.command in ("ci", "github"):
         # CI: the policy comes from the base branch, never from a working-directory file the PR
         # under review may have changed (issue 12 item 4).
@@ -154,7 +154,7 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         args.config,
         environ=environ,
         base_files=base_files,
-        base_label=base_files.label if base_files is not None else "base branch",
+        base_label=getattr(base_files, "label", "base branch"),
         llm_mode=args.llm,
         repo_dir=repo_dir,
         ci__fail_on=fail_on,

@@ -456,6 +456,9 @@ class Review:
     # "plain"); None when no model answered. `requests` counts HTTP attempts for this PR.
     mode: str | None = None
     requests: int = 0
+    # Why the LLM review is unavailable, as the reviewer's fault kind ("timeout", "connection",
+    # "skipped", ...): the reports count fallbacks by it. None unless source is UNAVAILABLE.
+    fault: str | None = None
 
     def has_flag(self, kind: FlagKind) -> bool:
         return any(f.kind is kind for f in self.flags)

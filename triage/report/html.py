@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from triage.models import DecisionKind, Queue, QueueItem
 from triage.report.json_report import iso
+from triage.report.llm_line import llm_line
 from triage.report.summary import SHED_KINDS, ordered_items, queue_view
 from triage.report.text import clean, hours, minutes, one_line, reviewer_text, safe_url
 
@@ -192,6 +193,7 @@ def iter_html(queue: Queue) -> Iterator[str]:
         view=view,
         generated_at=iso(queue.generated_at),
         reviewer=reviewer_text(queue.review_source),
+        llm=llm_line(view.llm),
         rows=rows,
         review_rows=[r for r in rows if r["decision"] == DecisionKind.REVIEW.value],
         shed=[(k, rs) for k, rs in shed if rs],

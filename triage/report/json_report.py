@@ -29,7 +29,7 @@ from triage.models import (
     Review,
     Risk,
 )
-from triage.report.summary import QueueView, ordered_items, queue_view
+from triage.report.summary import LLMUsage, QueueView, ordered_items, queue_view
 from triage.report.text import clean_tree
 from triage.timeutil import iso_z
 
@@ -148,6 +148,9 @@ def _review(r: Review) -> dict[str, Any]:
         "cached": r.cached,
         "omitted": list(r.omitted),
         "error": r.error,
+        "mode": r.mode,
+        "requests": r.requests,
+        "fault": r.fault,
     }
 
 
@@ -272,6 +275,23 @@ def summary_to_json(view: QueueView) -> dict[str, Any]:
     }
 
 
+def llm_to_json(usage: LLMUsage) -> dict[str, Any]:
+    """The queue's LLM line as data (`triage.report.summary.LLMUsage`)."""
+    return {
+        "used": usage.used,
+        "models": list(usage.models),
+        "modes": dict(usage.modes),
+        "prs_asked": usage.asked,
+        "reviews_valid": usage.valid,
+        "cached": usage.cached,
+        "fallbacks": usage.fallbacks,
+        "failures": dict(usage.failures),
+        "requests": usage.requests,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+    }
+
+
 def to_json(queue: Queue) -> dict[str, Any]:
     """The whole queue.json document as a dict (items in report order)."""
     return {**_head(queue), "items": [item_to_json(item) for item in ordered_items(queue)]}
@@ -285,6 +305,7 @@ def _head(queue: Queue) -> dict[str, Any]:
 
 def _head_fields(queue: Queue) -> dict[str, Any]:
     cap = queue.capacity
+    view = queue_view(queue)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(queue.generated_at),
@@ -297,8 +318,9 @@ def _head_fields(queue: Queue) -> dict[str, Any]:
             "minutes_queued": cap.minutes_queued,
         },
         "config": _plain(queue.config),
-        "summary": summary_to_json(queue_view(queue)),
+        "summary": summary_to_json(view),
         "risk_model": {"description": queue.risk_model, "sha256": queue.risk_model_sha256},
+        "llm": llm_to_json(view.llm),
     }
 
 

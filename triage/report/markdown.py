@@ -10,6 +10,7 @@ through `triage.report.text` escapes: PR text is untrusted.
 from __future__ import annotations
 
 from triage.models import DecisionKind, Queue, QueueItem
+from triage.report.llm_line import llm_text, review_cost
 from triage.report.summary import DECISION_ORDER, SHED_KINDS, ClusterView, QueueView, ordered_items, queue_view
 from triage.report.text import hours, html_inline, md, md_link, minutes, one_line, plural, reviewer_text
 
@@ -106,6 +107,7 @@ def header_lines(queue: Queue, view: QueueView) -> list[str]:
         causes = ", ".join(f"{label} {n}" for label, n in view.degraded_parts)
         lines.append(f"- **Degraded:** {plural(view.degraded.total, 'PR')} got less than the full triage ({causes})")
     lines.append(f"- **Reviewer:** {reviewer_line(queue)}")
+    lines.append(f"- **LLM:** {md(llm_text(view.llm))}")
     lines.append(f"- **Risk model:** {md(queue.risk_model)}")
     return lines
 
@@ -179,9 +181,9 @@ def item_body(queue: Queue, item: QueueItem) -> list[str]:
         out += ["", "**Errors:**"]
         out += [f"- {md(e, 300)}" for e in item.errors]
     model = f", {md(r.model)}" if r.model else ""
-    cached = ", cached" if r.cached else ""
+    cost = md(review_cost(r))  # mode, requests, tokens; "cached" for a cached review
     summary = md(r.summary, 600) if r.summary else "—"
-    out += ["", f"**Summary** ({r.source.value} reviewer{model}{cached}): {summary}"]
+    out += ["", f"**Summary** ({r.source.value} reviewer{model}{cost}): {summary}"]
     if r.error:
         out.append(f"**Review error:** {md(r.error, 300)}")
     if r.flags:

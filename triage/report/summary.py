@@ -201,6 +201,83 @@ class ClusterView:
 
 
 @dataclass(frozen=True, slots=True)
+class LLMUsage:
+    """What the LLM stage did for the queue, summed from the reviews themselves (each records
+    its model, mode, requests, tokens, whether it came from the cache, and its fault), so every
+    report says the same and a report re-rendered from a queue says what that run did.
+
+    `asked` counts PRs whose review went to the LLM: answered now, from the cache, or fallen
+    back to the static review (`fallbacks`, by fault kind in `failures`; "skipped" means not
+    sent because the endpoint was already known to be unusable). Tokens and requests are this
+    run's spend: a cached review costs none.
+    """
+
+    asked: int = 0
+    answered: int = 0
+    cached: int = 0
+    fallbacks: int = 0
+    failures: tuple[tuple[str, int], ...] = ()  # (fault kind, PRs), most first
+    models: tuple[str, ...] = ()
+    modes: tuple[tuple[str, int], ...] = ()  # (structured-output mode, reviews), most first
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    @property
+    def used(self) -> bool:
+        return self.asked > 0
+
+    @property
+    def valid(self) -> int:
+        """Reviews the model gave (now or from the cache) that passed validation."""
+        return self.answered + self.cached
+
+
+def _most_first(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def llm_usage(items: tuple[QueueItem, ...]) -> LLMUsage:
+    """Sum the LLM side of every review (see `LLMUsage`)."""
+    asked = answered = cached = fallbacks = requests = tokens_in = tokens_out = 0
+    failures: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    models: dict[str, None] = {}
+    for item in items:
+        r = item.assessment.review
+        if r.source is ReviewSource.HEURISTIC:
+            continue
+        asked += 1
+        if r.model:
+            models.setdefault(r.model, None)
+        if r.source is ReviewSource.UNAVAILABLE:
+            fallbacks += 1
+            failures[r.fault or "unknown"] += 1
+        elif r.cached:
+            cached += 1
+        else:
+            answered += 1
+        if r.source is ReviewSource.LLM and r.mode:
+            modes[r.mode] += 1
+        if not r.cached:
+            requests += r.requests
+            tokens_in += r.tokens_in
+            tokens_out += r.tokens_out
+    return LLMUsage(
+        asked=asked,
+        answered=answered,
+        cached=cached,
+        fallbacks=fallbacks,
+        failures=_most_first(failures),
+        models=tuple(models),
+        modes=_most_first(modes),
+        requests=requests,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class QueueView:
     received: int
     queued: int
@@ -215,6 +292,7 @@ class QueueView:
     errors: int  # items that carry at least one error
     degraded: Degraded  # items that got less than the full triage, by cause
     clusters: tuple[ClusterView, ...] = ()  # by canonical PR id (triage.policy.cluster)
+    llm: LLMUsage = LLMUsage()  # what the LLM stage did (`llm_usage`)
 
     @property
     def duplicates_shed(self) -> int:
@@ -321,4 +399,5 @@ def queue_view(queue: Queue) -> QueueView:
         errors=sum(1 for i in queue.items if i.errors),
         degraded=summary.degraded,
         clusters=cluster_views(queue.items),
+        llm=llm_usage(queue.items),
     )

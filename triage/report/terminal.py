@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.models import Queue
+from triage.report.llm_line import llm_line
 from triage.report.summary import ordered_items, queue_view
 from triage.report.text import clean, hours, one_line, plural, reviewer_text
 
@@ -112,6 +113,7 @@ def print_table(queue: Queue, console: Console) -> None:
     if clusters is not None:
         console.print(Text(clean(clusters)))
     console.print(Text(f"risk model: {one_line(queue.risk_model)}"))
+    console.print(Text(llm_line(queue_view(queue).llm)))
     degraded = degraded_line(queue)
     if degraded is not None:
         console.print(Text(clean(degraded)))

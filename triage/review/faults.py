@@ -133,7 +133,8 @@ def classify(exc: BaseException) -> LLMFault:
             return LLMFault("unsupported-method", f"HTTP 400: {message}")
         return LLMFault("client-error", f"HTTP {code}: {message}")
     if isinstance(exc, openai.LengthFinishReasonError):
-        return LLMFault("truncated-output", "reply cut off at the output token limit")
+        # A cut-off reply still cost its tokens (all `max_tokens` of them): count them.
+        return LLMFault("truncated-output", "reply cut off at the output token limit", tokens=_usage(exc))
     if isinstance(exc, openai.ContentFilterFinishReasonError):
         return LLMFault("refused", "reply withheld by the endpoint's content filter")
     if isinstance(exc, IndexError):
@@ -143,6 +144,14 @@ def classify(exc: BaseException) -> LLMFault:
     if isinstance(exc, AttributeError | TypeError | KeyError | ValueError):
         return LLMFault("bad-response", f"response is not a chat completion ({type(exc).__name__})")
     return LLMFault("internal", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}")
+
+
+def _usage(exc: openai.LengthFinishReasonError) -> tuple[int, int]:
+    """(prompt, completion) tokens of the completion a finish-reason error carries."""
+    usage = getattr(getattr(exc, "completion", None), "usage", None)
+    if usage is None:
+        return (0, 0)
+    return int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)
 
 
 class AdaptiveLimit:

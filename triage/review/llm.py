@@ -356,8 +356,11 @@ class LLMReviewer:
             self._count("tokens_out", fault.tokens[1])
             if fault.kind not in DEAD:
                 self._reached()  # whatever else went wrong, something answered
-            if fault.kind == "unsupported-method" and self._next_mode(mode):
-                continue  # not a retry: a different request the endpoint may accept
+            if fault.kind == "unsupported-method":
+                if self._next_mode(mode):
+                    continue  # not a retry: a different request the endpoint may accept
+                # A forced mode (or the last one) refused: every further request would be too.
+                self._break(f"the endpoint refused {mode} structured output ({fault.message})")
             if fault.kind in FATAL:
                 self._break(fault.message)
             if not fault.retryable or attempt >= self.cfg.llm.max_retries:
@@ -427,15 +430,18 @@ class LLMReviewer:
     def _dead(self, fault: LLMFault) -> None:
         with self._lock:
             self._dead_in_a_row += 1
-            if self._dead_in_a_row >= self._breaker_after and self._broken is None:
-                self._broken = (
-                    f"endpoint unreachable for {self._dead_in_a_row} PRs in a row (last: {self._scrub(fault.message)})"
-                )
+            if self._dead_in_a_row < self._breaker_after:
+                return
+            reason = f"endpoint unreachable for {self._dead_in_a_row} PRs in a row (last: {self._scrub(fault.message)})"
+        self._break(reason)
 
     def _break(self, reason: str) -> None:
         with self._lock:
-            if self._broken is None:
-                self._broken = self._scrub(reason)
+            if self._broken is not None:
+                return
+            self._broken = self._scrub(reason)
+        # Said once, on stderr: the PRs skipped after this are logged at debug level only.
+        log.warning("LLM stage stopped, the rest of the batch keeps its static review: %s", self._broken)
 
     def _unavailable(self, pr: PullRequest, prior: Review, fault: LLMFault) -> Review:
         with self._lock:
@@ -458,6 +464,7 @@ class LLMReviewer:
             omitted=prior.omitted,
             error=error[:300],
             requests=fault.requests,
+            fault=fault.kind,
         )
 
     def _from_cache(self, entry: dict[str, Any], pr: PullRequest, diff: ParsedDiff, prior: Review) -> Review:
