@@ -217,6 +217,11 @@ class BaseChecker:
         if head is None:
             found, how = self._two_way(pr.diff)
             return replace(check, conflicts=found, checked_with=how)
+        if head == pr.head_sha and check.merge_base == self.base:
+            # The head contains the base: the merge is a fast-forward, which never conflicts
+            # (what merge-tree would answer, at a cost that grows with the distance; every
+            # commit of a `--git` range is such a PR).
+            return replace(check, checked_with="git merge-tree")
         rc, out, err = self._git("merge-tree", "--write-tree", "--name-only", "--no-messages", self.base, head)
         if rc == 0:
             return replace(check, checked_with="git merge-tree")
