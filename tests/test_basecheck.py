@@ -260,3 +260,27 @@ def test_the_check_travels_to_pool_workers_with_the_same_answers(repo: ScratchRe
     # (identical PRs are also one cluster; the base check's answer is what is compared here)
     missing = [item.pr.id for item in queue.items if "needs-rebase" not in _rules(item)]
     assert not missing and all(item.assessment.base_check.conflicts == ("app.txt",) for item in queue.items)
+
+
+# speed2 (#13): per-commit patch-ids are computed once per checker and shared between PRs.
+def test_commit_patch_ids_are_those_of_each_commit_and_shared_between_prs(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "topic")
+    text = LINES
+    heads = []
+    for number in (3, 13, 23):
+        text = _edit(text, number, f"changed {number}")
+        repo.write("app.txt", text)
+        heads.append(repo.commit(f"edit {number}"))
+    heads.append(repo.commit("no change", allow_empty=True))
+    repo.git("checkout", "-q", "main")
+    _unrelated(repo)
+    git = GitRepo(repo.root)
+    log = repo.git("log", "--no-merges", "-p", "--format=commit %H", f"{base}..{heads[-1]}")
+    expected = [line.split()[0] for line in git.plumb("patch-id", "--stable", input=log)[1].decode().splitlines()]
+    assert len(expected) == 3  # the empty commit has no patch-id
+    with BaseChecker(git, "main") as checker:
+        shorter = checker.check(_pr(repo, "short", base, heads[1]), parse_diff(repo.diff(base, heads[1])))
+        longer = checker.check(_pr(repo, "long", base, heads[-1]), parse_diff(repo.diff(base, heads[-1])))
+    assert list(longer.commit_patch_ids) == expected
+    assert list(shorter.commit_patch_ids) == expected[1:]

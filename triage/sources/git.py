@@ -125,10 +125,18 @@ def _author(commit: Commit) -> tuple[str, bool]:
 def _commit_pr(repo: GitRepo, commit: Commit) -> PullRequest:
     parent = commit.parents[0] if commit.parents else None
     author, is_bot = _author(commit)
+    # One commit git cannot diff (an object missing from a partial clone or mirror) becomes an
+    # item with a load error, not the end of the batch.
+    errors: tuple[str, ...] = ()
+    try:
+        diff = _diff(repo, parent, commit.sha)
+    except InputError as exc:
+        diff, errors = b"", (f"git:{commit.short}: {exc.format_message()}",)
     return PullRequest(
         id=commit.short,
         title=commit.subject,
-        diff=_diff(repo, parent, commit.sha),
+        diff=diff,
+        load_errors=errors,
         body=commit.body,
         author=author,
         author_email=commit.author_email or None,
