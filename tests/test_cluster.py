@@ -321,3 +321,29 @@ def test_the_fixtures_show_each_flood_case() -> None:
     view = queue_view(queue)
     assert [(c.canonical, c.kind) for c in view.clusters] == [("241", "competing"), ("243", "resubmission")]
     assert view.duplicates_shed == 2 and view.minutes_saved == 10
+
+
+def test_a_key_named_in_passing_is_a_reference_not_the_issue(repo) -> None:
+    """The issue a PR addresses is the first key of its title (else branch, else body); "docs
+    for PROJ-12" or a body that mentions PROJ-12 refers to it and must not make a duplicate."""
+    cfg = replace(CFG, cluster=ClusterConfig(issue_key_pattern=r"PROJ-\d+"))
+    fix = pr("fix", change(repo, FIX_A), title="PROJ-12: guard f7", author="alice")
+    docs = pr(
+        "docs",
+        change(repo, {"docs/guide.md": ("Line 3 of", "Line 3 (f7 takes None) of")}),
+        title="PROJ-20: document PROJ-12",
+        body="Follow-up of PROJ-12.",
+        author="bob",
+    )
+    keyless_title = pr(
+        "again",
+        change(repo, {"app/core.py": ("return x + 20", "return x + 21")}),
+        title="guard f20",
+        body="Part of PROJ-12.",
+        author="carol",
+    )
+    by = items(run([fix, docs, keyless_title], cfg, RunContext(now=NOW)))
+    assert by["docs"].decision.cluster is None  # PROJ-20 is its issue; PROJ-12 a reference
+    # Without a key in the title or branch, the body's first key is the PR's issue.
+    assert "same issue PROJ-12" in " ".join(by["again"].decision.cluster.evidence)
+    assert by["fix"].decision.cluster is not None
