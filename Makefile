@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: triage test bench lint clean
+.PHONY: triage triage-repo test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,13 @@ $(STAMP): pyproject.toml
 # The fixtures are a snapshot of 2026-11-29: pinning the clock keeps their stale/age rules stable.
 triage: $(STAMP)
 	$(BIN)/triage run fixtures/prs --base fixtures/base --out out/ --llm off --now 2026-11-29T12:00:00Z
+
+# The base check (already landed, needs a rebase) needs a clone: `make_fixtures.py --repo` writes the
+# fixtures' own commits into out/tidewater-repo, PR heads under refs/pull/N/head, and moves main on.
+triage-repo: $(STAMP)
+	rm -rf out/tidewater-repo
+	$(BIN)/python fixtures/make_fixtures.py --repo out/tidewater-repo
+	$(BIN)/triage run fixtures/prs --repo out/tidewater-repo --base main --out out/repo --llm off --now 2026-11-29T12:00:00Z
 
 # `make test` skips tests marked slow so it stays under a minute; `make test ALL=1` (what .ci/run runs) runs them all.
 ALL ?=
