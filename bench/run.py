@@ -10,7 +10,10 @@ Scenarios (each prints one line and adds a section to the results):
   concurrency 16, then again from the cache (`bench.llm_scale`), without and with 10 % of
   calls failing in mixed ways;
 - huge_llm_50mb: `triage run` on one 50 MB diff with the LLM on (`bench.huge_llm`), peak RSS
-  of that process alone.
+  of that process alone;
+- risk_default: the default risk score against lines added on ApacheJIT's zeppelin and
+  zookeeper commits (`bench.risk_dev`), when `TRIAGE_BENCH_APACHEJIT` and `TRIAGE_BENCH_REPOS`
+  name the data; skipped with a note otherwise.
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -31,7 +34,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale
+from bench import github_scale, huge_llm, llm_scale, risk_dev
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
         "github_faults_2500": lambda: github_scale.scenario(2500),
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
+        "risk_default": risk_dev.scenario,
     }
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
