@@ -51,7 +51,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,7 @@ from triage.models import Assessment, PullRequest
 from triage.pipeline import RunContext, assess_all, run
 from triage.policy.cluster import cluster, fingerprint
 from triage.policy.gates import PolicyContext, decide
+from triage.timeutil import from_timestamp
 
 MIRROR_ENV = "TRIAGE_BENCH_PR_MIRROR"
 KEY_ENV = "TRIAGE_BENCH_PR_KEY"
@@ -268,7 +268,7 @@ def labelled_set(mirror: Path, key_pattern: str) -> tuple[list[Labelled], dict[s
             stats["empty_or_huge_diff"] += 1
             continue
         name, email, when, _ = info[head]
-        created = datetime.fromtimestamp(dated[0][0], UTC)
+        created = from_timestamp(dated[0][0])
         pr = PullRequest(
             id=str(number),
             number=number,
@@ -278,7 +278,7 @@ def labelled_set(mirror: Path, key_pattern: str) -> tuple[list[Labelled], dict[s
             author=(email.split("@")[0] or name).lower(),
             author_association="MEMBER",
             created_at=created,
-            updated_at=datetime.fromtimestamp(when, UTC),
+            updated_at=from_timestamp(when),
             base_ref=base,
             base_sha=base_sha,
             head_sha=head,
