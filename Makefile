@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: triage test bench lint clean
+.PHONY: triage triage-repo test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 triage: $(STAMP)
 	$(BIN)/triage run fixtures/prs --base fixtures/base --out out/ --llm off --now 2026-11-29T12:00:00Z
 
+# The base check (already landed, needs a rebase) needs a clone: `make_fixtures.py --repo` writes the
+# fixtures' own commits into out/tidewater-repo, PR heads under refs/pull/N/head, and moves main on.
+triage-repo: $(STAMP)
+	rm -rf out/tidewater-repo
+	$(BIN)/python fixtures/make_fixtures.py --repo out/tidewater-repo
+	$(BIN)/triage run fixtures/prs --repo out/tidewater-repo --base main --out out/repo --llm off --now 2026-11-29T12:00:00Z
+
 # `make test` skips tests marked slow so it stays under a minute; `make test ALL=1` (what .ci/run runs) runs them all.
 ALL ?=
 PYTEST_MARK := $(if $(ALL),,-m 'not slow')
@@ -26,6 +33,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

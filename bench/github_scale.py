@@ -34,6 +34,7 @@ from typing import Any
 from bench.llm_scale import ROOT, run_child, start_stub, stop_stub
 from bench.memory import peak_rss_mb
 from triage.models import PullRequest
+from triage.timeutil import iso_z
 
 REPO = "bench/widgets"
 TOKEN = "ghs_bench_token"  # the stub's, never a real one
@@ -128,7 +129,7 @@ def to_github(pr: PullRequest, repo: str = REPO) -> tuple[dict[str, Any], list[d
     trailer_block = "\n".join(f"{t.key}: {t.value}" for t in pr.trailers)
     if trailer_block and not bot:
         body = (body + "\n\n" if body else "") + trailer_block
-    created = pr.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = iso_z(pr.created_at)
     data = make_pr(
         pr.number,
         repo=repo,
@@ -140,7 +141,7 @@ def to_github(pr: PullRequest, repo: str = REPO) -> tuple[dict[str, Any], list[d
         created_at=created,
     )
     if pr.updated_at is not None:
-        data["updated_at"] = pr.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        data["updated_at"] = iso_z(pr.updated_at)
     commits: list[dict[str, Any]] = []
     if bot:
         message = pr.title + (f"\n\n{trailer_block}" if trailer_block else "")
@@ -228,7 +229,7 @@ def batch_child(
     from bench.corpus import NOW
     from triage.config import CacheConfig, Config, LLMConfig
     from triage.github.batch import run_batch
-    from triage.rank import queue_summary
+    from triage.report.summary import queue_summary
 
     cfg = Config(
         llm_mode="on",

@@ -3,14 +3,21 @@
 `getrusage(RUSAGE_CHILDREN)` misses the static stage's workers: they are children of the
 multiprocessing fork server, not of the command, so their CPU never reaches the parent's
 accounts. This samples /proc every `interval` seconds instead: each process of the tree
-(found by parent pid) contributes its last seen utime+stime, and the peak is the largest sum
-of resident sets seen at one instant (what the machine had to hold) as well as the largest
-single process. Linux only; elsewhere the CPU and memory figures are None.
+(found by parent pid) contributes its last seen utime+stime *and* the CPU of the children it
+has reaped (cutime+cstime: the many short `git` processes, which live less than one interval
+and are never seen themselves). A process that was seen and then reaped by a parent of the
+tree is in that parent's children time already: the overlap is taken off once. The command
+itself is measured exactly by `getrusage` after it exits. The peak is the largest sum of
+resident sets seen at one instant (what the machine had to hold) as well as the largest
+single process. The 1-minute load average before and after says how busy the machine was
+(wall time on a shared machine means little without it). Linux only; elsewhere the CPU and
+memory figures are None.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -22,27 +29,36 @@ __all__ = ["measure_command"]
 _PROC = Path("/proc")
 
 
-def _stat(pid: int) -> tuple[int, int, int] | None:
-    """(parent pid, utime+stime in clock ticks, rss in pages) of one process."""
+def _stat(pid: int) -> tuple[int, int, int, int] | None:
+    """(parent pid, utime+stime, cutime+cstime in clock ticks, rss in pages) of one process."""
     try:
         text = (_PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces
-    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21])
+    own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+    return int(fields[1]), own, reaped, int(fields[21])
 
 
-def _tree(root: int) -> dict[int, tuple[int, int]]:
-    """{pid: (cpu ticks, rss pages)} of `root` and all its descendants right now."""
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _tree(root: int) -> dict[int, tuple[int, int, int, int]]:
+    """{pid: (parent, own cpu ticks, reaped children's ticks, rss pages)} of `root` and all its
+    descendants right now."""
     parents: dict[int, int] = {}
-    stats: dict[int, tuple[int, int]] = {}
+    stats: dict[int, tuple[int, int, int, int]] = {}
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
         found = _stat(int(entry.name))
         if found is not None:
             parents[int(entry.name)] = found[0]
-            stats[int(entry.name)] = found[1:]
+            stats[int(entry.name)] = found
     members = {root}
     grew = True
     while grew:
@@ -62,21 +78,39 @@ def measure_command(
     linux = _PROC.is_dir() and (_PROC / "self" / "stat").is_file()
     ticks = os.sysconf("SC_CLK_TCK") if linux else 100
     page = os.sysconf("SC_PAGE_SIZE") if linux else 4096
-    cpu: dict[int, int] = {}
+    own: dict[int, int] = {}
+    reaped: dict[int, int] = {}
+    parent_of: dict[int, int] = {}
     peak_total = peak_one = 0
+    load_before = _load()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=subprocess.DEVNULL)
     while proc.poll() is None:
         if linux:
             now = _tree(proc.pid)
-            for pid, (used, _) in now.items():
-                cpu[pid] = max(cpu.get(pid, 0), used)
-            rss = [pages * page for _, pages in now.values()]
+            for pid, (parent, used, kids, _) in now.items():
+                own[pid] = max(own.get(pid, 0), used)
+                reaped[pid] = max(reaped.get(pid, 0), kids)
+                parent_of[pid] = parent
+            rss = [pages * page for *_, pages in now.values()]
             peak_total = max(peak_total, sum(rss))
             peak_one = max(peak_one, max(rss, default=0))
         time.sleep(interval)
     wall = time.perf_counter() - start
-    cpu_seconds = sum(cpu.values()) / ticks if linux else None
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds: float | None = None
+    if linux:
+        # Seen processes reaped by a seen parent are in that parent's children time already.
+        dead_children: dict[int, int] = {}
+        for pid, parent in parent_of.items():
+            if pid != proc.pid and parent in parent_of:
+                dead_children[parent] = dead_children.get(parent, 0) + own[pid] + reaped[pid]
+        overlap = sum(min(reaped[parent], total) for parent, total in dead_children.items())
+        sampled = sum(own.values()) + sum(reaped.values()) - overlap
+        root = own.get(proc.pid, 0) + reaped.get(proc.pid, 0)
+        exact_root = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        cpu_seconds = max(0.0, (sampled - root) / ticks) + max(exact_root, root / ticks)
     return {
         "exit_code": proc.returncode,
         "seconds": round(wall, 2),
@@ -84,4 +118,5 @@ def measure_command(
         "cores_used": round(cpu_seconds / wall, 2) if cpu_seconds is not None and wall else None,
         "peak_rss_mb_total": round(peak_total / 2**20, 1) if linux else None,
         "peak_rss_mb_largest_process": round(peak_one / 2**20, 1) if linux else None,
+        "load_average_before_after": [load_before, _load()],
     }

@@ -28,6 +28,8 @@ import argparse
 import csv
 import io
 import json
+import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -130,9 +132,26 @@ def evaluate_set(
     return report
 
 
-def run(apachejit: Path, repos: Path, *, links: bool, dump: Path | None, workers: int = 2) -> dict[str, Any]:
-    small = _read(apachejit, SMALL)
-    if small is None:
+def sample(labels: list[tuple[str, bool]], size: int | None, seed: int = 0) -> list[tuple[str, bool]]:
+    """A seeded random subset of `size` labels in their original (time) order; all when None."""
+    if size is None or size >= len(labels):
+        return labels
+    keep = set(random.Random(seed).sample(range(len(labels)), size))
+    return [label for i, label in enumerate(labels) if i in keep]
+
+
+def run(
+    apachejit: Path,
+    repos: Path,
+    *,
+    links: bool,
+    dump: Path | None,
+    workers: int = 2,
+    links_sample: int | None = None,
+    small: bool = True,
+) -> dict[str, Any]:
+    small_text = _read(apachejit, SMALL)
+    if small_text is None:
         raise SystemExit(f"{apachejit}: no {SMALL} (is it a clone of hosseinkshvrz/apachejit?)")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="risk-dev-") as tmp:
@@ -141,14 +160,15 @@ def run(apachejit: Path, repos: Path, *, links: bool, dump: Path | None, workers
             if repo is None:
                 results[project] = {"skipped": f"no repository for {project} under --repos"}
                 continue
-            results[f"{project}_small"] = evaluate_set(
-                f"{project}_small", repo, small_labels(small, project), dump, workers
-            )
+            if small:
+                results[f"{project}_small"] = evaluate_set(
+                    f"{project}_small", repo, small_labels(small_text, project), dump, workers
+                )
             if links:
                 text = _read(apachejit, f"data/commit_links_{project.upper()}.csv")
                 if text is not None:
                     results[f"{project}_links"] = evaluate_set(
-                        f"{project}_links", repo, links_labels(text, repo), dump, workers
+                        f"{project}_links", repo, sample(links_labels(text, repo), links_sample), dump, workers
                     )
     return results
 
@@ -169,16 +189,41 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def scenario() -> dict[str, Any]:
+    """`make bench`'s `risk_default` scenario: the small sets, when the environment names the
+    data (`TRIAGE_BENCH_APACHEJIT`, `TRIAGE_BENCH_REPOS`); otherwise a note saying what to set."""
+    apachejit, repos = os.environ.get("TRIAGE_BENCH_APACHEJIT"), os.environ.get("TRIAGE_BENCH_REPOS")
+    if not apachejit or not repos:
+        return {
+            "skipped": "set TRIAGE_BENCH_APACHEJIT (a clone or mirror of hosseinkshvrz/apachejit) and "
+            "TRIAGE_BENCH_REPOS (a directory with apache/zeppelin and apache/zookeeper clones or mirrors)"
+        }
+    results = run(Path(apachejit), Path(repos), links=False, dump=None)
+    for line in summary_lines(results):
+        print(line, flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.risk_dev", description=__doc__.split("\n\n")[0])
     parser.add_argument("--apachejit", required=True, type=Path, help="clone or bare mirror of ApacheJIT")
     parser.add_argument("--repos", required=True, type=Path, help="directory with the projects' clones or mirrors")
     parser.add_argument("--links", action="store_true", help="also the larger commit_links sets (slow)")
+    parser.add_argument("--links-sample", type=int, help="score a seeded random sample of this many links commits")
+    parser.add_argument("--no-small", action="store_true", help="skip the apachejit_test_small sets")
     parser.add_argument("--dump", type=Path, help="append every scored commit's factors here (JSON lines)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    results = run(args.apachejit, args.repos, links=args.links, dump=args.dump, workers=args.workers)
+    results = run(
+        args.apachejit,
+        args.repos,
+        links=args.links,
+        dump=args.dump,
+        workers=args.workers,
+        links_sample=args.links_sample,
+        small=not args.no_small,
+    )
     print("\n".join(summary_lines(results)))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -14,6 +14,9 @@ Scenarios (each prints one line and adds a section to the results):
 - llm_server (opt-in: `TRIAGE_BENCH_LLM=1` or `--only llm_server`): the fixtures against a
   real local llama.cpp `llama-server` (`bench.llm_server`): seconds and tokens per PR, share
   of valid reviews, the mode chosen.
+- risk_default: the default risk score against lines added on ApacheJIT's zeppelin and
+  zookeeper commits (`bench.risk_dev`), when `TRIAGE_BENCH_APACHEJIT` and `TRIAGE_BENCH_REPOS`
+  name the data; skipped with a note otherwise.
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -34,7 +37,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale, llm_server
+from bench import github_scale, huge_llm, llm_scale, llm_server, risk_dev
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -185,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         "github_faults_2500": lambda: github_scale.scenario(2500),
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
         "llm_server": llm_server.scenario,
+        "risk_default": risk_dev.scenario,
     }
     # Scenarios that need what a plain clone lacks (a real model server): only when asked.
     opt_in = {"llm_server": os.environ.get("TRIAGE_BENCH_LLM") == "1"}

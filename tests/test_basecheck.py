@@ -260,3 +260,68 @@ def test_the_check_travels_to_pool_workers_with_the_same_answers(repo: ScratchRe
     # (identical PRs are also one cluster; the base check's answer is what is compared here)
     missing = [item.pr.id for item in queue.items if "needs-rebase" not in _rules(item)]
     assert not missing and all(item.assessment.base_check.conflicts == ("app.txt",) for item in queue.items)
+
+
+# speed2 (#13): per-commit patch-ids are computed once per checker and shared between PRs.
+def test_commit_patch_ids_are_those_of_each_commit_and_shared_between_prs(repo: ScratchRepo) -> None:
+    base = repo.head()
+    _branch(repo, "topic")
+    text = LINES
+    heads = []
+    for number in (3, 13, 23):
+        text = _edit(text, number, f"changed {number}")
+        repo.write("app.txt", text)
+        heads.append(repo.commit(f"edit {number}"))
+    heads.append(repo.commit("no change", allow_empty=True))
+    repo.git("checkout", "-q", "main")
+    _unrelated(repo)
+    git = GitRepo(repo.root)
+    log = repo.git("log", "--no-merges", "-p", "--format=commit %H", f"{base}..{heads[-1]}")
+    expected = [line.split()[0] for line in git.plumb("patch-id", "--stable", input=log)[1].decode().splitlines()]
+    assert len(expected) == 3  # the empty commit has no patch-id
+    with BaseChecker(git, "main") as checker:
+        shorter = checker.check(_pr(repo, "short", base, heads[1]), parse_diff(repo.diff(base, heads[1])))
+        longer = checker.check(_pr(repo, "long", base, heads[-1]), parse_diff(repo.diff(base, heads[-1])))
+    assert list(longer.commit_patch_ids) == expected
+    assert list(shorter.commit_patch_ids) == expected[1:]
+
+
+# ------------------------------------------------------- the fixtures' clone (branch flood2)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.mark.skipif(not (FIXTURES / "prs").is_dir(), reason="fixtures/prs not present")
+def test_the_fixture_clone_shows_already_landed_and_needs_rebase(tmp_path: Path) -> None:
+    """`make triage-repo`: the fixtures against a clone whose main moved on. 227 was
+    cherry-picked and edited next to since (only the patch id can tell), 226 was merged, and
+    main changed the line 245 edits; the other PRs are decided as without the clone."""
+    import subprocess
+    import sys
+
+    from triage.sources import load_inputs
+
+    clone = tmp_path / "tidewater"
+    proc = subprocess.run(
+        [sys.executable, str(FIXTURES / "make_fixtures.py"), "--repo", str(clone)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    git = GitRepo(clone)
+    ctx = RunContext(now=NOW, base=GitTree(git, git.rev_parse("main")), repo=git)
+    queue = run(load_inputs([str(FIXTURES / "prs")]), Config(llm_mode="off"), ctx)
+    by = {i.pr.id: i for i in queue.items}
+    picked = git.git("log", "-1", "--format=%h %s", "main~3").decode().strip()
+    assert picked.endswith("ratelimit: do not allow a request when one token short")
+    assert by["227"].decision.kind is DecisionKind.CLOSE and _rules(by["227"]) == ["already-landed"]
+    assert f"the same patch id as {picked} on the base" in by["227"].decision.reasons[0].message
+    assert by["227"].assessment.base_check.landed_how == "patch-id"
+    assert by["226"].decision.kind is DecisionKind.CLOSE and by["226"].assessment.base_check.landed_how == "merged"
+    assert _rules(by["245"]) == ["needs-rebase"]
+    assert "in web/tsconfig.json (git merge-tree)" in by["245"].decision.reasons[0].message
+    landed = {i.pr.id for i in queue.items if "already-landed" in _rules(i)}
+    conflicting = {i.pr.id for i in queue.items if "needs-rebase" in _rules(i)}
+    assert (landed, conflicting) == ({"226", "227"}, {"245"})
+    assert by["240"].decision.kind is DecisionKind.DUPLICATE  # the clusters are the same

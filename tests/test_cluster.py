@@ -237,3 +237,113 @@ def test_reports_show_clusters_and_queue_json_validates(repo) -> None:
     html = render_html(queue)
     assert '<h2 id="clusters">' in html and '<a href="#pr-b">b</a>' in html
     assert cluster_line(queue).startswith("clusters: 1 · duplicates shed 1 · ")
+
+
+# ---------------------------------------------------------------- flood (issue #11, branch flood2)
+
+
+def test_an_author_flooding_trivial_prs_gets_a_fair_share_and_one_note_per_pr(repo) -> None:
+    """Eight "fix typo" PRs of one contributor, each a different word of the guide: none is a
+    duplicate of another (different changes), three of the twelve review slots go to them (a
+    quarter), the rest wait with `author-share`, and each names the others in a combine note."""
+    typos = [
+        pr(
+            f"typo-{n}",
+            change(repo, {"docs/guide.md": (f"Line {n} of the guide", f"Line {n} of teh guide")}),
+            title="docs: fix typo in guide.md",
+            author="typo-hunter",
+            author_association="CONTRIBUTOR",
+            linked_issues=(f"#{100 + n}",),
+            days=1 + n / 10,
+        )
+        for n in range(1, 24, 3)
+    ]
+    others = [
+        pr(
+            f"work-{k}",
+            change(repo, {"app/core.py": (f"    return x + {k}\n", f"    return x + {k} * 2\n")}),
+            title=f"core: double the offset of f{k}",
+            author=f"dev-{k}",
+            days=2,
+        )
+        for k in range(10, 37, 3)
+    ]
+    queue = run([*typos, *others], CFG, RunContext(now=NOW))
+    by = items(queue)
+    assert all(i.decision.cluster is None and i.decision.kind is not DecisionKind.DUPLICATE for i in queue.items)
+    queued = [i.pr.id for i in queue.items if i.rank is not None]
+    assert len(queued) == 12 and sum(q.startswith("typo-") for q in queued) == 3
+    held = [by[t.id] for t in typos if by[t.id].rank is None]
+    assert len(held) == 5
+    for item in held:
+        assert item.decision.kind is DecisionKind.THROTTLED
+        assert item.decision.reasons[-1].rule == "author-share"
+        assert "typo-hunter already has 3 PRs" in item.decision.reasons[-1].message
+    for t in typos:
+        notes = [n.message for n in by[t.id].decision.notes if n.rule == "combine-trivial"]
+        assert len(notes) == 1 and notes[0].startswith("one of 8 trivial docs PRs by typo-hunter (also ")
+        assert notes[0].endswith("consider combining them into one PR, one review instead of 8")
+        named = notes[0].split("(also ", 1)[1].split(")", 1)[0].split(", ")
+        assert sorted(named) == sorted(u.id for u in typos if u.id != t.id)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.mark.skipif(not (FIXTURES / "prs").is_dir(), reason="fixtures/prs not present")
+def test_the_fixtures_show_each_flood_case() -> None:
+    """What `make triage` shows (fixtures/README.md, 204-212 and 240-245)."""
+    from triage.gitrepo import DirTree
+    from triage.sources import load_inputs
+
+    ctx = RunContext(now=NOW, base=DirTree(FIXTURES / "base"))
+    queue = run(load_inputs([str(FIXTURES / "prs")]), CFG, ctx)
+    by = items(queue)
+    # Competing PRs of two authors for issue #610: the one with a test is canonical.
+    assert by["240"].decision.kind is DecisionKind.DUPLICATE
+    assert by["240"].decision.cluster.role is ClusterRole.COMPETING and by["240"].decision.cluster.canonical == "241"
+    assert "same issue #610" in by["240"].decision.reasons[0].message
+    assert by["241"].decision.cluster.role is ClusterRole.CANONICAL
+    # One author's re-submission from the same branch: the newer PR replaces the older one.
+    assert by["242"].decision.kind is DecisionKind.DUPLICATE
+    assert by["242"].decision.cluster.role is ClusterRole.RESUBMISSION and by["242"].decision.cluster.canonical == "243"
+    # The backport to release-0.9 links the same issue but is its own review.
+    assert by["244"].decision.cluster is None and by["244"].decision.kind is not DecisionKind.DUPLICATE
+    # GitHub says 245 conflicts with its base: held with needs-rebase and its label.
+    assert [r.rule for r in by["245"].decision.reasons] == ["needs-rebase"]
+    assert "GitHub mergeable_state: dirty" in by["245"].decision.reasons[0].message
+    assert "needs-rebase" in by["245"].decision.labels and by["245"].position is None
+    # One author's nine typo PRs: three slots, the rest wait (author-share, then author-cap).
+    typo = [by[str(n)] for n in range(204, 213)]
+    assert sum(i.rank is not None for i in typo) == 3
+    assert {i.decision.reasons[-1].rule for i in typo if i.rank is None} == {"author-share", "author-cap"}
+    assert all(any(n.rule == "combine-trivial" for n in i.decision.notes) for i in typo)
+    view = queue_view(queue)
+    assert [(c.canonical, c.kind) for c in view.clusters] == [("241", "competing"), ("243", "resubmission")]
+    assert view.duplicates_shed == 2 and view.minutes_saved == 10
+
+
+def test_a_key_named_in_passing_is_a_reference_not_the_issue(repo) -> None:
+    """The issue a PR addresses is the first key of its title (else branch, else body); "docs
+    for PROJ-12" or a body that mentions PROJ-12 refers to it and must not make a duplicate."""
+    cfg = replace(CFG, cluster=ClusterConfig(issue_key_pattern=r"PROJ-\d+"))
+    fix = pr("fix", change(repo, FIX_A), title="PROJ-12: guard f7", author="alice")
+    docs = pr(
+        "docs",
+        change(repo, {"docs/guide.md": ("Line 3 of", "Line 3 (f7 takes None) of")}),
+        title="PROJ-20: document PROJ-12",
+        body="Follow-up of PROJ-12.",
+        author="bob",
+    )
+    keyless_title = pr(
+        "again",
+        change(repo, {"app/core.py": ("return x + 20", "return x + 21")}),
+        title="guard f20",
+        body="Part of PROJ-12.",
+        author="carol",
+    )
+    by = items(run([fix, docs, keyless_title], cfg, RunContext(now=NOW)))
+    assert by["docs"].decision.cluster is None  # PROJ-20 is its issue; PROJ-12 a reference
+    # Without a key in the title or branch, the body's first key is the PR's issue.
+    assert "same issue PROJ-12" in " ".join(by["again"].decision.cluster.evidence)
+    assert by["fix"].decision.cluster is not None

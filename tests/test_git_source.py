@@ -150,3 +150,22 @@ def test_parse_range() -> None:
     assert parse_range("v1.0..main") == ("v1.0", "main")
     assert parse_range("v1.0..") == ("v1.0", "HEAD")
     assert parse_range("..topic") == ("HEAD", "topic")
+
+
+# speed2 (#13): a commit git cannot diff is one item with a load error, not the end of the run.
+def test_a_commit_with_a_missing_object_becomes_a_load_error_and_the_range_goes_on(tmp_path: Path) -> None:
+    repo = ScratchRepo.create(tmp_path)
+    repo.write("a.txt", "one\n")
+    base = repo.commit("base")
+    repo.write("a.txt", "one\ntwo\n")
+    broken = repo.commit("the blob of this commit goes missing")
+    repo.write("b.txt", "fine\n")
+    fine = repo.commit("a later commit is fine")
+    blob = repo.git("rev-parse", f"{broken}:a.txt").decode().strip()
+    (repo.root / ".git" / "objects" / blob[:2] / blob[2:]).unlink()  # loose objects: one file each
+    repo.write("a.txt", "edited\n")  # else git reads the blob back from the (matching) work tree
+    prs = list(read_range(GitRepo(repo.root), f"{base}..{fine}"))
+    assert [pr.head_sha for pr in prs] == [broken, fine]
+    assert prs[0].diff == b"" and len(prs[0].load_errors) == 1
+    assert prs[0].load_errors[0].startswith(f"git:{_short(repo, broken)}: ") and blob in prs[0].load_errors[0]
+    assert not prs[1].load_errors and b"+fine" in prs[1].diff

@@ -17,11 +17,11 @@ from triage.github.convert import (
     is_bot,
     last_human_activity,
     linked_issues,
-    parse_time,
     pull_request_from_json,
     trailers_from_text,
 )
 from triage.models import Trailer
+from triage.timeutil import parse_iso8601_or_none
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 EVENTS = SHARED / "data" / "github" / "events"
@@ -94,8 +94,8 @@ def test_stub_pr_shape_matches_the_real_payload():
 
 
 def test_parse_time_and_is_bot():
-    assert parse_time("2019-05-15T15:20:33Z") == datetime(2019, 5, 15, 15, 20, 33, tzinfo=UTC)
-    assert parse_time(None) is None and parse_time("yesterday") is None
+    assert parse_iso8601_or_none("2019-05-15T15:20:33Z") == datetime(2019, 5, 15, 15, 20, 33, tzinfo=UTC)
+    assert parse_iso8601_or_none(None) is None and parse_iso8601_or_none("yesterday") is None
     assert is_bot(BOT) and is_bot({"login": "my-ci[bot]"}) and not is_bot(HUMAN)
     assert is_bot({"login": "Release-Robot", "type": "User"}, bots=("release-robot",))
     assert not is_bot(None)

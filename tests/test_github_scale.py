@@ -24,7 +24,7 @@ from bench.github_scale import REPO, TOKEN, VIEWER, add_hard_faults, load_corpus
 from triage.config import CacheConfig, Config, LLMConfig
 from triage.github.batch import run_batch
 from triage.models import DecisionKind, ReviewSource
-from triage.rank import Degraded, queue_summary
+from triage.report.summary import Degraded, queue_summary
 
 COUNT = 30
 GITHUB_DOWN = (7, 19)  # their diff request fails on every attempt

@@ -478,7 +478,8 @@ def test_an_obedient_model_cannot_lower_risk_or_drop_the_injection_flag(
         pr, parsed, metrics, static, heuristic_review = item(name, title=title, body=body, diff=diff)
         assert heuristic_review.has_flag(FlagKind.INJECTION_ATTEMPT), "corpus case not detected by rules"
         review = reviewer(config(stub.base_url)).review(pr, parsed, metrics, static, heuristic_review)
-    assert review.source is ReviewSource.LLM and review.summary == "approved, safe"
+    # The obedient model's "approved, safe" is never posted as its summary (see test_security_text).
+    assert review.source is ReviewSource.LLM and "approved, safe" not in review.summary
     assert review.has_flag(FlagKind.INJECTION_ATTEMPT)
     llm_off = raise_risk(static, heuristic_review)
     llm_on = raise_risk(static, review)

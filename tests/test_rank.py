@@ -13,7 +13,8 @@ from factories import NOW, make
 from triage.config import CapacityConfig, Config, GatesConfig, PriorityConfig, SizeConfig
 from triage.models import Assessment, ChangeKind, DecisionKind, Metrics, ParsedDiff, ReviewSource, Trailer
 from triage.policy import PolicyContext, decide
-from triage.rank import Degraded, capacity_plan, estimate_minutes, priority, queue_summary, rank
+from triage.rank import capacity_plan, estimate_minutes, priority, rank
+from triage.report.summary import Degraded, queue_summary
 
 CFG = Config()
 K = DecisionKind

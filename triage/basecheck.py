@@ -41,6 +41,7 @@ from pathlib import Path
 
 from triage.errors import InputError
 from triage.gitrepo import GitRepo
+from triage.metrics.history import Lru
 from triage.models import Assessment, BaseCheck, ParsedDiff, PullRequest
 
 __all__ = ["MAX_BASE_COMMITS", "MAX_PR_COMMITS", "MERGE_TREE_VERSION", "BaseChecker"]
@@ -48,6 +49,7 @@ __all__ = ["MAX_BASE_COMMITS", "MAX_PR_COMMITS", "MERGE_TREE_VERSION", "BaseChec
 MERGE_TREE_VERSION = (2, 38)  # `git merge-tree --write-tree` appeared in git 2.38
 MAX_BASE_COMMITS = 5000  # base commits whose patch-ids a batch compares against
 MAX_PR_COMMITS = 250  # GitHub lists at most 250 commits per PR; beyond, only the whole diff counts
+_COMMIT_IDS_CACHED = 4 * MAX_PR_COMMITS  # per-commit patch-ids kept per checker (bounded)
 _LOG_ARGS = ("--no-merges", "-p", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H")
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "pr-triage",
@@ -83,6 +85,7 @@ class BaseChecker:
         self._base_index = str(root / "base.index")
         self._pr_index = str(root / "pr.index")
         self._git_ok("read-tree", self.base, index=self._base_index)
+        self._commit_ids: Lru[str, str] = Lru(_COMMIT_IDS_CACHED)  # commit -> patch-id ("" = no diff)
 
     def __getstate__(self) -> dict[str, object]:
         """A checker travels to the static stage's worker processes as its repository and base:
@@ -142,6 +145,20 @@ class BaseChecker:
                 pairs.append((parts[0], parts[1]))
         return pairs
 
+    def _commit_patch_ids(self, commits: Sequence[str]) -> tuple[str, ...]:
+        """The patch-ids of `commits` (newest first, as `rev-list` lists them), those of a
+        commit without a diff left out. Each commit's patch-id is computed once per checker: the
+        PRs of a `--git` range share most of their commits (commit k of the range is a PR of k
+        commits since the range base), and one `log -p` per PR made the batch quadratic."""
+        missing = [c for c in commits if c not in self._commit_ids]
+        if missing:
+            log = self._git("log", "--no-walk=unsorted", *_LOG_ARGS, *missing)[1]
+            found = dict((commit, pid) for pid, commit in self._patch_ids(log))
+            for c in missing:
+                self._commit_ids.put(c, found.get(c, ""))
+        ids = (self._commit_ids.get(c) for c in commits)
+        return tuple(pid for pid in ids if pid)
+
     def _applies(self, diff: bytes, *, reverse: bool = False, index: str | None = None) -> tuple[bool, str]:
         args = ["apply", "--check", "--cached", *(["--reverse"] if reverse else []), "-"]
         rc, _, err = self._git(*args, input=diff, index=index or self._base_index)
@@ -171,11 +188,11 @@ class BaseChecker:
         if head is not None and merge_base == head:
             return replace(check, landed_in=self._subject(head), landed_how="merged")
         if head is not None and merge_base is not None:
-            rc, out, _ = self._git("rev-list", "--count", "--no-merges", f"{merge_base}..{head}")
-            count = int(out.strip() or 0) if rc == 0 else 0
-            if 1 < count <= MAX_PR_COMMITS:
-                log = self._git("log", *_LOG_ARGS, f"{merge_base}..{head}")[1]
-                check = replace(check, commit_patch_ids=tuple(pid for pid, _ in self._patch_ids(log)))
+            cap = f"--max-count={MAX_PR_COMMITS + 1}"
+            rc, out, _ = self._git("rev-list", "--no-merges", cap, f"{merge_base}..{head}")
+            commits = out.decode("ascii", "replace").split() if rc == 0 else []
+            if 1 < len(commits) <= MAX_PR_COMMITS:
+                check = replace(check, commit_patch_ids=self._commit_patch_ids(commits))
         applied, _ = self._applies(pr.diff, reverse=True)
         if applied:
             paths = [f.path for f in diff.files][:50]
@@ -200,6 +217,11 @@ class BaseChecker:
         if head is None:
             found, how = self._two_way(pr.diff)
             return replace(check, conflicts=found, checked_with=how)
+        if head == pr.head_sha and check.merge_base == self.base:
+            # The head contains the base: the merge is a fast-forward, which never conflicts
+            # (what merge-tree would answer, at a cost that grows with the distance; every
+            # commit of a `--git` range is such a PR).
+            return replace(check, checked_with="git merge-tree")
         rc, out, err = self._git("merge-tree", "--write-tree", "--name-only", "--no-messages", self.base, head)
         if rc == 0:
             return replace(check, checked_with="git merge-tree")

@@ -18,22 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from triage import __version__
-from triage.config import Config, load
+from triage.config import BaseFiles, Config, load
 from triage.errors import GateFailed, TriageError, UsageError
 from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
 from triage.policy import fail_on_matches
+from triage.progress import pr_bar, step_bar
+from triage.report.text import clean
 from triage.timeutil import parse_iso8601
 
 EXIT_OK, EXIT_USAGE = 0, 2  # gate failures exit 1 through GateFailed.exit_code
@@ -112,13 +105,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _RevisionFiles:
+    """Files at the root of one revision of a local repository: a `triage.config.BaseFiles`."""
+
+    def __init__(self, repo: GitRepo, rev: str) -> None:
+        self._repo = repo
+        self._rev = rev
+        self.label = f"base {rev[:12]}"
+
+    def __call__(self, name: str) -> bytes | None:
+        return self._repo.show(self._rev, name)
+
+
+def _range_base_files(repo_dir: str, rev_range: str) -> _RevisionFiles | None:
+    from triage.sources.git import parse_range
+
+    try:
+        repo = GitRepo(repo_dir)
+        base = repo.rev_parse(parse_range(rev_range)[0])
+    except TriageError:
+        return None  # reported by the run itself, with the input named
+    return _RevisionFiles(repo, base)
+
+
 def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     repo_dir = getattr(args, "repo", None) if args.command == "run" else None
     fail_on = None
     if args.fail_on is not None:
         fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
     model = getattr(args, "model", None)
-    base_files = None
+    base_files: BaseFiles | None = None
     if args.config is None and args.command in ("ci", "github"):
         # CI: the policy comes from the base branch, never from a working-directory file the PR
         # under review may have changed (issue 12 item 4).
@@ -129,11 +145,16 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
             if args.command == "ci"
             else base_config.for_repository(environ, args.repo, api_url=args.api_url)
         )
+    elif args.config is None and args.command == "run" and args.git:
+        # A range is a branch judged against its base (GitLab merge request pipelines run
+        # exactly this in the MR's checkout): the policy comes from the range's base revision,
+        # so the branch under review cannot loosen it by editing its own .triage.toml.
+        base_files = _range_base_files(args.repo or ".", args.git)
     return load(
         args.config,
         environ=environ,
         base_files=base_files,
-        base_label=base_files.label if base_files is not None else "base branch",
+        base_label=getattr(base_files, "label", "base branch"),
         llm_mode=args.llm,
         repo_dir=repo_dir,
         ci__fail_on=fail_on,
@@ -141,26 +162,21 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     )
 
 
+class _CleanFormatter(logging.Formatter):
+    """Warnings name PRs, paths and server messages: shown with controls made visible and
+    credentials masked, like every report (`report.text.clean`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
+
+
 @contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[object]:
+def _progress(enabled: bool, label: str) -> Iterator[Callable[[PullRequest], None] | None]:
     """A rich progress bar on a terminal; nothing otherwise (CI logs, pipes, tests)."""
     if not enabled:
         yield None
         return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def advance(pr: PullRequest) -> None:
-            bar.update(task, advance=1, description=f"{label} {pr.id}")
-
+    with pr_bar(label) as advance:
         yield advance
 
 
@@ -214,10 +230,10 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     )
     show = not args.no_progress and sys.stderr.isatty()
     with _progress(show, "triage") as advance:
-        queue = run(_inputs(args, repo), cfg, ctx, progress=advance)  # type: ignore[arg-type]
+        queue = run(_inputs(args, repo), cfg, ctx, progress=advance)
     paths = write_reports(queue, Path(args.out))
     print_table(queue, console)
-    console.print(f"wrote {', '.join(str(p) for p in paths)}")
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False, highlight=False)
     failing = _failing_gates(queue, cfg)
     if failing:
         raise GateFailed(f"gates configured to fail CI fired for: {'; '.join(failing)}")
@@ -242,7 +258,7 @@ def cmd_github(args: argparse.Namespace, environ: Mapping[str, str], console: Co
             out_dir=Path(args.out),
             console=console,
             now=_parse_now(args.now) if args.now else None,
-            progress=advance,  # type: ignore[arg-type]
+            progress=advance,
             max_closes=args.max_closes,
             max_writes=args.max_writes,
         )
@@ -294,21 +310,7 @@ def _steps(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     if not enabled:
         yield None
         return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def step(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = bar.add_task(name, total=total)
-            bar.update(tasks[name], completed=done, total=total)
-
+    with step_bar() as step:
         yield step
 
 
@@ -317,7 +319,9 @@ def main(
 ) -> int:
     """Entry point. Returns the exit code (the console script passes it to sys.exit)."""
     env = os.environ if environ is None else environ
-    out = console or Console()
+    # No rich markup on the real console: paths, ids and messages carry user text, and `[/x]`
+    # in an `--out` path must print as typed, not raise a MarkupError.
+    out = console or Console(markup=False, highlight=False)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -330,13 +334,13 @@ def main(
     # same one-line shape as errors.
     warn = logging.StreamHandler(sys.stderr)
     warn.setLevel(logging.WARNING)
-    warn.setFormatter(logging.Formatter("triage: warning: %(message)s"))
+    warn.setFormatter(_CleanFormatter("triage: warning: %(message)s"))
     package_log = logging.getLogger("triage")
     package_log.addHandler(warn)
     try:
         return handlers[args.command](args, env, out)
     except TriageError as exc:
-        print(f"triage: error: {exc.format_message()}", file=sys.stderr)
+        print(f"triage: error: {clean(exc.format_message())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)

@@ -56,6 +56,22 @@ log = logging.getLogger(__name__)
 LLM_MODES = ("auto", "json_schema", "tools", "plain")
 
 
+def public_url(url: str | None) -> str | None:
+    """`url` without user, password, query or fragment: what a report or a message may show of
+    an endpoint (`http://user:key@host/v1?api-key=...` carries credentials in all three)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "<unparseable URL>"
+
+
 def _known_fail_on(names: tuple[str, ...]) -> tuple[str, ...]:
     known = RULE_NAMES | {k.value for k in DecisionKind}
     for name in names:
@@ -316,6 +332,7 @@ class Config:
         """The effective config as plain data for reports: secrets removed."""
         data = asdict(self)
         data["llm"].pop("api_key", None)
+        data["llm"]["base_url"] = public_url(self.llm.base_url)
         return data
 
     @property

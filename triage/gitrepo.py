@@ -130,6 +130,14 @@ class GitRepo:
             return 0, 0
 
     def rev_parse(self, rev: str) -> str:
+        # The batch process answers in a round trip instead of a process per call (the history
+        # stage resolves every PR's base); git's own error path stays the reference.
+        try:
+            found = self._lookup(f"{rev}^{{commit}}")
+        except InputError:
+            found = None
+        if found is not None and found[1] == b"commit":
+            return found[0].decode("ascii")
         out = self._git_or_none("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         if out is None:
             raise InputError(f"{self.path}: unknown revision '{rev}'")
@@ -144,6 +152,11 @@ class GitRepo:
     def _object(self, name: str) -> tuple[bytes, bytes] | None:
         """(type, content) of an object named like `rev:path` or `rev^{commit}`, or None when
         it does not exist (or is absent from a partial clone), read from the batch process."""
+        found = self._lookup(name)
+        return None if found is None else found[1:]
+
+    def _lookup(self, name: str) -> tuple[bytes, bytes, bytes] | None:
+        """(object id, type, content) of `name`, as `_object`."""
         if any(c in name for c in "\n\r"):
             return None  # one request per line: a newline would desynchronise the stream
         with self._lock:
@@ -178,7 +191,7 @@ class GitRepo:
                 self._batch = None
                 proc.kill()
                 raise InputError(f"{self.path}: git cat-file failed: {exc}") from exc
-            return parts[1], data
+            return parts[0], parts[1], data
 
     def _show_uncached(self, rev: str, path: str) -> bytes | None:
         found = self._object(f"{rev}:{path}")

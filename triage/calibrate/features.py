@@ -31,7 +31,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from triage.classify import GitAttributes, unquote_c_path
 from triage.config import Config
@@ -42,6 +41,7 @@ from triage.metrics.risk import assess_risk
 from triage.metrics.risk_model import NUMERIC_FEATURES, change_tokens, numeric_raws
 from triage.models import ChangeType, FileDiff, FileHistory, History, PullRequest
 from triage.sources.git import Commit, _commit_pr
+from triage.timeutil import parse_iso8601_or_none
 
 __all__ = ["CommitFeatures", "HistoryIndex", "mine", "read_log"]
 
@@ -111,23 +111,14 @@ def read_log(repo: GitRepo, rev: str) -> list[LoggedCommit]:
             parents=tuple(parents.split()),
             author_name=name,
             author_email=email,
-            authored=_iso(authored),
-            committed=_iso(committed),
+            authored=parse_iso8601_or_none(authored),
+            committed=parse_iso8601_or_none(committed),
             subject=message.strip("\n").split("\n", 1)[0],
             message=message.strip("\n"),
         )
         files = tuple(unquote_c_path(line) for line in names.split("\n") if line.strip())
         out.append(LoggedCommit(commit, int(at), files, mailmap_email.strip().lower(), mailmap_name.strip().casefold()))
     return out
-
-
-def _iso(value: str) -> datetime | None:
-    from triage.timeutil import parse_iso8601
-
-    try:
-        return parse_iso8601(value) if value else None
-    except ValueError:
-        return None
 
 
 def _area(path: str) -> str:
@@ -359,7 +350,3 @@ def _stream(todo: list[int], workers: int) -> Iterator[CommitFeatures]:
                 yield from window.pop(0).result()
         for future in window:
             yield from future.result()
-
-
-def commit_time(row: CommitFeatures) -> datetime:
-    return datetime.fromtimestamp(row.time, UTC)

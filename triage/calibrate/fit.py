@@ -27,12 +27,12 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from triage.calibrate.features import CommitFeatures
 from triage.errors import TriageError
 from triage.metrics.risk_model import NUMERIC_FEATURES, NumericTerm, RiskModel, Training, Validation, transform
+from triage.timeutil import from_timestamp, iso_z
 
 __all__ = ["FitResult", "ModelRejected", "fit", "roc_auc"]
 
@@ -149,10 +149,6 @@ def _choose_c(rows: Sequence[CommitFeatures], y: Sequence[bool], min_df: int, ma
     return best
 
 
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 def fit(
     rows: Sequence[CommitFeatures],
     labels: Mapping[str, bool],
@@ -199,8 +195,8 @@ def fit(
             rev=rev,
             commits=len(usable),
             buggy=pos,
-            first=_iso(usable[0].time),
-            last=_iso(usable[-1].time),
+            first=iso_z(from_timestamp(usable[0].time)),
+            last=iso_z(from_timestamp(usable[-1].time)),
             until=until,
             regularisation=c,
         ),
@@ -209,8 +205,8 @@ def fit(
             buggy=sum(y_val),
             auc=round(val_auc, 4) if val_auc is not None else 0.0,
             lines_added_auc=round(la_auc, 4) if la_auc is not None else 0.0,
-            first=_iso(val[0].time),
-            last=_iso(val[-1].time),
+            first=iso_z(from_timestamp(val[0].time)),
+            last=iso_z(from_timestamp(val[-1].time)),
         ),
     )
     return FitResult(

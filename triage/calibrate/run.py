@@ -74,7 +74,13 @@ def _label(
         if progress is not None and len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], int):
             progress("labelling", args[0], args[1])
 
-    result = label_history(repo, rev=window.rev, until=window.until, issue_pattern=issue_pattern, progress=tick)
+    result = label_history(
+        repo,
+        rev=window.rev,
+        until=window.until.isoformat() if window.until else None,
+        issue_pattern=issue_pattern,
+        progress=tick,
+    )
     labels = {c.sha: bool(c.buggy) for c in result.commits}
     fixes = sum(1 for c in result.commits if c.is_fix)
     return labels, fixes

@@ -45,13 +45,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from triage.diff import parse_diff
 from triage.errors import InputError
 from triage.gitrepo import GitRepo
 from triage.models import ChangeType, FileKind
-from triage.timeutil import parse_iso8601
+from triage.timeutil import from_timestamp, parse_iso8601
 
 __all__ = [
     "DEFAULT_ISSUE_KEY",
@@ -319,7 +319,7 @@ def _walk(repo: GitRepo, tip: str, until: datetime | None, issue_pattern: str | 
         if not record.strip():
             continue
         sha, parents, stamp, body = record.split("\x1f", 3)
-        time = datetime.fromtimestamp(int(stamp), UTC)
+        time = from_timestamp(int(stamp))
         if until is not None and time > until:
             continue
         message = body.strip("\n")

@@ -37,6 +37,7 @@ from triage.github.comment import ActionKind, PlannedAction, PrState, apply_acti
 from triage.github.fetch import fetch_pull, make_client
 from triage.github.tree import ContentsTree
 from triage.models import PullRequest, Queue
+from triage.timeutil import iso_z
 
 # In batch, "before" contents of changed files are not read (one request per file per PR would
 # dwarf everything else); complexity falls back to hunk-local figures. Routing files are read.
@@ -138,8 +139,7 @@ def check_now(now: datetime | None, *, apply: bool, real_now: datetime) -> None:
     """`--apply` acts only on the real clock: a `--now` in the future could close PRs early."""
     if apply and now is not None and now > real_now:
         raise UsageError(
-            f"--now {now.isoformat()} is in the future; --apply acts only on the real clock "
-            f"(now {real_now:%Y-%m-%dT%H:%M:%SZ})"
+            f"--now {iso_z(now)} is in the future; --apply acts only on the real clock (now {iso_z(real_now)})"
         )
 
 
@@ -193,7 +193,11 @@ def run_batch(
         verb = "doing" if apply else "would do"
         if console is not None:
             if not plan:
-                console.print(f"{repo}: nothing to do ({len(queue.items)} open PRs already up to date)")
+                console.print(
+                    f"{repo}: nothing to do ({len(queue.items)} open PRs already up to date)",
+                    markup=False,
+                    highlight=False,
+                )
             else:
                 held = ""
                 if held_closes or held_writes:
@@ -207,5 +211,9 @@ def run_batch(
         if apply:
             _apply_plan(client, repo, plan, console)
         elif console is not None and plan:
-            console.print(f"dry run: {len(plan)} actions planned; run again with --apply to perform them")
+            console.print(
+                f"dry run: {len(plan)} actions planned; run again with --apply to perform them",
+                markup=False,
+                highlight=False,
+            )
     return queue, plan

@@ -17,7 +17,6 @@ and the exit code still reflects the gates, not the permission problem.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from triage import jsonutil
 from triage.config import Config
 from triage.errors import GateFailed, GitHubError, InputError, UsageError
 from triage.github.comment import PrState, apply_action, plan_for_item
@@ -45,7 +45,7 @@ def load_event(environ: Mapping[str, str]) -> dict[str, Any]:
     if not path:
         raise UsageError("triage ci: GITHUB_EVENT_PATH is not set (run it inside GitHub Actions)")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = jsonutil.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read the event payload ({exc.strerror or exc})") from exc
     except ValueError as exc:

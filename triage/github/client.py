@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 import httpx
 
+from triage import jsonutil
 from triage.errors import GitHubError
 from triage.retry import Backoff, retry_after
 
@@ -93,7 +94,7 @@ class SqliteEtagStore:
             return None
         head, _, body = raw.partition(b"\n")
         try:
-            meta = json.loads(head)
+            meta = jsonutil.loads(head)
             headers = tuple((str(k), str(v)) for k, v in meta["headers"])
             return CachedResponse(etag=str(meta["etag"]), headers=headers, content=body)
         except (ValueError, KeyError, TypeError):
@@ -187,7 +188,6 @@ class GitHubClient:
         # injected `sleep` need not move the clock; the larger elapsed time of the two counts.
         self._last_write: tuple[float, float] | None = None
         self._slept = 0.0
-        self.requests_made = 0
 
     def __repr__(self) -> str:
         return f"GitHubClient(api_url={self.api_url!r}, authenticated={self.__token is not None})"
@@ -298,7 +298,6 @@ class GitHubClient:
                 self._wait(backoff.delay(failures), "connection error", endpoint)
                 failures += 1
                 continue
-            self.requests_made += 1
             self._note_primary_limit(response)
 
             if response.status_code == 304 and cached is not None:
@@ -506,7 +505,7 @@ def _float(value: str | None) -> float:
 def _detail(response: httpx.Response) -> str:
     """GitHub's own `message`, first line only, for the error text."""
     try:
-        data = response.json()
+        data = jsonutil.loads(response.content)
     except ValueError:
         return ""
     message = data.get("message") if isinstance(data, dict) else None
@@ -522,6 +521,6 @@ def _object(value: Any, endpoint: str) -> dict[str, Any]:
 
 def _json(response: httpx.Response, endpoint: str) -> Any:
     try:
-        return response.json()
+        return jsonutil.loads(response.content)
     except ValueError as exc:
         raise GitHubError(f"GitHub {endpoint}: the answer is not JSON") from exc

@@ -36,9 +36,11 @@ from typing import Any
 
 from triage.config import Config
 from triage.github.client import GitHubClient
-from triage.github.convert import OWN_LABEL_PREFIXES, OWN_LABELS, STALE_MARKER, STICKY_MARKER, is_bot, parse_time
+from triage.github.convert import OWN_LABEL_PREFIXES, OWN_LABELS, STALE_MARKER, STICKY_MARKER, is_bot
 from triage.models import DecisionKind, QueueItem
 from triage.policy.gates import stale_clock
+from triage.report.text import clean
+from triage.timeutil import as_utc, parse_iso8601_or_none
 
 MAX_COMMENT_CHARS = 65536  # GitHub refuses longer bodies ("body is too long")
 
@@ -121,7 +123,7 @@ def find_warning(comments: Iterable[Mapping[str, Any]], own_login: str | None = 
     for comment in comments:
         if STALE_MARKER not in str(comment.get("body") or "") or not _ours(comment, own_login):
             continue
-        at = parse_time(comment.get("created_at"))
+        at = parse_iso8601_or_none(comment.get("created_at"))
         if at is not None and (latest is None or at > latest):
             latest = at
     return latest
@@ -191,7 +193,7 @@ def _warned_in_time(item: QueueItem, state: PrState, cfg: Config, now: datetime)
     if state.warned_at is None:
         return False
     clock = stale_clock(item.pr)
-    warned = state.warned_at if state.warned_at.tzinfo else state.warned_at.replace(tzinfo=now.tzinfo)
+    warned = as_utc(state.warned_at)
     if clock is not None and warned < clock:
         return False  # a human acted after that warning: it no longer counts
     return now - warned >= timedelta(days=cfg.stale.close_days)
@@ -251,9 +253,7 @@ def _has_current_warning(item: QueueItem, state: PrState) -> bool:
     if state.warned_at is None:
         return False
     clock = stale_clock(item.pr)
-    warned = (
-        state.warned_at if state.warned_at.tzinfo else state.warned_at.replace(tzinfo=clock.tzinfo if clock else None)
-    )
+    warned = as_utc(state.warned_at)
     return clock is None or warned >= clock
 
 
@@ -277,4 +277,4 @@ def apply_action(client: GitHubClient, repo: str, action: PlannedAction) -> None
 
 def describe(action: PlannedAction) -> str:
     """One line for a dry run: `#12 add-labels: add size/S, triage/review`."""
-    return f"#{action.number} {action.kind.value}: {action.summary}"
+    return clean(f"#{action.number} {action.kind.value}: {action.summary}")

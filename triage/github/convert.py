@@ -25,7 +25,7 @@ from triage.models import PullRequest, Trailer
 from triage.policy.bots import is_bot_login
 from triage.sources.trailers import linked_issues as _linked
 from triage.sources.trailers import parse_trailers
-from triage.timeutil import parse_iso8601
+from triage.timeutil import parse_iso8601_or_none
 
 STICKY_MARKER = "<!-- pr-triage:sticky -->"
 # The stale warning, a comment of its own: its creation time is when the PR was warned.
@@ -35,17 +35,6 @@ OWN_LABEL_PREFIXES = ("size/", "risk/", "triage/")
 # Whole labels this tool owns besides those namespaces (Prow's plugin of the same name sets and
 # clears `needs-rebase` the same way): removed again once the rule no longer fires.
 OWN_LABELS = ("needs-rebase",)
-
-
-def parse_time(value: object) -> datetime | None:
-    """GitHub's `2019-05-15T15:20:33Z` as an aware datetime; None for null or garbage (an API
-    field we cannot read must not fail the PR). The parsing itself is the sidecar's."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso8601(value)
-    except ValueError:
-        return None
 
 
 def is_bot(user: Mapping[str, Any] | None, bots: Iterable[str] = ()) -> bool:
@@ -154,15 +143,15 @@ def last_human_activity(
     author_human = not is_bot(pr.get("user"), bots)
     # The clock starts when the PR is opened, by whomever: a bot's PR nobody touched is as stale
     # as a human's, and must not fall back to `updated_at`, which the bot's rebases keep fresh.
-    latest = parse_time(pr.get("created_at"))
+    latest = parse_iso8601_or_none(pr.get("created_at"))
 
     for c in comments:
         body = str(c.get("body") or "")
         if not is_bot(c.get("user"), bots) and STICKY_MARKER not in body and STALE_MARKER not in body:
-            latest = _later(latest, parse_time(c.get("created_at")))
+            latest = _later(latest, parse_iso8601_or_none(c.get("created_at")))
     for r in reviews:
         if not is_bot(r.get("user"), bots):
-            latest = _later(latest, parse_time(r.get("submitted_at")))
+            latest = _later(latest, parse_iso8601_or_none(r.get("submitted_at")))
     for ev in timeline:
         kind = str(ev.get("event") or "")
         if kind in _NOT_ACTIVITY:
@@ -170,7 +159,7 @@ def last_human_activity(
         if kind == "committed":
             # Commits carry git identities, not logins: they count when the PR's author is human.
             if author_human:
-                latest = _later(latest, parse_time((ev.get("committer") or {}).get("date")))
+                latest = _later(latest, parse_iso8601_or_none((ev.get("committer") or {}).get("date")))
             continue
         if kind in ("labeled", "unlabeled"):
             name = str((ev.get("label") or {}).get("name") or "")
@@ -183,7 +172,7 @@ def last_human_activity(
         who = ev.get("actor") or ev.get("user")
         if who is None or is_bot(who, bots):
             continue
-        latest = _later(latest, parse_time(ev.get("submitted_at") or ev.get("created_at")))
+        latest = _later(latest, parse_iso8601_or_none(ev.get("submitted_at") or ev.get("created_at")))
     return latest
 
 
@@ -220,8 +209,8 @@ def pull_request_from_json(
         author_is_bot=is_bot(user),
         url=data.get("html_url"),
         number=number,
-        created_at=parse_time(data.get("created_at")),
-        updated_at=parse_time(data.get("updated_at")),
+        created_at=parse_iso8601_or_none(data.get("created_at")),
+        updated_at=parse_iso8601_or_none(data.get("updated_at")),
         last_human_activity_at=last_human_activity_at,
         draft=bool(data.get("draft")),
         labels=tuple(str(lb.get("name")) for lb in data.get("labels") or () if lb.get("name")),

@@ -307,7 +307,6 @@ class FileComplexity:
     units: tuple[UnitComplexity, ...]
     toplevel_decisions: int
     toplevel_cognitive: int
-    has_errors: bool  # tree-sitter had to recover from syntax errors (fragments, new syntax)
 
 
 class _Acc:
@@ -595,5 +594,4 @@ def analyse(source: bytes, language: str) -> FileComplexity | None:
         units=units,
         toplevel_decisions=walker.top.decisions,
         toplevel_cognitive=walker.top.cognitive,
-        has_errors=tree.root_node.has_error,
     )

@@ -78,7 +78,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
     """A small least-recently-used dict: every cache here is bounded."""
 
     def __init__(self, size: int) -> None:
@@ -170,9 +170,9 @@ class SharedLog:
         self._by_email = {k: array("i", v) for k, v in by_email.items()}
         self._by_name = {k: array("i", v) for k, v in by_name.items()}
         self._by_login = {k: array("i", v) for k, v in by_login.items()}
-        self._ancestors: _Lru[int, int] = _Lru(DEFAULT_MAX_VIEWS)
-        self._author_masks: _Lru[tuple[str | None, str | None, str | None], int] = _Lru(1024)
-        self._area_masks: _Lru[str, int] = _Lru(1024)
+        self._ancestors: Lru[int, int] = Lru(DEFAULT_MAX_VIEWS)
+        self._author_masks: Lru[tuple[str | None, str | None, str | None], int] = Lru(1024)
+        self._area_masks: Lru[str, int] = Lru(1024)
 
     def __contains__(self, sha: str) -> bool:
         return sha in self.positions
@@ -292,8 +292,8 @@ class HistoryCache:
         self.tip = tip
         self.max_logs = max_logs
         self.max_views = max_views
-        self._logs: _Lru[tuple[str, str], SharedLog] = _Lru(max_logs)
-        self._views: _Lru[tuple[str, str], RepoLog] = _Lru(max_views)
+        self._logs: Lru[tuple[str, str], SharedLog] = Lru(max_logs)
+        self._views: Lru[tuple[str, str], RepoLog] = Lru(max_views)
         self.reads = 0  # git log runs, for tests and the bench
 
     def fresh(self) -> HistoryCache:

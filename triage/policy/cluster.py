@@ -16,9 +16,10 @@ and a key shared by more than `[cluster] max_posting` PRs (the top of a changelo
 Signals, cheapest and strongest first:
 
 * strong, each enough on its own (all PRs sharing the key join one cluster): the same linked
-  issue (GitHub `Fixes #N` links, plus `[cluster] issue_key_pattern` matches in the title, body
-  and head branch); the same patch id (the same change, rebased or not); the same head branch
-  pushed again by the same author (a re-submission);
+  issue (GitHub `Fixes #N` links, plus the first `[cluster] issue_key_pattern` match of the
+  title, else of the head branch, else of the body: other keys a PR names are references);
+  the same patch id (the same change, rebased or not); the same head branch pushed again by
+  the same author (a re-submission);
 * weak, scored per pair and summed, a pair joins when the score reaches `[cluster] link_score`
   (1.0 by default): overlapping changed hunks on the base side of one file (0.6; changelog
   files are left out: every PR edits their top lines; the spot is the changed lines, not the
@@ -48,9 +49,10 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import combinations
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -67,7 +69,7 @@ from triage.models import (
     ParsedDiff,
     Reason,
 )
-from triage.timeutil import as_utc
+from triage.timeutil import FAR_FUTURE, FAR_PAST, as_utc
 
 __all__ = ["RULE", "cluster", "fingerprint", "issue_keys"]
 
@@ -215,15 +217,22 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
 
 
 def issue_keys(a: Assessment, pattern: re.Pattern[str] | None) -> tuple[str, ...]:
-    """The issues one PR says it addresses: its linked issues, and tracker keys that match the
-    configured pattern in its title, body and head branch (upper-cased, so `proj-12` = `PROJ-12`)."""
+    """The issues one PR says it addresses: its linked issues (`Fixes #N`), and the tracker key
+    that matches the configured pattern first in its title, else in its head branch, else in
+    its body (upper-cased, so `proj-12` = `PROJ-12`).
+
+    Why one key and not every key: the other keys a PR names are references ("Update the
+    documentation for PROJ-12", "follow-up of PROJ-7"); counting them made 38 % of the pairs
+    the cluster stage predicted on ZooKeeper's pull requests wrong (bench/cluster_bench.py)."""
     keys = list(a.pr.linked_issues)
     if pattern is not None:
-        for text in (a.pr.title, a.pr.body, a.pr.head_ref or ""):
-            for m in pattern.finditer(text):
+        for text in (a.pr.title, a.pr.head_ref or "", a.pr.body):
+            m = pattern.search(text)
+            if m is not None:
                 key = m.group(0).upper()
                 if key not in keys:
                     keys.append(key)
+                break
     return tuple(keys)
 
 
@@ -291,8 +300,11 @@ def _where(h: HunkRange) -> str:
     return f"{h.path}:{h.start}" if h.end <= h.start else f"{h.path}:{h.start}-{h.end}"
 
 
-def _postings(keys_of: Iterable[tuple[int, Iterable[object]]]) -> dict[object, list[int]]:
-    index: dict[object, list[int]] = defaultdict(list)
+_K = TypeVar("_K")
+
+
+def _postings(keys_of: Iterable[tuple[int, Iterable[_K]]]) -> dict[_K, list[int]]:
+    index: dict[_K, list[int]] = defaultdict(list)
     for i, keys in keys_of:
         for key in set(keys):
             index[key].append(i)
@@ -377,7 +389,7 @@ class _Batch:
     def candidates(self) -> set[tuple[int, int]]:
         cap = self.cfg.max_posting
         pairs: set[tuple[int, int]] = set()
-        indexes = [
+        indexes: list[dict[object, list[int]]] = [
             _postings((i, _buckets(fp.hunks)) for i in self.members if (fp := self.a[i].fingerprint)),
             _postings((i, [f.path for f in self.a[i].diff.files if f.kind.counts]) for i in self.members),
             _postings(
@@ -458,8 +470,6 @@ class _Batch:
 # ------------------------------------------------------------------------- canonical and roles
 
 _CRITERIA = ("has an accountable owner", "passes the gates", "includes tests", "smaller diff", "older", "first by id")
-_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
-_FAR_PAST = datetime.min.replace(tzinfo=UTC)
 
 
 def _opened(a: Assessment) -> datetime | None:
@@ -474,7 +484,7 @@ def _merit(a: Assessment, d: Decision) -> tuple[bool, bool, bool, int, datetime,
         d.kind not in (DecisionKind.REVIEW, DecisionKind.THROTTLED),
         not a.metrics.has_tests,
         a.metrics.changed_lines,
-        _opened(a) or _FAR_FUTURE,
+        _opened(a) or FAR_FUTURE,
         a.pr.id,
     )
 
@@ -528,7 +538,7 @@ def cluster(assessments: Sequence[Assessment], decisions: Sequence[Decision], cf
             by_author[batch.author(i)].append(i)
         newest: dict[int, int] = {}
         for own in by_author.values():
-            own.sort(key=lambda i: (_opened(assessments[i]) or _FAR_PAST, ids[i]))
+            own.sort(key=lambda i: (_opened(assessments[i]) or FAR_PAST, ids[i]))
             for i in own:
                 newest[i] = own[-1]
         heads = sorted({newest[i] for i in members}, key=lambda i: _merit(assessments[i], decisions[i]))

@@ -79,7 +79,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from triage.config import Config
 from triage.models import (
@@ -96,7 +96,7 @@ from triage.models import (
 from triage.policy.bots import ai_assistance
 from triage.policy.codeowners import CODEOWNERS_LOCATIONS, CodeOwners
 from triage.policy.owners import OwnerLookup, find_owner
-from triage.timeutil import as_utc
+from triage.timeutil import FAR_FUTURE, as_utc
 
 __all__ = [
     "NOT_OVERRIDABLE",
@@ -389,7 +389,7 @@ _PER_PR_RULES: tuple[_RuleFn, ...] = (
 
 def _age_key(i: int, assessments: Sequence[Assessment]) -> tuple[bool, datetime, str]:
     pr = assessments[i].pr
-    created = as_utc(pr.created_at) if pr.created_at else datetime.max.replace(tzinfo=UTC)
+    created = as_utc(pr.created_at) if pr.created_at else FAR_FUTURE
     return (pr.created_at is None, created, pr.id)
 
 
@@ -507,10 +507,10 @@ def _resolve(a: Assessment, owner: Owner | None, fired: Sequence[_Fired], cfg: C
     prefix = cfg.gates.override_prefix
     reasons: list[tuple[int, int, Reason]] = []
     notes: list[Reason] = []
-    labels = set(a.pr.labels)
+    present = set(a.pr.labels)
     for order, f in enumerate(fired):
         label = None if f.rule in NOT_OVERRIDABLE else f"{prefix}{f.rule}"
-        if label is not None and label in labels:
+        if label is not None and label in present:
             notes.append(Reason(f.rule, f"overridden by label {label}: {f.message}", label))
             continue
         if f.kind is None:

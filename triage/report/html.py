@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from triage.models import DecisionKind, Queue, QueueItem
 from triage.report.json_report import iso
 from triage.report.llm_line import llm_line
 from triage.report.summary import SHED_KINDS, ordered_items, queue_view
-from triage.report.text import hours, minutes, one_line, reviewer_text, safe_url
+from triage.report.text import clean, hours, minutes, one_line, reviewer_text, safe_url
 
 COLOURS: dict[str, str] = {
     DecisionKind.REVIEW.value: "#2e7d32",
@@ -66,9 +67,19 @@ class Chart:
     y_ticks: tuple[Tick, ...]
 
 
+def _finalize(value: object) -> object:
+    """Every `{{ value }}` the template prints is cleaned (controls shown, credentials masked)
+    before autoescaping, whatever field it is; our own markup (the inline script) is not text."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return clean(value)
+    return value
+
+
 def _env() -> Environment:
-    """A fresh environment per render: no module-level state, autoescape always on."""
+    """A fresh environment per render: no module-level state, autoescape always on, every
+    printed string cleaned (`_finalize`)."""
     return Environment(
+        finalize=_finalize,
         loader=PackageLoader("triage.report", "templates"),
         autoescape=True,
         undefined=StrictUndefined,

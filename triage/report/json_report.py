@@ -30,6 +30,7 @@ from triage.models import (
     Risk,
 )
 from triage.report.summary import LLMUsage, QueueView, ordered_items, queue_view
+from triage.report.text import clean_tree
 from triage.timeutil import iso_z
 
 SCHEMA_VERSION = 2  # 2: `duplicate` decision, `cluster` per item, `summary.clusters`
@@ -167,7 +168,13 @@ def _file(f: FileDiff) -> dict[str, Any]:
 
 
 def item_to_json(item: QueueItem) -> dict[str, Any]:
-    """One PR of the queue as a plain dict, in the schema's key order."""
+    """One PR of the queue as a plain dict, in the schema's key order, every string cleaned
+    (controls shown, credentials masked: see `report.text.clean`)."""
+    data: dict[str, Any] = clean_tree(_item_fields(item))
+    return data
+
+
+def _item_fields(item: QueueItem) -> dict[str, Any]:
     pr = item.pr
     a = item.assessment
     owner = item.decision.owner
@@ -291,7 +298,12 @@ def to_json(queue: Queue) -> dict[str, Any]:
 
 
 def _head(queue: Queue) -> dict[str, Any]:
-    """Everything of queue.json but the items (which come last)."""
+    """Everything of queue.json but the items (which come last), every string cleaned."""
+    data: dict[str, Any] = clean_tree(_head_fields(queue))
+    return data
+
+
+def _head_fields(queue: Queue) -> dict[str, Any]:
     cap = queue.capacity
     view = queue_view(queue)
     return {

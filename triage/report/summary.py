@@ -2,17 +2,18 @@
 
 Input: `Queue`. Output: `QueueView`, a small frozen record that the JSON, Markdown, HTML and
 terminal renderers all read, so the four reports can never disagree about what "queued" or
-"shed" means. The figures the rank stage defines come from `triage.rank.queue_summary`.
+"shed" means. `QueueSummary` holds the figures that follow from what rank decided (queued, shed
+by rule, oldest waiting, load per owner, degraded items); `QueueView` adds what the reports show.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from triage.models import DecisionKind, Queue, QueueItem, ReviewSource
-from triage.rank import Degraded, OwnerLoad, queue_summary
 from triage.timeutil import as_utc
 
 # The order decisions are listed in every report: the queue first, then the ways of leaving it.
@@ -27,13 +28,153 @@ DECISION_ORDER: tuple[DecisionKind, ...] = (
 )
 SHED_KINDS: tuple[DecisionKind, ...] = DECISION_ORDER[1:]
 
-# How each cause of degradation (`triage.rank.Degraded`) reads in the human reports.
+# How each cause of degradation (`Degraded`) reads in the human reports.
 DEGRADED_LABELS: dict[str, str] = {
     "load_errors": "load errors",
     "parse_errors": "parse errors",
     "stage_errors": "stage errors",
     "llm_unavailable": "LLM unavailable",
 }
+
+
+# ------------------------------------------------------------------------------ the summary
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerLoad:
+    """How much of the queue one accountable owner carries."""
+
+    login: str
+    queued: int
+    waiting: int  # queued + throttled
+    minutes_queued: int
+
+
+@dataclass(frozen=True, slots=True)
+class Degraded:
+    """How many items got less than the full triage, by cause: what a batch run under failing
+    dependencies (LLM endpoint, GitHub API) or on broken input gave up, so a report never
+    looks complete when it is not.
+
+    Each item is counted once, under the first stage that failed it, in pipeline order, so the
+    causes add up to `total` (a later failure is mostly a consequence of an earlier one: a diff
+    that was never fetched cannot be parsed, and neither is ever sent to the LLM):
+
+    * `load_errors`: the PR could not be fully read (`PullRequest.load_errors`: a GitHub request
+      that still failed after retries, a sidecar field that did not parse, an unreadable file);
+    * `parse_errors`: it was read, but its diff's counts cannot be trusted (`ParsedDiff.errors`);
+    * `stage_errors`: a stage raised on it: an error on the item that neither of the above
+      explains (the pipeline records "internal error while triaging");
+    * `llm_unavailable`: the LLM was asked and failed after its retries; the heuristic review
+      and the static triage stand (`ReviewSource.UNAVAILABLE`).
+    """
+
+    total: int = 0
+    load_errors: int = 0
+    parse_errors: int = 0
+    stage_errors: int = 0
+    llm_unavailable: int = 0
+
+    def causes(self) -> tuple[tuple[str, int], ...]:
+        """(cause, items) for every cause, in pipeline order, zeros kept."""
+        return (
+            ("load_errors", self.load_errors),
+            ("parse_errors", self.parse_errors),
+            ("stage_errors", self.stage_errors),
+            ("llm_unavailable", self.llm_unavailable),
+        )
+
+
+def _degraded_cause(item: QueueItem) -> str | None:
+    """The first stage that failed this item (see `Degraded`), None when none did."""
+    a = item.assessment
+    if a.pr.load_errors:
+        return "load_errors"
+    if a.diff.errors:
+        return "parse_errors"
+    if a.errors:
+        return "stage_errors"
+    if a.review.source is ReviewSource.UNAVAILABLE:
+        return "llm_unavailable"
+    return None
+
+
+def count_degraded(items: Sequence[QueueItem]) -> Degraded:
+    """Count the degraded items of a queue by cause (see `Degraded`). Pure."""
+    counts = Counter(cause for item in items if (cause := _degraded_cause(item)) is not None)
+    return Degraded(total=sum(counts.values()), **counts)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """The queue-level view every report opens with.
+
+    `shed` counts each item that did not make the queue once, under the rule that decided it
+    (its first reason); `oldest_waiting_*` looks at items still waiting for review (queued or
+    throttled) by how long ago they were opened; `degraded` counts the items that got less
+    than the full triage, by cause.
+    """
+
+    received: int
+    queued: int
+    shed: dict[str, int] = field(default_factory=dict)
+    hours_needed: float = 0.0
+    hours_available: float = 0.0
+    hours_queued: float = 0.0
+    oldest_waiting_id: str | None = None
+    oldest_waiting_days: float | None = None
+    load: tuple[OwnerLoad, ...] = ()
+    degraded: Degraded = field(default_factory=Degraded)
+
+
+def queue_summary(queue: Queue) -> QueueSummary:
+    """Numbers for the head of every report, computed from the queue alone."""
+    shed: Counter[str] = Counter()
+    for item in queue.items:
+        if item.rank is None:
+            rule = item.decision.reasons[0].rule if item.decision.reasons else item.decision.kind.value
+            shed[rule] += 1
+    waiting = [
+        i for i in queue.items if i.decision.kind in (DecisionKind.REVIEW, DecisionKind.THROTTLED) and i.pr.created_at
+    ]
+    oldest_id: str | None = None
+    oldest_days: float | None = None
+    if waiting:
+        oldest = min(waiting, key=lambda i: (as_utc(i.pr.created_at or queue.generated_at), i.pr.id))
+        assert oldest.pr.created_at is not None
+        oldest_id = oldest.pr.id
+        age = (as_utc(queue.generated_at) - as_utc(oldest.pr.created_at)).total_seconds() / 86400
+        oldest_days = round(max(0.0, age), 1)
+
+    loads: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for item in queue.items:
+        owner = item.decision.owner
+        if owner is None or item.decision.kind not in (DecisionKind.REVIEW, DecisionKind.THROTTLED):
+            continue
+        entry = loads[owner.login]
+        entry[1] += 1
+        if item.rank is not None:
+            entry[0] += 1
+            entry[2] += item.estimated_review_minutes
+    load = tuple(
+        sorted(
+            (OwnerLoad(login, q, w, m) for login, (q, w, m) in loads.items()),
+            key=lambda o: (-o.minutes_queued, -o.waiting, o.login),
+        )
+    )
+    cap = queue.capacity
+    return QueueSummary(
+        received=len(queue.items),
+        queued=sum(1 for i in queue.items if i.rank is not None),
+        shed=dict(sorted(shed.items(), key=lambda kv: (-kv[1], kv[0]))),
+        hours_needed=round(cap.minutes_needed / 60, 1),
+        hours_available=round(cap.minutes_available / 60, 1),
+        hours_queued=round(cap.minutes_queued / 60, 1),
+        oldest_waiting_id=oldest_id,
+        oldest_waiting_days=oldest_days,
+        load=load,
+        degraded=count_degraded(queue.items),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +288,9 @@ class QueueView:
     minutes_queued: int
     minutes_available: int
     oldest_waiting: OldestWaiting | None
-    owner_load: tuple[OwnerLoad, ...]  # heaviest first (triage.rank.OwnerLoad)
+    owner_load: tuple[OwnerLoad, ...]  # heaviest first
     errors: int  # items that carry at least one error
-    degraded: Degraded  # items that got less than the full triage, by cause (triage.rank.Degraded)
+    degraded: Degraded  # items that got less than the full triage, by cause
     clusters: tuple[ClusterView, ...] = ()  # by canonical PR id (triage.policy.cluster)
     llm: LLMUsage = LLMUsage()  # what the LLM stage did (`llm_usage`)
 
@@ -231,9 +372,9 @@ def cluster_views(items: tuple[QueueItem, ...]) -> tuple[ClusterView, ...]:
 def queue_view(queue: Queue) -> QueueView:
     """The queue-level view used by every report.
 
-    The figures the rank stage defines (queued, shed by rule, oldest waiting, load per owner)
-    come from `triage.rank.queue_summary`, so the reports say exactly what rank decided; the
-    report adds the per-decision counts and the details it shows (title, dates).
+    The figures that follow from rank's decisions (queued, shed by rule, oldest waiting, load per
+    owner) come from `queue_summary`; the view adds the per-decision counts and the details the
+    reports show (title, dates).
     """
     summary = queue_summary(queue)
     counts = Counter(item.decision.kind for item in queue.items)

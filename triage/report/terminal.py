@@ -14,7 +14,7 @@ from rich.text import Text
 from triage.models import Queue
 from triage.report.llm_line import llm_line
 from triage.report.summary import ordered_items, queue_view
-from triage.report.text import hours, one_line, plural, reviewer_text
+from triage.report.text import clean, hours, one_line, plural, reviewer_text
 
 _DECISION_STYLE = {
     "review": "green",
@@ -94,7 +94,7 @@ def build_table(queue: Queue, width: int = 160) -> Table:
             "" if place is None else (str(place) if item.rank is not None else f"+{place}"),
             Text(one_line(item.pr.id)),
             Text(one_line(item.pr.title)),
-            Text(item.decision.owner.login if item.decision.owner else "—"),
+            Text(one_line(item.decision.owner.login) if item.decision.owner else "—"),
             size,
             Text(f"{risk.score:.2f}", style=_RISK_STYLE.get(risk.level.value, "")),
             str(item.estimated_review_minutes),
@@ -107,13 +107,13 @@ def print_table(queue: Queue, console: Console) -> None:
     """Print the queue table, a one-line summary, the shed counts and, when anything
     degraded, what did."""
     console.print(build_table(queue, console.width))
-    console.print(Text(summary_line(queue)))
-    console.print(Text(shed_line(queue)))
+    console.print(Text(clean(summary_line(queue))))
+    console.print(Text(clean(shed_line(queue))))
     clusters = cluster_line(queue)
     if clusters is not None:
-        console.print(Text(clusters))
+        console.print(Text(clean(clusters)))
     console.print(Text(f"risk model: {one_line(queue.risk_model)}"))
     console.print(Text(llm_line(queue_view(queue).llm)))
     degraded = degraded_line(queue)
     if degraded is not None:
-        console.print(Text(degraded))
+        console.print(Text(clean(degraded)))

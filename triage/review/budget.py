@@ -473,111 +473,181 @@ def build_payload(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, risk: Ris
     budgeted by the caller. Files appear in the order of their best-ranked hunk, hunks within
     a file in line order. `omitted` lists whole files first (machine-made, binary), then hunks
     in file order, then the count of trimmed context lines.
+
+    The steps, in the order the module docstring gives the rules: everything at the most context
+    that fits; else changed lines only, in rank order, leaving out (or partly sending) what does
+    not fit; then context given back to the best hunks; then files with no hunks (renames, mode
+    changes) while their header still fits.
     """
     del pr
-    whole: list[str] = []
-    header_only: list[tuple[int, str]] = []
-    full_tokens = 0
-    for fi, file in enumerate(diff.files):
-        if file.kind in _NEVER_SENT:
-            whole.append(f"{file.path} ({file.kind.value})")
-        elif file.binary:
-            whole.append(f"{file.path} (binary)")
-        elif not file.hunks:
-            header_only.append((fi, _file_header(file)))
-        if not file.binary:
-            full_tokens += estimate_tokens(_file_header(file))
-            # Counted piece by piece, uncached: the cache must not keep 64 hunks of a huge diff.
-            full_tokens += sum(
-                _count_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n") + _count_tokens(h.body)
-                for h in file.hunks
-            )
-
     units = _ranked(_units(diff, metrics, risk))
-    header_tokens = {u.file_index: estimate_tokens(_file_header(u.file)) for u in units}
     budget = max(0, max_tokens)
-
-    def choose(unit: _Unit, context: int | None, limit: int | None = None) -> _Choice:
-        text = _render(unit, context, limit)
-        return _Choice(unit, context, limit, text, estimate_tokens(text))
-
-    plan = _Plan(budget, header_tokens)
+    plan = _Plan(budget, {u.file_index: estimate_tokens(_file_header(u.file)) for u in units})
     left_out: list[tuple[_Key, str]] = []
+    if not _fit_all(plan, units):
+        left_out = _fit_changed_lines(plan, units)
+    _give_back_context(plan, units)
+    parts = _render_chosen(plan, units, diff)
+    headers, no_content = _fit_header_only(diff, budget - plan.used)
+    omitted = [*_never_sent(diff), *no_content, *(name for _, name in sorted(left_out))]
+    omitted.extend(_trimmed_context_note(plan))
+    text = "".join([*parts, *headers])
+    return Payload(text=text, omitted=tuple(omitted), tokens_full=_full_tokens(diff), tokens_sent=estimate_tokens(text))
+
+
+def _choose(unit: _Unit, context: int | None, limit: int | None = None) -> _Choice:
+    """One rendering of a hunk, priced."""
+    text = _render(unit, context, limit)
+    return _Choice(unit, context, limit, text, estimate_tokens(text))
+
+
+def _fit_all(plan: _Plan, units: list[_Unit]) -> bool:
+    """Put every hunk in the plan at the most context with which all of them fit; False (the
+    plan untouched) when even no context at all is over budget.
+
+    Each level is rendered hunk by hunk and given up as soon as it is over budget, so a huge
+    diff costs a few hunks' rendering here, not all of them three times.
+    """
     for context in _CONTEXT_LEVELS:
-        # Rendered one by one and given up as soon as the level is over budget, so a huge diff
-        # costs a few hunks' rendering here, not all of them three times.
-        total = sum(header_tokens.values())
+        total = sum(plan.header_tokens.values())
         choices: list[_Choice] = []
         for unit in units:
-            if total + unit.min_tokens > budget:
+            if total + unit.min_tokens > plan.budget:
                 break
-            choices.append(choose(unit, context))
+            choices.append(_choose(unit, context))
             total += choices[-1].tokens
-            if total > budget:
+            if total > plan.budget:
                 break
-        if total <= budget and len(choices) == len(units):
+        if total <= plan.budget and len(choices) == len(units):
             for choice in choices:
                 plan.put(choice)
-            break
-        del choices
-    else:
-        # Changed lines only, in rank order. A hunk that does not fit is skipped (a smaller one
-        # further down may fit); the first one too large for what is left is sent in part.
-        partial_done = False
-        for unit in units:
-            left = plan.room_for(unit)
-            # A hunk that provably cannot fit is not rendered (nor redacted) at all.
-            if unit.min_tokens > left and (partial_done or left < _MIN_PARTIAL_TOKENS):
-                left_out.append((unit.key, unit.name))
-                continue
-            if plan.put(choose(unit, 0)):
-                continue
-            if not partial_done and left >= _MIN_PARTIAL_TOKENS:
-                changed = sum(1 for ln in unit.lines if ln.kind != " ")
-                lo, hi = 0, changed
-                while lo < hi:  # the most changed lines that fit
-                    mid = (lo + hi + 1) // 2
-                    if choose(unit, 0, mid).tokens <= left:
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                if lo > 0 and plan.put(choose(unit, 0, lo)):
-                    partial_done = True
-                    note = f"partly sent: first {lo} of {changed} changed lines"
-                    left_out.append((unit.key, f"{unit.name} ({note})"))
-                    continue
+            return True
+    return False
+
+
+def _fit_changed_lines(plan: _Plan, units: list[_Unit]) -> list[tuple[_Key, str]]:
+    """Changed lines only, in rank order; returns what was left out or partly sent, by name.
+
+    A hunk that does not fit is skipped, since a smaller one further down may still fit; the
+    first one too large for what is left is sent in part (see `_fit_part`), so the best-ranked
+    change the model cannot see whole is at least begun.
+    """
+    left_out: list[tuple[_Key, str]] = []
+    partial_done = False
+    for unit in units:
+        left = plan.room_for(unit)
+        # A hunk that provably cannot fit is not rendered (nor redacted) at all.
+        if unit.min_tokens > left and (partial_done or left < _MIN_PARTIAL_TOKENS):
             left_out.append((unit.key, unit.name))
-    # Give context back to the highest-ranked hunks while it fits.
+            continue
+        if plan.put(_choose(unit, 0)):
+            continue
+        if not partial_done and left >= _MIN_PARTIAL_TOKENS:
+            note = _fit_part(plan, unit, left)
+            if note:
+                partial_done = True
+                left_out.append((unit.key, f"{unit.name} ({note})"))
+                continue
+        left_out.append((unit.key, unit.name))
+    return left_out
+
+
+def _fit_part(plan: _Plan, unit: _Unit, left: int) -> str:
+    """Put the most leading changed lines of `unit` that fit in `left` tokens into the plan and
+    say how many were sent; "" when not even one fits."""
+    changed = sum(1 for ln in unit.lines if ln.kind != " ")
+    lo, hi = 0, changed
+    while lo < hi:  # binary search: the rendering grows with the number of lines kept
+        mid = (lo + hi + 1) // 2
+        if _choose(unit, 0, mid).tokens <= left:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo > 0 and plan.put(_choose(unit, 0, lo)):
+        return f"partly sent: first {lo} of {changed} changed lines"
+    return ""
+
+
+def _give_back_context(plan: _Plan, units: list[_Unit]) -> None:
+    """Give context back to the chosen hunks, best-ranked first, each the most that still fits:
+    the lines around a change are what lets the model judge it, once every change is paid for.
+    Partly sent hunks stay as they are (their cut is already at the limit)."""
     for unit in units:
         current = plan.chosen.get(unit.key)
         if current is None or current.limit is not None:
             continue
         for context in _CONTEXT_LEVELS:
-            if not _more_context(context, current.context) or plan.put(choose(unit, context)):
+            if not _more_context(context, current.context) or plan.put(_choose(unit, context)):
                 break
 
-    chosen = plan.chosen
+
+def _render_chosen(plan: _Plan, units: list[_Unit], diff: ParsedDiff) -> list[str]:
+    """The chosen hunks as text: files in the order of their best-ranked hunk (what the model
+    reads first is what matters most), hunks within a file in line order (so they read as a
+    diff), each file once under its header."""
     by_file: dict[int, list[_Key]] = {}
-    for unit in units:  # files in the order of their best-ranked hunk
-        if unit.key in chosen:
+    for unit in units:
+        if unit.key in plan.chosen:
             by_file.setdefault(unit.file_index, []).append(unit.key)
     parts: list[str] = []
     for fi, keys in by_file.items():
         parts.append(_file_header(diff.files[fi]))
-        parts.extend(chosen[k].text for k in sorted(keys))
-    used = plan.used
-    for fi, header in header_only:
+        parts.extend(plan.chosen[k].text for k in sorted(keys))
+    return parts
+
+
+def _fit_header_only(diff: ParsedDiff, room: int) -> tuple[list[str], list[str]]:
+    """(headers sent, names omitted) for the files that are only a header (a rename, a mode
+    change, an empty new file): they come last because they carry the least, and each is sent
+    while it fits in `room` tokens, else named as "no content"."""
+    headers: list[str] = []
+    omitted: list[str] = []
+    for file in diff.files:
+        if file.kind in _NEVER_SENT or file.binary or file.hunks:
+            continue
+        header = _file_header(file)
         tokens = estimate_tokens(header)
-        if used + tokens <= budget:
-            parts.append(header)
-            used += tokens
+        if tokens <= room:
+            headers.append(header)
+            room -= tokens
         else:
-            whole.append(f"{diff.files[fi].path} ({diff.files[fi].change.value}, no content)")
-    omitted = [*whole, *(name for _, name in sorted(left_out))]
-    trimmed = [(c, _context_lines(c.unit, c.context)) for c in chosen.values() if c.limit is None]
-    lines = sum(n for _, n in trimmed)
-    if lines:
-        hunks = sum(1 for _, n in trimmed if n)
-        omitted.append(f"{lines} unchanged context line(s) in {hunks} hunk(s)")
-    text = "".join(parts)
-    return Payload(text=text, omitted=tuple(omitted), tokens_full=full_tokens, tokens_sent=estimate_tokens(text))
+            omitted.append(f"{file.path} ({file.change.value}, no content)")
+    return headers, omitted
+
+
+def _never_sent(diff: ParsedDiff) -> list[str]:
+    """The names of the files never sent, with why: machine-made kinds and binaries."""
+    names: list[str] = []
+    for file in diff.files:
+        if file.kind in _NEVER_SENT:
+            names.append(f"{file.path} ({file.kind.value})")
+        elif file.binary:
+            names.append(f"{file.path} (binary)")
+    return names
+
+
+def _trimmed_context_note(plan: _Plan) -> list[str]:
+    """The one `omitted` line counting the context lines trimmed from the hunks sent whole (so
+    trimming is never silent), or none when nothing was trimmed."""
+    trimmed = [_context_lines(c.unit, c.context) for c in plan.chosen.values() if c.limit is None]
+    lines = sum(trimmed)
+    if not lines:
+        return []
+    hunks = sum(1 for n in trimmed if n)
+    return [f"{lines} unchanged context line(s) in {hunks} hunk(s)"]
+
+
+def _full_tokens(diff: ParsedDiff) -> int:
+    """What sending the whole diff as-is would cost: every text file, full context, machine-made
+    ones included (the figure reports compare `tokens_sent` against)."""
+    total = 0
+    for file in diff.files:
+        if file.binary:
+            continue
+        total += estimate_tokens(_file_header(file))
+        # Counted piece by piece, uncached: the cache must not keep 64 hunks of a huge diff.
+        total += sum(
+            _count_tokens(f"{hunk_header(h)}{' ' + h.section if h.section else ''}\n") + _count_tokens(h.body)
+            for h in file.hunks
+        )
+    return total

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from triage import jsonutil
 from triage.config import Config, LLMConfig
 from triage.kvstore import CACHE_FILE, KVStore
 from triage.models import PullRequest
@@ -81,7 +82,7 @@ class ReviewCache:
         if raw is None:
             return None
         try:
-            value = json.loads(raw)
+            value = jsonutil.loads(raw)
         except ValueError:
             value = None
         if not isinstance(value, dict):

@@ -22,11 +22,12 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from triage.models import FileDiff, FileKind, Flag, FlagKind, ParsedDiff, PullRequest, Severity
 from triage.review.secrets import find_secrets
 
-__all__ = ["find_injections", "normalise", "scan"]
+__all__ = ["find_injections", "normalise", "scan", "verdict_claim"]
 
 _EXCERPT_CHARS = 120
 _MAX_FLAGS = 25
@@ -126,6 +127,56 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"(?:you\b|ignore\b|disregard\b|forget\b|new\s+instructions|from\s+now\s+on|approve\b|"
             r"always\b|never\b|do\s+not\b|the\s+(?:pr|pull\s+request|following)\b)",
         ),
+        # "disregard the above", "ignore everything before this line": no noun needed.
+        (
+            "override-instructions",
+            r"\b(?:ignore|disregard|forget)\s+(?:(?:all|everything|anything|any|the|of|what|that|this|text|"
+            r"is|was|were|written|said|came|you\s+(?:read|saw|were\s+told))\s+){0,4}"
+            r"(?:above|before|preceding|previously|prior|earlier|so\s+far)\b"
+            # ...as a whole clause: "ignore the above warning" is a comment about a warning.
+            r"(?=\s*(?:$|[.,;:!)]|and\b|then\b|(?:text|instructions?|content|messages?|prompts?)\b|"
+            r"this\s+(?:line|point|comment|message)\b))",
+        ),
+        # "rate this change low-risk", "score this change 0 risk": the existing rule needs "as".
+        (
+            "approval-request",
+            r"\b(?:classify|rate|score|treat|report|mark|label|consider|assess|grade)\s+"
+            r"(?:this|it|the)(?:\s+(?:pr|pull\s+request|change|patch|diff|code|commit))?\s+(?:as\s+)?(?:an?\s+)?"
+            r"(?:safe|low[\s-]*risk|benign|harmless|trusted|risk[\s-]*free|(?:0|zero|no|minimal)\s*(?:risk|%))",
+        ),
+        # "set the risk to low", "give this PR a risk score of 0".
+        (
+            "approval-request",
+            r"\b(?:set|give|assign|put|keep|lower|reduce|make)\s+"
+            r"(?:(?:the|this|its|a|your|it|pr|change|patch|an?)\s+){0,3}"
+            r"risk(?:\s+(?:score|level|rating))?\s+(?:to|of|at|as)\s+(?:low|0|zero|none|minimal|0\.0)\b",
+        ),
+        # "return an empty list of flags", "respond with no findings".
+        (
+            "suppress-findings",
+            r"\b(?:return|respond\s+with|output|report|reply\s+with|give|produce)\s+(?:an?\s+)?(?:empty|no|zero)\s+"
+            r"(?:list\s+of\s+)?(?:flags?|findings?|issues?)\b",
+        ),
+        # A fake end (or start) of the prompt's fenced untrusted block, or of a tagged one.
+        (
+            "fence-spoof",
+            r"<{2,}\s*/?\s*(?:untrusted[^\n<>]{0,80}|(?:end|begin)\s+[^\n<>]{1,80})>{2,}"
+            r"|</\s*(?:untrusted[\w-]*|user[_-]?input|pr[_-]?(?:text|content|diff|body)|diff|description)\s*>"
+            r"|\[\s*/?\s*(?:end|begin)\s+(?:of\s+)?(?:untrusted|the\s+diff|diff|pr|pull\s+request|description)\b[^\]\n]{0,40}\]",
+        ),
+        # `SYSTEM:` / `[SYSTEM]` / `ASSISTANT:` notes written in capitals (YAML's `system: linux` is
+        # lower case), and any role label followed by a verdict or an order on the same line.
+        (
+            "chat-markup",
+            r"(?:^|\n)[ \t]*(?:#+[ \t]*)?(?-i:\[(?:SYSTEM|ASSISTANT|DEVELOPER)\]|"
+            r"(?:SYSTEM|ASSISTANT|DEVELOPER)(?:[ \t]+(?:PROMPT|MESSAGE|NOTE|OVERRIDE|INSTRUCTIONS?))?[ \t]*:)[ \t]*\S",
+        ),
+        (
+            "chat-markup",
+            r"(?:^|\n|[>\]}*#/;.!?\-][ \t]*)(?:system|assistant|developer|human)(?:[ \t]+(?:prompt|message|note))?"
+            r"[ \t]*:[^\n]{0,80}?"
+            r"\b(?:approv\w*|lgtm|low[\s-]*risk|ignore|disregard|do\s+not\s+flag|skip\s+the\s+review)\b",
+        ),
     )
 )
 
@@ -147,11 +198,43 @@ class InjectionFinding:
 
 
 def normalise(text: str) -> str:
-    """NFKC with zero-width and bidi controls removed and Unicode tag characters decoded."""
+    """NFKC with zero-width and bidi controls removed, Unicode tag characters decoded and
+    look-alike letters (Cyrillic `і`, Greek `ο`) folded to the Latin ones they imitate."""
     if text.isascii():
         return text  # nothing to fold, strip or decode (the common case, checked in O(1))
     text = _TAGS.sub(lambda m: "".join(chr(ord(c) - 0xE0000) for c in m.group(0)), text)
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE_TABLE)
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE_TABLE)
+    return text if text.isascii() else text.translate(_look_alikes())
+
+
+@cache
+def _look_alikes() -> dict[int, str]:
+    """Non-ASCII letter -> the ASCII letter or digit it is confusable with, from the Unicode
+    confusables data (UTS #39) that `confusable_homoglyphs` ships; same case preferred, so
+    Greek `Ι` folds to `I`, not `l`. NFKC does not fold these: they are different letters that
+    only look alike, which is exactly how "іgnore previous instructions" hides from a rule."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    def ascii_targets(char: str) -> list[str]:
+        glyphs = confusables_data.get(char, [])
+        return [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalnum()]
+
+    table: dict[int, str] = {}
+    for char in confusables_data:
+        if len(char) != 1 or char.isascii():
+            continue
+        targets = ascii_targets(char)
+        # The data folds capital I and its look-alikes to `l`; the small letter knows better
+        # (Cyrillic `І` -> `l`, but `і` -> `i`), and the rules ignore case.
+        lower = char.lower()
+        if char.isupper() and len(lower) == 1 and lower != char:
+            targets = [t.upper() for t in ascii_targets(lower) if t.isalpha()] + targets
+        if not targets:
+            continue
+        same_case = [t for t in targets if t.isalpha() and t.isupper() == char.isupper()]
+        letters = [t for t in targets if t.isalpha()]
+        table[ord(char)] = (same_case or letters or targets)[0]
+    return table
 
 
 def _excerpt(text: str, start: int, end: int) -> str:
@@ -218,6 +301,24 @@ _GATES: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("mention", "report"), _NEGATIONS),
     (("<|", "[inst", "[/inst", "<<", "<start_of_turn>", "<end_of_turn>"),),
     (("system", "assistant"), (":",)),
+    (("ignore", "disregard", "forget"), ("above", "before", "preceding", "previously", "prior", "earlier", "far")),
+    (
+        ("classify", "rate", "score", "treat", "report", "mark", "label", "consider", "assess", "grade"),
+        ("safe", "low", "benign", "harmless", "trusted", "risk", "%"),
+    ),
+    (("set", "give", "assign", "put", "keep", "lower", "reduce", "make"), ("risk",)),
+    (
+        ("return", "respond", "output", "report", "reply", "give", "produce"),
+        ("empty", "no", "zero"),
+        ("flag", "finding", "issue"),
+    ),
+    (("<<", "</", "["), ("untrusted", "end", "begin", "user", "pr", "diff", "description")),
+    (("system", "assistant", "developer"), (":", "]")),
+    (
+        ("system", "assistant", "developer", "human"),
+        (":",),
+        ("approv", "lgtm", "low", "ignore", "disregard", "flag", "skip"),
+    ),
 )
 assert len(_GATES) == len(_RULES)
 _NEEDLES = tuple(sorted({word for gate in _GATES for group in gate for word in group}))
@@ -238,7 +339,9 @@ def _match_rules(text: str) -> Iterator[tuple[str, int, int]]:
         if present is not None and not _open(gate, present):
             continue
         for m in pattern.finditer(text):
-            yield name, m.start(), m.end()
+            # Rules anchored with `(?:^|\n)` start on the newline: the finding is on the next line.
+            start = m.start() + 1 if text.startswith("\n", m.start()) else m.start()
+            yield name, start, m.end()
 
 
 def _decoded_blobs(text: str) -> Iterator[tuple[int, str]]:
@@ -328,6 +431,7 @@ _RULE_TEXT = {
     "approval-request": "asks the reviewer to approve or rate it safe",
     "suppress-findings": "asks the reviewer not to report findings",
     "chat-markup": "contains chat-model role markup",
+    "fence-spoof": "fakes the end of the untrusted block the reviewer reads",
     "bidi-control": "contains a bidirectional control character",
     "zero-width": "hides zero-width characters inside words",
     "unicode-tags": "hides text in invisible Unicode tag characters",
@@ -344,7 +448,7 @@ def _flag(finding: InjectionFinding, where: str, file: FileDiff | None, line: in
     # talks to LLMs contains (prompt templates, tokenizer tests): medium, still worth a look.
     severity = Severity.HIGH
     if finding.rule == "zero-width" or (
-        finding.rule == "chat-markup" and file is not None and file.kind is not FileKind.DOCS
+        finding.rule in ("chat-markup", "fence-spoof") and file is not None and file.kind is not FileKind.DOCS
     ):
         severity = Severity.MEDIUM
     return Flag(
@@ -375,3 +479,24 @@ def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
                 if len(flags) >= _MAX_FLAGS:
                     return tuple(flags)
     return tuple(flags[:_MAX_FLAGS])
+
+
+# A verdict only a maintainer may give: approval, "safe/ready to merge", a risk rating. A model
+# summary that says so was most likely steered by the PR text it read (or is overreaching);
+# either way it must not be posted where it reads like the tool's decision.
+_VERDICT = re.compile(
+    r"\b(?:lgtm|approv(?:e|ed|es|al|ing)|ship\s+it|rubber[\s-]*stamp\w*"
+    r"|(?:safe|ready|good|ok|okay|fine|cleared|fit)\s+(?:to|for)\s+(?:merg\w*|ship\w*|land\w*|deploy\w*|release\w*)"
+    r"|(?:can|should|must|may)\s+(?:be\s+)?(?:safely\s+)?(?:merged|landed|shipped|approved)(?!\s+(?:only|once|after|when|if|until)\b)"
+    r"|(?:low|no|zero|minimal|negligible)[\s-]+risk|risk[\s-]*free"
+    r"|no\s+(?:security\s+)?(?:issues|concerns|problems|vulnerabilit\w*)\s+(?:found|detected|whatsoever|at\s+all)"
+    r"|(?:harmless|benign|trusted|verified\s+safe))\b",
+    re.IGNORECASE,
+)
+
+
+def verdict_claim(text: str) -> str | None:
+    """The first words in `text` (normalised like the rules: look-alikes folded, hidden
+    characters removed) that claim a verdict such as approval or a risk rating, else None."""
+    m = _VERDICT.search(normalise(text))
+    return m.group(0) if m else None

@@ -45,7 +45,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from triage.config import LLM_MODES, Config
 from triage.errors import ConfigError
@@ -68,6 +68,7 @@ from triage.review.cache import ReviewCache, review_key
 from triage.review.evidence import Corpus, quotes_pr
 from triage.review.faults import DEAD, FATAL, SLOW, AdaptiveLimit, LLMFault, classify
 from triage.review.heuristic import certain_change_type
+from triage.review.injection import verdict_claim
 from triage.review.output import extract_json, parse_reply
 from triage.review.prompt import PROMPT_VERSION, PromptMessages, load_prompt, render_prompt
 from triage.review.schema import SCHEMA_VERSION, LLMReviewOutput, json_schema
@@ -176,11 +177,13 @@ class LLMReviewer:
             model=llm.model,
             base_url=llm.base_url,
             # Local OpenAI-compatible servers need no key, but the SDK insists on one.
-            api_key=llm.api_key or "unused",
+            api_key=SecretStr(llm.api_key or "unused"),
             timeout=llm.timeout,
             max_retries=0,
             temperature=llm.temperature,
-            max_tokens=llm.max_output_tokens,
+            # ChatOpenAI declares this field under its alias max_completion_tokens, which mypy
+            # sees as the only name; the constructor accepts both (populate_by_name).
+            max_tokens=llm.max_output_tokens,  # type: ignore[call-arg]
             http_client=http_client,
             stream_usage=False,
         )
@@ -514,9 +517,26 @@ class LLMReviewer:
         # The files settle some change types (only docs, only tests, only a lockfile bump):
         # the model's word never replaces such a fact.
         settled = certain_change_type(diff)
+        summary = redact(output.summary)
+        claim = verdict_claim(summary)
+        if claim is not None:
+            # Never posted as the tool's word: the summary is withheld and the claim itself
+            # becomes a flag (it can only raise attention, like every model output).
+            summary = (
+                "Model summary withheld: it claimed a verdict only a maintainer can give "
+                f"(\u201c{claim}\u201d). Read the diff; the LLM never approves a PR."
+            )
+            flags.append(
+                Flag(
+                    kind=FlagKind.INJECTION_ATTEMPT,
+                    severity=Severity.LOW,
+                    evidence=f"the model's summary claimed \u201c{claim}\u201d: the PR text may have steered it",
+                    source="llm",
+                )
+            )
         return Review(
             source=ReviewSource.LLM,
-            summary=redact(output.summary),
+            summary=summary,
             change_type=settled or ChangeKind(output.change_type),
             description_matches=output.description_matches,
             # Union with every prior flag: secrets and injection attempts above all, and the

@@ -6,9 +6,13 @@ and `scan_diff`, which turns secrets *added* by a PR into security flags. Both a
 over `find_secrets`, so a value that is flagged is always a value that is masked, and the other
 way round.
 
-Detection is rules, not guesses: well-known token formats (AWS, GitHub, Slack, Stripe, Google,
-OpenAI, JWT, PEM private keys), passwords in URLs, quoted values assigned to names like
-`password` or `api_key`, and, in config-like files only, long high-entropy values. Obvious
+Detection is rules, not guesses: well-known token formats (AWS, GitHub, GitLab, Slack, Stripe,
+Google, OpenAI, npm, PyPI, SendGrid, Azure, Shopify, Hugging Face, ... and PEM/PuTTY private
+keys, with the prefixes and lengths gitleaks' rule set documents), credentials in URLs, headers,
+`.netrc`, command lines, query strings and XML, values assigned to names like `password` or
+`api_key`, and, in config-like files only, long high-entropy values. On top of these, every
+regex plugin of detect-secrets (a maintained detector, used as a library) runs as a second rule
+set, so a format it learns in a later release is masked without a change here. Obvious
 placeholders (`changeme`, `xxx`, `<your-token>`, `${VAR}`, environment lookups) are not secrets:
 flagging them would teach people to ignore the flag.
 """
@@ -20,6 +24,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import PurePosixPath
 
 from triage.classify import LOCKFILES
@@ -41,7 +46,9 @@ __all__ = [
 
 # Kinds whose leak hands over infrastructure or signing identity: critical. Everything else
 # (chat, payment, SaaS tokens, passwords) is high.
-_CRITICAL_KINDS = frozenset({"private-key", "aws-access-key", "aws-secret-key", "google-api-key", "azure-key"})
+_CRITICAL_KINDS = frozenset(
+    {"private-key", "aws-access-key", "aws-secret-key", "google-api-key", "azure-key", "age-secret-key"}
+)
 
 _DESCRIPTIONS = {
     "private-key": "private key block",
@@ -62,16 +69,24 @@ _DESCRIPTIONS = {
     "google-api-key": "Google API key",
     "openai-key": "OpenAI-style API key",
     "jwt": "JSON Web Token",
+    "shopify-token": "Shopify access token",
+    "huggingface-token": "Hugging Face token",
+    "databricks-token": "Databricks token",
+    "digitalocean-token": "DigitalOcean token",
+    "postman-key": "Postman API key",
+    "square-token": "Square access token",
+    "age-secret-key": "age secret key",
+    "doppler-token": "Doppler token",
+    "discord-webhook": "Discord webhook URL",
+    "query-password": "credential in a URL query or connection string",
+    "xml-password": "credential in an XML element",
+    "detect-secrets": "credential (detect-secrets rule)",
     "url-password": "password in a URL",
     "assignment": "credential assigned to a secret-looking name",
     "high-entropy": "high-entropy value in a config file",
 }
 
 CONFIG_SUFFIXES = frozenset({".env", ".yml", ".yaml", ".json", ".toml", ".ini", ".properties", ".cfg", ".conf"})
-
-# Lockfiles are full of integrity hashes: high entropy by construction, never credentials. The
-# one list of lockfile names is the classifier's.
-_LOCKFILE_NAMES = LOCKFILES
 
 # Keys whose values are digests or ids rather than credentials (entropy rule only).
 _NOT_SECRET_KEYS = re.compile(
@@ -243,7 +258,9 @@ _NETRC_FILES = frozenset({".netrc", "_netrc"})
 # Files that hold a private key: a hunk of one is key body even when its BEGIN line is not in
 # the diff (`id_rsa`, `server.key`, `cert.pem`).
 # A bare `.pem` is as often a public certificate: only names that say "key" count.
-_KEY_FILE = re.compile(r"(?i)(?:^|/)(?:id_(?:rsa|dsa|ecdsa|ed25519)|[^/]*\.(?:key|p8)|[^/]*(?:key|private)[^/]*\.pem)$")
+_KEY_FILE = re.compile(
+    r"(?i)(?:^|/)(?:id_(?:rsa|dsa|ecdsa|ed25519)|[^/]*\.(?:key|p8|ppk)|[^/]*(?:key|private)[^/]*\.pem)$"
+)
 
 
 def is_key_path(path: str | None) -> bool:
@@ -257,7 +274,8 @@ def _is_config_path(path: str | None) -> bool:
     name = p.name.lower()
     if name in _CREDENTIAL_FILES:
         return True
-    if name in _LOCKFILE_NAMES or name.endswith(".lock"):
+    # Lockfiles are full of integrity hashes: high entropy by construction, never credentials.
+    if name in LOCKFILES or name.endswith(".lock"):
         return False
     if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
         return True
@@ -274,7 +292,7 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("aws-access-key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])"), 4),
     (
         "github-token",
-        re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
         -1,
     ),
     (
@@ -288,25 +306,43 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "gitlab-token",
         re.compile(
-            r"(?<![A-Za-z0-9_-])(?:gl(?:pat|dt|rt|ptt|oas|cbt|ffct|soat|imt|agent|ft|ct)-[A-Za-z0-9_\-]{20,255}"
+            r"(?<![A-Za-z0-9])(?:gl(?:pat|dt|rt|ptt|oas|cbt|ffct|soat|imt|agent|ft|ct)-[A-Za-z0-9_\-]{20,255}"
             r"|GR1348941[A-Za-z0-9_\-]{20,255})"
         ),
         -2,
     ),
-    ("npm-token", re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 4),
+    ("npm-token", re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 4),
     ("pypi-token", re.compile(r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 5),
-    ("sendgrid-key", re.compile(r"(?<![A-Za-z0-9_-])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"), 3),
+    ("sendgrid-key", re.compile(r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}"), 3),
     (
         "slack-webhook",
         re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
         len("https://hooks.slack.com/services/"),
     ),
     ("stripe-key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,247}"), 8),
-    ("google-api-key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4),
+    ("google-api-key", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), 4),
     (
         "openai-key",
-        re.compile(r"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"),
+        re.compile(r"(?<![A-Za-z0-9])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,200}(?![A-Za-z0-9_\-])"),
         3,
+    ),
+    # Formats from gitleaks' rule set (config/gitleaks.toml, MIT): fixed vendor prefixes.
+    ("shopify-token", re.compile(r"(?<![A-Za-z0-9])shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}(?![A-Za-z0-9])"), 6),
+    ("huggingface-token", re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{34,40}(?![A-Za-z0-9])"), 3),
+    ("databricks-token", re.compile(r"(?<![A-Za-z0-9])dapi[a-f0-9]{32}(?:-\d)?(?![A-Za-z0-9])"), 4),
+    ("digitalocean-token", re.compile(r"(?<![A-Za-z0-9])do[opr]_v1_[a-f0-9]{64}(?![A-Za-z0-9])"), 7),
+    ("square-token", re.compile(r"(?<![A-Za-z0-9])sq0(?:atp|csp)-[0-9A-Za-z_\-]{22,43}(?![A-Za-z0-9_\-])"), 7),
+    ("postman-key", re.compile(r"(?<![A-Za-z0-9])PMAK-[a-f0-9]{24}-[a-f0-9]{34}(?![A-Za-z0-9])"), 5),
+    ("age-secret-key", re.compile(r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"), 15),
+    (
+        "doppler-token",
+        re.compile(r"(?<![A-Za-z0-9])dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}(?![A-Za-z0-9])"),
+        3,
+    ),
+    (
+        "discord-webhook",
+        re.compile(r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]{60,}"),
+        len("https://discord.com/api/webhooks/"),
     ),
     (
         "jwt",
@@ -325,7 +361,9 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}")
 # A line of PEM body: base64 only, possibly wrapped in string-literal noise ("...\n" +).
 _PEM_BODY_LINE = re.compile(r"[ \t\"'+,]*(?:[A-Za-z0-9+/=]{4,}|[A-Za-z\-]+: [^\n]*)[ \t\"'+,;]*(?:\\n)?[ \t\"'+,;]*")
 
-_URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{0,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]")
+_URL_PASSWORD = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@\"'<>]{0,256}:([^\s@/\"'<>]{1,256})@[\w.\-\[\]]"
+)
 
 _AWS_SECRET = re.compile(
     r"(?i)aws_?secret(?:_?access)?_?key[\"']?\s*(?::=|=>|[:=])\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
@@ -335,7 +373,8 @@ _AWS_SECRET = re.compile(
 # `name: str = "v"`, `--name "v"` is not covered (command lines are rarely committed secrets).
 _SECRET_NAME = (
     r"[A-Za-z0-9_.\-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|apikey|"
-    r"access[_\-]?key|private[_\-]?key|client[_\-]?secret|credentials?)"
+    r"access[_\-]?key|private[_\-]?key|client[_\-]?secret|credentials?|"
+    r"(?:secret|signing|encryption|master|jwt|hmac)[_\-]?key(?:[_\-]?base)?)"
 )
 _ASSIGNMENT = re.compile(
     r"(?<![A-Za-z0-9_])[\"']?(?P<name>" + _SECRET_NAME + r")[\"']?"
@@ -392,6 +431,15 @@ _PREFIX_GATES: dict[str, tuple[str, ...]] = {
     "google-api-key": ("AIza",),
     "openai-key": ("sk-",),
     "jwt": ("eyJ",),
+    "shopify-token": ("shpat_", "shpss_", "shpca_", "shppa_"),
+    "huggingface-token": ("hf_",),
+    "databricks-token": ("dapi",),
+    "digitalocean-token": ("_v1_",),
+    "postman-key": ("PMAK-",),
+    "square-token": ("sq0",),
+    "age-secret-key": ("AGE-SECRET-KEY-1",),
+    "doppler-token": ("dp.",),
+    "discord-webhook": ("/api/webhooks/",),
 }
 # Case-insensitive rules are gated on the lower-cased text, and only for ASCII text: Unicode
 # case folding (the Kelvin sign matches `k`) would otherwise let a match slip past a gate.
@@ -550,6 +598,17 @@ _CLI_PASSWORD = re.compile(
     r"|--(?:http-|ftp-|proxy-)?password(?:=|\s+)[\"']?(?P<p>[^\s\"']+)"
     r"|\bsshpass\s+-p\s*[\"']?(?P<s>[^\s\"']+)"
 )
+# `?user=app&password=x` (JDBC, ODBC and DSN query strings), `;Password=x;` is the assignment
+# rule's; `<password>x</password>` (Maven settings, Spring, .NET config); `mysql -pSECRET`.
+_QUERY_PASSWORD = re.compile(
+    r"(?i)[?&](?:password|passwd|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?token|auth[_\-]?token)"
+    r"=(?P<v>[^\s&#\"'<>]{4,256})"
+)
+_XML_PASSWORD = re.compile(
+    r"(?i)<(?P<tag>[\w.\-]*(?:password|passwd|secret|token|api[_\-]?key|apikey|private[_\-]?key))>"
+    r"(?P<v>[^<>\s]{4,512})</(?P=tag)>"
+)
+_MYSQL_PASSWORD = re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?\s-p(?P<v>[^\s\"']{4,})")
 _NPM_AUTH = re.compile(r"(?i)(?:^|[\s:\"'])_(?:authToken|auth|password)[\"']?\s*[=:]\s*[\"']?([^\s\"',;]+)")
 
 
@@ -586,6 +645,19 @@ def _cli_passwords(text: str) -> Iterator[_Candidate]:
         group = next(g for g in ("c", "p", "s") if m.group(g) is not None)
         if not is_placeholder(m.group(group)):
             yield "cli-password", m.start(group), m.end(group), "[REDACTED:password]"
+
+
+def _keyed_values(text: str, lower: str | None) -> Iterator[_Candidate]:
+    """Query-string, XML-element and `mysql -p` credentials (one rule family, one gate)."""
+    rules = ((_QUERY_PASSWORD, "query-password"), (_XML_PASSWORD, "xml-password"), (_MYSQL_PASSWORD, "cli-password"))
+    for pattern, kind in rules:
+        if kind == "cli-password" and lower is not None and not _gate(lower, ("mysql", "mariadb")):
+            continue
+        for m in pattern.finditer(text):
+            value = m.group("v")
+            if is_placeholder(value) or (_WORDS_ONLY.fullmatch(value) and kind != "xml-password"):
+                continue
+            yield kind, m.start("v"), m.end("v"), "[REDACTED:secret]"
 
 
 def _npm_auth(text: str) -> Iterator[_Candidate]:
@@ -634,6 +706,92 @@ def _high_entropy(text: str) -> Iterator[_Candidate]:
             yield "high-entropy", m.start("value"), m.end("value"), "[REDACTED:high-entropy]"
 
 
+# detect-secrets (Yelp, Apache-2.0) as a second, maintained rule set: every regex plugin but
+# the keyword one (our assignment rule is stricter about code) and the public-IP and bare
+# private-key-header ones (not credentials; key blocks are ours, body and all). Its patterns
+# carry no boundaries, so a match glued to more letters or digits is dropped here: a
+# Twilio-shaped run inside a longer hash is not a key. (Checked after the match, not as a
+# lookbehind, which would cost the regex engine its fast literal-prefix search.) Its
+# candidates rank last, so they only fill what ours miss.
+_DETECT_SECRETS_SKIP = frozenset({"KeywordDetector", "IPPublicDetector", "PrivateKeyDetector"})
+# Literals each plugin's matches contain (read off its patterns), tried as substring tests
+# first like our own gates; lower-cased where the plugin matches names case-insensitively. A
+# plugin a later detect-secrets adds has no gate and always runs.
+_DETECT_SECRETS_GATES: dict[str, tuple[tuple[str, ...], bool]] = {
+    "Artifactory Credentials": (("AKC", "AP"), False),
+    "AWS Access Key": (("A3T", "ABIA", "ACCA", "AKIA", "ASIA", "aws"), False),
+    "Azure Storage Account access key": (("AccountKey=",), False),
+    "Basic Auth Credentials": (("://",), False),
+    "Cloudant Credentials": (("cloudant", "cl_", "cl-", "clou"), True),
+    "Discord Bot Token": ((".",), False),
+    "GitHub Token": (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), False),
+    "GitLab Token": (("gl", "GR1348941"), False),
+    # Its vendor prefix is optional (`api_key = <44 chars>`), which our assignment rule covers.
+    "IBM Cloud IAM Key": (("ibm", "iam", "cloud"), True),
+    "IBM COS HMAC Credentials": (("cos",), True),
+    "JSON Web Token": (("eyJ",), False),
+    "Mailchimp Access Key": (("-us",), False),
+    "NPM tokens": (("_authToken",), False),
+    "OpenAI Token": (("T3BlbkFJ",), False),
+    "PyPI Token": (("pypi-",), False),
+    "SendGrid API Key": (("SG.",), False),
+    "Slack Token": (("xox", "hooks.slack"), False),
+    "SoftLayer Credentials": (("softlayer", "sl_", "sl-"), True),
+    "Square OAuth Secret": (("sq0",), False),
+    "Stripe Access Key": (("k_live_",), False),
+    "Telegram Bot Token": ((":AA",), False),  # bot tokens' secret part starts with AA
+    "Twilio API Key": (("AC", "SK"), False),
+}
+
+
+@cache
+def _detect_secrets_rules() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import detect_secrets.plugins as plugins
+    from detect_secrets.plugins.base import RegexBasedDetector
+
+    rules: list[tuple[str, re.Pattern[str]]] = []
+    for info in sorted(pkgutil.iter_modules(plugins.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{plugins.__name__}.{info.name}")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ != module.__name__ or not issubclass(cls, RegexBasedDetector):
+                continue
+            if name in _DETECT_SECRETS_SKIP or inspect.isabstract(cls):
+                continue
+            rules.extend((str(cls.secret_type), pattern) for pattern in cls().denylist)
+    return tuple(rules)
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    return (start > 0 and text[start - 1].isascii() and text[start - 1].isalnum()) or (
+        end < len(text) and text[end].isascii() and text[end].isalnum()
+    )
+
+
+def _detect_secrets(text: str, lower: str | None) -> Iterator[_Candidate]:
+    for secret_type, pattern in _detect_secrets_rules():
+        gate = _DETECT_SECRETS_GATES.get(secret_type)
+        if gate is not None:
+            needles, folded = gate
+            if not _gate(text if not folded else lower if lower is not None else text.lower(), needles):
+                continue
+        for m in pattern.finditer(text):
+            if _glued(text, m.start(), m.end()):
+                continue
+            # A plugin whose pattern has groups reports the first non-empty one as the secret.
+            span = next((m.span(i) for i in range(1, (m.lastindex or 0) + 1) if m.group(i)), m.span())
+            value = text[span[0] : span[1]].strip(" \t\"'=:")
+            # Generated credentials mix letters and digits; names and words do not.
+            mixed = re.search(r"\d", value) and re.search("[A-Za-z]", value)
+            if len(value) < 8 or is_placeholder(value) or not mixed:
+                continue
+            start = text.index(value, span[0])
+            yield "detect-secrets", start, start + len(value), f"[REDACTED:{secret_type}]"
+
+
 # Earlier rules win when two candidates overlap: a GitHub token inside `token = "..."` is
 # reported as a GitHub token, not as a generic assignment.
 def find_secrets(text: str, path: str | None = None, *, in_private_key: bool = False) -> tuple[SecretFinding, ...]:
@@ -674,10 +832,13 @@ def find_secrets(text: str, path: str | None = None, *, in_private_key: bool = F
         sources.append((3, _cli_passwords(text)))
     if lower is None or _gate(lower, ("_auth", "_password")):
         sources.append((3, _npm_auth(text)))
+    if lower is None or (_gate(lower, ("=", "</", " -p")) and _gate(lower, (*_ASSIGNMENT_GATE, "mysql", "mariadb"))):
+        sources.append((3, _keyed_values(text, lower)))
     if lower is None or _gate(lower, _ASSIGNMENT_GATE):
         sources.append((4, _assignments(text, config)))
     if config:
         sources.append((5, _high_entropy(text)))
+    sources.append((6, _detect_secrets(text, lower)))
     for rank, source in sources:
         ranked.extend((rank, cand) for cand in source)
     if not ranked:

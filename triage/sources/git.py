@@ -29,7 +29,7 @@ from triage.gitrepo import GitRepo
 from triage.models import PullRequest
 from triage.sources.mbox import login_from_email
 from triage.sources.trailers import linked_issues, merge_trailers, parse_trailers
-from triage.timeutil import parse_iso8601
+from triage.timeutil import parse_iso8601_or_none
 
 __all__ = ["Commit", "list_commits", "parse_range", "read_range"]
 
@@ -83,13 +83,6 @@ def parse_range(rev_range: str) -> tuple[str, str]:
     return base or "HEAD", head or "HEAD"
 
 
-def _time(value: str) -> datetime | None:
-    try:
-        return parse_iso8601(value) if value else None
-    except ValueError:
-        return None
-
-
 def list_commits(repo: GitRepo, base: str, head: str, *, merges: bool = False) -> list[Commit]:
     """The commits in base..head, oldest first (parents before children)."""
     args = ["log", "-z", "--reverse", "--topo-order", f"--format={_FORMAT}"]
@@ -109,8 +102,8 @@ def list_commits(repo: GitRepo, base: str, head: str, *, merges: bool = False) -
                 parents=tuple(parents.split()),
                 author_name=name,
                 author_email=email,
-                authored=_time(authored),
-                committed=_time(committed),
+                authored=parse_iso8601_or_none(authored),
+                committed=parse_iso8601_or_none(committed),
                 subject=subject,
                 message=message.strip("\n"),
             )
@@ -132,10 +125,18 @@ def _author(commit: Commit) -> tuple[str, bool]:
 def _commit_pr(repo: GitRepo, commit: Commit) -> PullRequest:
     parent = commit.parents[0] if commit.parents else None
     author, is_bot = _author(commit)
+    # One commit git cannot diff (an object missing from a partial clone or mirror) becomes an
+    # item with a load error, not the end of the batch.
+    errors: tuple[str, ...] = ()
+    try:
+        diff = _diff(repo, parent, commit.sha)
+    except InputError as exc:
+        diff, errors = b"", (f"git:{commit.short}: {exc.format_message()}",)
     return PullRequest(
         id=commit.short,
         title=commit.subject,
-        diff=_diff(repo, parent, commit.sha),
+        diff=diff,
+        load_errors=errors,
         body=commit.body,
         author=author,
         author_email=commit.author_email or None,

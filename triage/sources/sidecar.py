@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from triage import jsonutil
 from triage.timeutil import parse_iso8601
 
 __all__ = ["PR_KEYS", "SidecarFields", "parse_sidecar"]
@@ -108,7 +109,7 @@ def parse_sidecar(raw: bytes, where: str) -> tuple[SidecarFields, bool]:
     object (so a directory scan can ignore `package.json`). Invalid JSON is a PR with an error:
     it was most likely meant as one."""
     try:
-        data = json.loads(raw)
+        data = jsonutil.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         return SidecarFields(errors=(f"{where}: invalid JSON ({exc})",)), True
     if not isinstance(data, Mapping):
