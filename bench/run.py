@@ -10,7 +10,11 @@ Scenarios (each prints one line and adds a section to the results):
   concurrency 16, then again from the cache (`bench.llm_scale`), without and with 10 % of
   calls failing in mixed ways;
 - huge_llm_50mb: `triage run` on one 50 MB diff with the LLM on (`bench.huge_llm`), peak RSS
-  of that process alone.
+  of that process alone;
+- history_generated / history_real / real_diffs: `triage run --repo --git REV~N..REV` for
+  N = 200, 1000, 2500 on a repository the bench builds, and on the clones named by
+  `TRIAGE_BENCH_REPOS`; `triage run DIR` on 1,200 real `git format-patch` diffs next to the
+  unidiff floor (`bench.history_scale`): wall, CPU of the whole process tree, peak RSS.
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -31,7 +35,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale
+from bench import github_scale, history_scale, huge_llm, llm_scale
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -181,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
         "github_faults_2500": lambda: github_scale.scenario(2500),
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
+        "history_generated": history_scale.generated_scenario,
+        "history_real": history_scale.real_scenario,
+        "real_diffs": history_scale.real_diffs_scenario,
     }
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
