@@ -8,10 +8,11 @@ has reaped (cutime+cstime: the many short `git` processes, which live less than 
 and are never seen themselves). A process that was seen and then reaped by a parent of the
 tree is in that parent's children time already: the overlap is taken off once. The command
 itself is measured exactly by `getrusage` after it exits. The peak is the largest sum of
-resident sets seen at one instant (what the machine had to hold) as well as the largest
-single process. The 1-minute load average before and after says how busy the machine was
-(wall time on a shared machine means little without it). Linux only; elsewhere the CPU and
-memory figures are None.
+resident sets seen at one instant as well as the largest single process, and the largest sum
+of proportional set sizes (PSS: shared pages split between the processes sharing them, so the
+pack files every `git` process maps count once; what the machine had to hold). The 1-minute
+load average before and after says how busy the machine was (wall time on a shared machine
+means little without it). Linux only; elsewhere the CPU and memory figures are None.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def _stat(pid: int) -> tuple[int, int, int, int] | None:
     fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces
     own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
     return int(fields[1]), own, reaped, int(fields[21])
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes (shared pages split between their processes: the many
+    `git` processes map the same pack files, which a sum of RSS counts once per process)."""
+    try:
+        with open(_PROC / str(pid) / "smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
 
 
 def _load() -> float | None:
@@ -81,7 +95,7 @@ def measure_command(
     own: dict[int, int] = {}
     reaped: dict[int, int] = {}
     parent_of: dict[int, int] = {}
-    peak_total = peak_one = 0
+    peak_total = peak_one = peak_pss = 0
     load_before = _load()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -96,6 +110,7 @@ def measure_command(
             rss = [pages * page for *_, pages in now.values()]
             peak_total = max(peak_total, sum(rss))
             peak_one = max(peak_one, max(rss, default=0))
+            peak_pss = max(peak_pss, sum(_pss(pid) for pid in now))
         time.sleep(interval)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -118,5 +133,6 @@ def measure_command(
         "cores_used": round(cpu_seconds / wall, 2) if cpu_seconds is not None and wall else None,
         "peak_rss_mb_total": round(peak_total / 2**20, 1) if linux else None,
         "peak_rss_mb_largest_process": round(peak_one / 2**20, 1) if linux else None,
+        "peak_pss_mb_total": round(peak_pss / 2**20, 1) if linux else None,
         "load_average_before_after": [load_before, _load()],
     }

@@ -156,7 +156,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         risk = assess_risk(pr, diff, metrics, ctx.risk_model)
         review = heuristic.HeuristicReviewer(cfg).review(pr, diff, metrics, risk)
         if ctx.base_checker is not None and not errors:
-            base_check = ctx.base_checker.check(pr, diff)
+            base_check = ctx.base_checker.check(pr, diff, ctx.history_cache)
     except Exception as exc:  # one broken PR must never stop the batch; the item records why
         errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
         metrics = empty_metrics()
