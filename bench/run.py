@@ -10,7 +10,10 @@ Scenarios (each prints one line and adds a section to the results):
   concurrency 16, then again from the cache (`bench.llm_scale`), without and with 10 % of
   calls failing in mixed ways;
 - huge_llm_50mb: `triage run` on one 50 MB diff with the LLM on (`bench.huge_llm`), peak RSS
-  of that process alone.
+  of that process alone;
+- cluster_time_2500 / cluster_pr_history: the added time of clustering on 2,500 generated PRs,
+  and clustering precision and recall on a mirror's real pull requests with and without issue
+  keys (`bench.cluster_bench`; the second needs TRIAGE_BENCH_PR_MIRROR, else it says skipped).
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -31,7 +34,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale
+from bench import cluster_bench, github_scale, huge_llm, llm_scale
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
         "github_faults_2500": lambda: github_scale.scenario(2500),
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
+        "cluster_time_2500": lambda: cluster_bench.time_scenario(2500),
+        "cluster_pr_history": cluster_bench.history_scenario,
     }
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
