@@ -80,22 +80,25 @@ def test_diffusion_raises_risk_at_equal_size() -> None:
     assert spread > one
 
 
-def test_docs_only_and_lockfile_only_are_low() -> None:
-    docs = score((fd("docs/guide.md", FileKind.DOCS, 800, 200), fd("README.md", FileKind.DOCS, 50, 5)))
+def test_generated_and_lockfile_only_changes_are_low() -> None:
     lock = score((fd("package-lock.json", FileKind.LOCKFILE, 4000, 3500),))
-    for s in (docs, lock):
+    generated = score((fd("api/gen/stubs_pb2.py", FileKind.GENERATED, 9000, 8000),))
+    for s in (lock, generated):
         assert level_for(s) is RiskLevel.LOW, s
-    assert lock < score((fd("src/a.py", FileKind.SOURCE, 1),))
+        assert s < score((fd("src/a.py", FileKind.SOURCE, 1),))
 
 
-def test_test_lines_count_as_lines_added() -> None:
-    """Measured: down-weighting test lines lowered the AUC, so a change that adds tests is a
-    bigger change, and a tests-only change scores like a source change of the same size."""
+def test_test_and_docs_lines_count_as_lines_added() -> None:
+    """Measured: down-weighting test and docs lines lowered the AUC, so a change that adds tests
+    is a bigger change, and a tests-only or docs-only change scores as a source change of the
+    same size."""
     src = fd("src/a.py", FileKind.SOURCE, 60, 10)
     assert score((src, fd("tests/test_a.py", FileKind.TEST, 80, 0))) > score((src,))
+    source_only = score((fd("src/a.py", FileKind.SOURCE, 300, 20),))
     tests_only = score((fd("tests/test_a.py", FileKind.TEST, 300, 20),))
     docs_only = score((fd("docs/a.md", FileKind.DOCS, 300, 20),))
-    assert tests_only > docs_only
+    assert tests_only == docs_only == pytest.approx(source_only)
+    assert docs_only > score((fd("docs/a.md", FileKind.DOCS, 30, 2),))
 
 
 def test_sensitive_paths_raise_risk() -> None:
