@@ -36,3 +36,9 @@ def test_ablation_reports_the_auc_change_of_each_dropped_term() -> None:
     assert set(change) == {"lines-added", "noise"}
     assert change["noise"] is not None and change["noise"] > 0
     assert change["lines-added"] is not None and change["lines-added"] <= 0
+
+
+def test_single_term_auc_ranks_by_each_raw_value() -> None:
+    scored = [_commit(True, 5.0, 0.0), _commit(True, 4.0, 1.0), _commit(False, 1.0, 9.0), _commit(False, 2.0, 8.0)]
+    single = risk_dev.single_term_auc(scored)
+    assert single == {"lines-added": 1.0, "noise": 0.0}
