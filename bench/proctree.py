@@ -14,6 +14,7 @@ import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -55,26 +56,26 @@ def _tree(root: int) -> dict[int, tuple[int, int]]:
 
 
 def measure_command(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, interval: float = 0.1
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    interval: float = 0.1,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
 ) -> dict[str, Any]:
     """Run `argv` to completion; return its exit code, wall seconds, CPU seconds of the whole
-    process tree, cores used (CPU / wall) and peak RSS (tree total and largest process)."""
+    process tree, cores used (CPU / wall) and peak RSS (tree total and largest process).
+    Its output is dropped, or written to the files `stdout` / `stderr` name."""
     linux = _PROC.is_dir() and (_PROC / "self" / "stat").is_file()
     ticks = os.sysconf("SC_CLK_TCK") if linux else 100
     page = os.sysconf("SC_PAGE_SIZE") if linux else 4096
     cpu: dict[int, int] = {}
-    peak_total = peak_one = 0
     start = time.perf_counter()
-    proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=subprocess.DEVNULL)
-    while proc.poll() is None:
-        if linux:
-            now = _tree(proc.pid)
-            for pid, (used, _) in now.items():
-                cpu[pid] = max(cpu.get(pid, 0), used)
-            rss = [pages * page for _, pages in now.values()]
-            peak_total = max(peak_total, sum(rss))
-            peak_one = max(peak_one, max(rss, default=0))
-        time.sleep(interval)
+    with ExitStack() as files:
+        out = files.enter_context(stdout.open("wb")) if stdout is not None else subprocess.DEVNULL
+        err = files.enter_context(stderr.open("wb")) if stderr is not None else None
+        proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=out, stderr=err)
+        peak_total, peak_one = _watch(proc, cpu, linux, page, interval)
     wall = time.perf_counter() - start
     cpu_seconds = sum(cpu.values()) / ticks if linux else None
     return {
@@ -85,3 +86,20 @@ def measure_command(
         "peak_rss_mb_total": round(peak_total / 2**20, 1) if linux else None,
         "peak_rss_mb_largest_process": round(peak_one / 2**20, 1) if linux else None,
     }
+
+
+def _watch(
+    proc: subprocess.Popen[bytes], cpu: dict[int, int], linux: bool, page: int, interval: float
+) -> tuple[int, int]:
+    """Sample the tree until `proc` ends: CPU per pid into `cpu`; returns the RSS peaks."""
+    peak_total = peak_one = 0
+    while proc.poll() is None:
+        if linux:
+            now = _tree(proc.pid)
+            for pid, (used, _) in now.items():
+                cpu[pid] = max(cpu.get(pid, 0), used)
+            rss = [pages * page for _, pages in now.values()]
+            peak_total = max(peak_total, sum(rss))
+            peak_one = max(peak_one, max(rss, default=0))
+        time.sleep(interval)
+    return peak_total, peak_one
