@@ -429,3 +429,108 @@ def test_the_model_travels_to_the_static_stages_process_pool(calibrated: tuple[P
     # past the in-process ones too, the planted token raises the score
     late = range(pipeline._SERIAL_FIRST, count)
     assert all(by_id[f"p{i:03d}"] > by_id[f"p{i - 1:03d}"] for i in late if i % 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# a model named by a repository's own config file
+
+
+def _model_bytes(repo: str) -> bytes:
+    from test_calibrate import _valid as valid_model
+
+    data = valid_model()
+    data["training"]["repo"] = repo
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize("value", ["/etc/passwd", "../outside.json", "models/../../outside.json", "C:/m.json"])
+def test_a_repository_config_cannot_name_a_model_outside_the_repository(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "outside.json").write_bytes(_model_bytes("evil/outside"))
+    work = tmp_path / "repo"
+    work.mkdir()
+    (work / ".triage.toml").write_text(f"[risk]\nmodel = {json.dumps(value)}\n")
+    (work / "a.diff").write_text("diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1,2 @@\n x\n+y\n")
+    monkeypatch.chdir(work)
+    code, _ = _run(["run", "a.diff", "--out", str(tmp_path / "o"), "--no-progress", "--llm", "off"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("triage: error: .triage.toml: [risk] model") and "\n" not in err, err
+    assert "inside the repository" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_symlinked_model_leaving_the_repository_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "outside.json").write_bytes(_model_bytes("evil/outside"))
+    work = tmp_path / "repo"
+    (work / "models").mkdir(parents=True)
+    (work / "models" / "m.json").symlink_to(tmp_path / "outside.json")
+    (work / ".triage.toml").write_text('[risk]\nmodel = "models/m.json"\n')
+    (work / "a.diff").write_text("diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1,2 @@\n x\n+y\n")
+    monkeypatch.chdir(work)
+    code, _ = _run(["run", "a.diff", "--out", str(tmp_path / "o"), "--no-progress", "--llm", "off"])
+    assert code == 2
+    assert "leads outside the repository" in capsys.readouterr().err
+    (work / "models" / "m.json").unlink()
+    (work / "models" / "m.json").write_bytes(_model_bytes("acme/inside"))
+    code, _ = _run(["run", "a.diff", "--out", str(tmp_path / "o"), "--no-progress", "--llm", "off"])
+    assert code == 0
+    doc = json.loads((tmp_path / "o" / "queue.json").read_text())
+    assert doc["risk_model"]["description"].startswith("calibrated on acme/inside at ")
+
+
+TOKEN = "ghs_stub_token_do_not_leak"
+
+
+def _github(stub_url: str, tmp_path: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
+    from io import StringIO
+
+    code = main(
+        ["github", "--repo", "octo/widgets", "--api-url", stub_url, "--llm", "off", "--out", str(tmp_path / "o")],
+        environ={"GITHUB_TOKEN": TOKEN, "TRIAGE_CACHE_DIR": str(tmp_path / "cache")},
+        console=Console(file=StringIO(), width=200),
+    )
+    queue = tmp_path / "o" / "queue.json"
+    return code, json.loads(queue.read_text()) if queue.is_file() else {}
+
+
+def test_in_ci_the_model_comes_from_the_base_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The PR's checkout holds its own model file under the same name: the base branch's
+    copy scores the queue, byte for byte."""
+    from github_stub import GitHubStub, add_simple_pull, make_pr
+
+    base_model = _model_bytes("acme/base-branch")
+    with GitHubStub(token=TOKEN) as stub:
+        add_simple_pull(stub, "octo/widgets", make_pr(8, association="MEMBER"), [("src/a.py", 3)])
+        head = stub.repo("octo/widgets").head_sha
+        stub.repo("octo/widgets").contents[(head, ".triage.toml")] = b'[risk]\nmodel = "ci/model.json"\n'
+        stub.repo("octo/widgets").contents[(head, "ci/model.json")] = base_model
+        (tmp_path / "ci").mkdir()
+        (tmp_path / ".triage.toml").write_text('[risk]\nmodel = "ci/model.json"\n')
+        (tmp_path / "ci" / "model.json").write_bytes(_model_bytes("evil/pr-branch"))
+        monkeypatch.chdir(tmp_path)
+        code, queue = _github(stub.url, tmp_path)
+        assert code == 0, capsys.readouterr().err
+        assert queue["risk_model"]["description"].startswith("calibrated on acme/base-branch at ")
+        assert queue["risk_model"]["sha256"] == hashlib.sha256(base_model).hexdigest()
+        assert "ignoring [risk] model" not in capsys.readouterr().err  # same name: nothing to warn about
+
+        # A base config naming a path outside the repository, or a file the base lacks: one line, exit 2.
+        for value, message in (("../model.json", "inside the repository"), ("gone.json", "no such file on the")):
+            stub.repo("octo/widgets").contents[(head, ".triage.toml")] = f'[risk]\nmodel = "{value}"\n'.encode()
+            code, _ = _github(stub.url, tmp_path / value.replace("/", "_"))
+            assert code == 2
+            err = capsys.readouterr().err.strip()
+            assert err.startswith("triage: error: ") and message in err and "\n" not in err, err
+
+        # A hostile model file on the base branch is refused like any other.
+        stub.repo("octo/widgets").contents[(head, ".triage.toml")] = b'[risk]\nmodel = "ci/model.json"\n'
+        stub.repo("octo/widgets").contents[(head, "ci/model.json")] = b'{"intercept": NaN}'
+        code, _ = _github(stub.url, tmp_path / "nan")
+        assert code == 2
+        assert "ci/model.json: risk model is not valid JSON" in capsys.readouterr().err
