@@ -326,11 +326,17 @@ def overhead_scenario(work: Path, prs: int = 150, repeat: int = 3) -> dict[str, 
 
 def scenarios(repos: Path | None, commits: int = SCALE_COMMITS) -> dict[str, Callable[[], dict[str, Any]]]:
     """The scenarios for `bench.run`; scale and overhead share one generated history."""
-    work = Path(tempfile.mkdtemp(prefix="calib-bench-"))
+    made: list[Path] = []
+
+    def work() -> Path:
+        if not made:
+            made.append(Path(tempfile.mkdtemp(prefix="calib-bench-")))
+        return made[0]
+
     return {
         "calibration_dev": lambda: dev_scenario(repos),
-        "calibration_scale": lambda: scale_scenario(commits, work),
-        "calibration_overhead": lambda: overhead_scenario(work),
+        "calibration_scale": lambda: scale_scenario(commits, work()),
+        "calibration_overhead": lambda: overhead_scenario(work()),
     }
 
 

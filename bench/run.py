@@ -31,7 +31,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale
+from bench import calibration, github_scale, huge_llm, llm_scale
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -181,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         "llm_faults_2500": lambda: llm_scale.scenario(2500, latency=1.0, concurrency=16, fail_rate=0.10),
         "github_faults_2500": lambda: github_scale.scenario(2500),
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
+        # issue 10: calibration on the dev projects (TRIAGE_BENCH_REPOS), a generated 10,000-commit
+        # history, and the scoring overhead of a model (bench/calibration.py)
+        **calibration.scenarios(
+            Path(os.environ["TRIAGE_BENCH_REPOS"]) if os.environ.get("TRIAGE_BENCH_REPOS") else None
+        ),
     }
     results: dict[str, Any] = {
         "run_at": datetime.now(UTC).isoformat(timespec="seconds"),
