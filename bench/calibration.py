@@ -205,8 +205,8 @@ def _function(rng: random.Random, name: str, risky: bool) -> list[str]:
     lines = [f"def {name}(value, other):", "    total = 0"]
     for i in range(rng.randrange(3, 30)):
         lines.append(f"    total += {rng.choice(_WORDS)}_{rng.randrange(50)}(value, {i})")
-    if risky:
-        lines.append("    shared_state.update(value)  # unguarded")
+    if risky:  # unique per function: identical lines would let blame -M pin them all on the oldest
+        lines.append(f"    shared_state.update(value, {name!r})  # unguarded")
     lines += ["    return total", ""]
     return lines
 
@@ -238,10 +238,7 @@ def generate_history(root: Path, commits: int = SCALE_COMMITS, seed: int = 1) ->
         if risky and rng.random() < 1 / 6:
             path, func = risky.pop(rng.randrange(len(risky)))
             lines = next(body for name, body in files[path] if name == func)
-            lines[:] = [
-                ln.replace("shared_state.update(value)  # unguarded", "with lock: shared_state.update(value)")
-                for ln in lines
-            ]
+            lines[:] = [ln.replace("    shared_state.update(", "    with lock: shared_state.update(") for ln in lines]
             message = f"fix race in {func}"
             changed.append(path)
         else:
