@@ -22,6 +22,7 @@ import resource
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,16 @@ def _tree(root: int) -> dict[int, tuple[int, int, int, int]]:
 
 
 def measure_command(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, interval: float = 0.1
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    interval: float = 0.1,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
 ) -> dict[str, Any]:
     """Run `argv` to completion; return its exit code, wall seconds, CPU seconds of the whole
-    process tree, cores used (CPU / wall) and peak RSS (tree total and largest process)."""
+    process tree, cores used (CPU / wall) and peak RSS (tree total and largest process).
+    Its output is dropped, or written to the files `stdout` / `stderr` name."""
     linux = _PROC.is_dir() and (_PROC / "self" / "stat").is_file()
     ticks = os.sysconf("SC_CLK_TCK") if linux else 100
     page = os.sysconf("SC_PAGE_SIZE") if linux else 4096
@@ -99,7 +106,11 @@ def measure_command(
     load_before = _load()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=subprocess.DEVNULL)
+    # The parent's copies of the output files can close once the child has inherited them.
+    with ExitStack() as files:
+        out = files.enter_context(stdout.open("wb")) if stdout is not None else subprocess.DEVNULL
+        err = files.enter_context(stderr.open("wb")) if stderr is not None else None
+        proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=out, stderr=err)
     while proc.poll() is None:
         if linux:
             now = _tree(proc.pid)

@@ -44,7 +44,7 @@ from typing import Any
 
 import unidiff
 
-from bench import cluster_bench, github_scale, history_scale, huge_llm, llm_scale, llm_server, risk_dev
+from bench import calibration, cluster_bench, github_scale, history_scale, huge_llm, llm_scale, llm_server, risk_dev
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -201,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         "real_diffs": history_scale.real_diffs_scenario,
         "cluster_time_2500": lambda: cluster_bench.time_scenario(2500),
         "cluster_pr_history": cluster_bench.history_scenario,
+        # issue 10: calibration on the dev projects (TRIAGE_BENCH_REPOS), a generated 10,000-commit
+        # history, and the scoring overhead of a model (bench/calibration.py)
+        **calibration.scenarios(
+            Path(os.environ["TRIAGE_BENCH_REPOS"]) if os.environ.get("TRIAGE_BENCH_REPOS") else None
+        ),
     }
     # Scenarios that need what a plain clone lacks (a real model server): only when asked.
     opt_in = {"llm_server": os.environ.get("TRIAGE_BENCH_LLM") == "1"}
