@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.proctree import measure_command
+from triage.timeutil import from_timestamp
 
 PROJECTS = ("zookeeper", "zeppelin")
 CUT_FRACTION = 0.8
@@ -81,7 +82,7 @@ def _git(repo: Path, *args: str) -> str:
 def cut_date(repo: Path, fraction: float = CUT_FRACTION) -> datetime:
     """The author date of the commit at `fraction` of the non-merge history, by time."""
     times = sorted(int(t) for t in _git(repo, "log", "--no-merges", "--format=%at", "HEAD").split())
-    return datetime.fromtimestamp(times[int(len(times) * fraction)], UTC)
+    return from_timestamp(times[int(len(times) * fraction)])
 
 
 # --------------------------------------------------------------------------------------------
