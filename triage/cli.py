@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -196,7 +197,8 @@ def _progress(enabled: bool, label: str) -> Iterator[object]:
         task = bar.add_task(label, total=None)
 
         def advance(pr: PullRequest) -> None:
-            bar.update(task, advance=1, description=f"{label} {pr.id}")
+            # The description is rich markup: a PR id is text (`[/x]` would raise), cleaned.
+            bar.update(task, advance=1, description=f"{label} {escape(clean(pr.id))}")
 
         yield advance
 
