@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -36,6 +37,9 @@ from triage.gitrepo import DirTree, GitRepo, GitTree, Tree
 from triage.models import PullRequest, Queue
 from triage.policy import fail_on_matches
 from triage.report.text import clean
+
+if TYPE_CHECKING:
+    from triage.github.base_config import BaseConfigFiles
 from triage.timeutil import parse_iso8601
 
 EXIT_OK, EXIT_USAGE = 0, 2  # gate failures exit 1 through GateFailed.exit_code
@@ -143,7 +147,7 @@ def _config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if args.fail_on is not None:
         fail_on = tuple(v.strip() for v in args.fail_on.split(",") if v.strip())
     model = getattr(args, "model", None)
-    base_files = None
+    base_files: BaseConfigFiles | _RevisionFiles | None = None
     if args.config is None and args.command in ("ci", "github"):
         # CI: the policy comes from the base branch, never from a working-directory file the PR
         # under review may have changed (issue 12 item 4).
