@@ -5,6 +5,8 @@ figure itself is `make bench` (`huge_llm_50mb`); these pin the behaviour that ke
 
 from __future__ import annotations
 
+import pytest
+
 from triage.diff import parse_diff
 from triage.models import PullRequest
 from triage.review import evidence
@@ -19,7 +21,7 @@ def _many_files(files: int, lines: int) -> bytes:
     return "".join(out).encode()
 
 
-def test_the_corpus_is_bounded_across_files(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_corpus_is_bounded_across_files(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(evidence, "_MAX_CORPUS_CHARS", 10_000)
     diff = parse_diff(_many_files(200, 50))  # ~250 KB of added lines in 200 files
     corpus = Corpus.of(PullRequest(id="1", title="t", body="", diff=b""), diff)
@@ -28,7 +30,7 @@ def test_the_corpus_is_bounded_across_files(monkeypatch) -> None:  # type: ignor
     assert not quotes_pr("`value_199_3 = compute(3)`", corpus)  # past the bound is not
 
 
-def test_the_corpus_normalises_like_before() -> None:
+def test_the_corpus_normalises_each_piece() -> None:
     diff = parse_diff(_many_files(1, 2))
     corpus = Corpus.of(PullRequest(id="1", title="Fix  The\tThing", body="", diff=b""), diff)
     assert corpus.text.split("\n")[:2] == ["fix the thing", "f0.py"]
