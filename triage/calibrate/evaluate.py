@@ -168,9 +168,13 @@ def score_commits(
     skipped: list[str] = []
     total = len(labels)
     if workers > 1 and total > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(str(repo.path), cfg)) as pool:
+        # forkserver, not fork: forking a process that runs other threads (a test run, an LLM
+        # client) can hand a worker a lock held forever; `make test` hung here that way.
+        fresh = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(workers, fresh, initializer=_init_worker, initargs=(str(repo.path), cfg)) as pool:
             results = pool.map(_score_in_worker, labels, chunksize=8)
             for done, item in enumerate(results, 1):
                 _collect(item, scored, skipped)
