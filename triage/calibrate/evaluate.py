@@ -170,10 +170,14 @@ def score_commits(
     skipped: list[str] = []
     total = len(labels)
     if workers > 1 and total > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        # forkserver, not fork: forking a process that runs other threads (a test run, an LLM
+        # client) can hand a worker a lock held forever; `make test` hung here that way.
+        fresh = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(str(repo.path), cfg, model)
+            workers, fresh, initializer=_init_worker, initargs=(str(repo.path), cfg, model)
         ) as pool:
             results = pool.map(_score_in_worker, labels, chunksize=8)
             for done, item in enumerate(results, 1):
