@@ -48,6 +48,7 @@ from triage.models import Metrics, ParsedDiff, PullRequest, Review, ReviewSource
 from triage.report.llm_line import llm_line
 from triage.report.summary import queue_view
 from triage.review.base import ReviewItem
+from triage.timeutil import parse_iso8601
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "prs"
@@ -204,8 +205,6 @@ def _quantiles(values: list[float]) -> dict[str, float]:
 
 def scenario(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The fixtures through the whole pipeline with the LLM on, against a real server."""
-    from datetime import datetime
-
     from triage.pipeline import RunContext, run
     from triage.review.llm import LLMReviewer
     from triage.sources import load_inputs
@@ -231,7 +230,7 @@ def scenario(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             )
             timed = Timed(LLMReviewer(cfg, None))
             start = time.perf_counter()
-            queue = run(prs, cfg, RunContext(now=datetime.fromisoformat(NOW_ISO), reviewers=(timed,)))
+            queue = run(prs, cfg, RunContext(now=parse_iso8601(NOW_ISO), reviewers=(timed,)))
             wall = time.perf_counter() - start
     except Unavailable as why:
         return {"skipped": str(why)}
