@@ -205,6 +205,7 @@ def _quantiles(values: list[float]) -> dict[str, float]:
 
 def scenario(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The fixtures through the whole pipeline with the LLM on, against a real server."""
+
     from triage.pipeline import RunContext, run
     from triage.review.llm import LLMReviewer
     from triage.sources import load_inputs

@@ -8,10 +8,11 @@ has reaped (cutime+cstime: the many short `git` processes, which live less than 
 and are never seen themselves). A process that was seen and then reaped by a parent of the
 tree is in that parent's children time already: the overlap is taken off once. The command
 itself is measured exactly by `getrusage` after it exits. The peak is the largest sum of
-resident sets seen at one instant (what the machine had to hold) as well as the largest
-single process. The 1-minute load average before and after says how busy the machine was
-(wall time on a shared machine means little without it). Linux only; elsewhere the CPU and
-memory figures are None.
+resident sets seen at one instant as well as the largest single process, and the largest sum
+of proportional set sizes (PSS: shared pages split between the processes sharing them, so the
+pack files every `git` process maps count once; what the machine had to hold). The 1-minute
+load average before and after says how busy the machine was (wall time on a shared machine
+means little without it). Linux only; elsewhere the CPU and memory figures are None.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import resource
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,19 @@ def _stat(pid: int) -> tuple[int, int, int, int] | None:
     fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces
     own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
     return int(fields[1]), own, reaped, int(fields[21])
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes (shared pages split between their processes: the many
+    `git` processes map the same pack files, which a sum of RSS counts once per process)."""
+    try:
+        with open(_PROC / str(pid) / "smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
 
 
 def _load() -> float | None:
@@ -71,21 +86,31 @@ def _tree(root: int) -> dict[int, tuple[int, int, int, int]]:
 
 
 def measure_command(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, interval: float = 0.1
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    interval: float = 0.1,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
 ) -> dict[str, Any]:
     """Run `argv` to completion; return its exit code, wall seconds, CPU seconds of the whole
-    process tree, cores used (CPU / wall) and peak RSS (tree total and largest process)."""
+    process tree, cores used (CPU / wall) and peak RSS (tree total and largest process).
+    Its output is dropped, or written to the files `stdout` / `stderr` name."""
     linux = _PROC.is_dir() and (_PROC / "self" / "stat").is_file()
     ticks = os.sysconf("SC_CLK_TCK") if linux else 100
     page = os.sysconf("SC_PAGE_SIZE") if linux else 4096
     own: dict[int, int] = {}
     reaped: dict[int, int] = {}
     parent_of: dict[int, int] = {}
-    peak_total = peak_one = 0
+    peak_total = peak_one = peak_pss = 0
     load_before = _load()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=subprocess.DEVNULL)
+    # The parent's copies of the output files can close once the child has inherited them.
+    with ExitStack() as files:
+        out = files.enter_context(stdout.open("wb")) if stdout is not None else subprocess.DEVNULL
+        err = files.enter_context(stderr.open("wb")) if stderr is not None else None
+        proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=out, stderr=err)
     while proc.poll() is None:
         if linux:
             now = _tree(proc.pid)
@@ -96,6 +121,7 @@ def measure_command(
             rss = [pages * page for *_, pages in now.values()]
             peak_total = max(peak_total, sum(rss))
             peak_one = max(peak_one, max(rss, default=0))
+            peak_pss = max(peak_pss, sum(_pss(pid) for pid in now))
         time.sleep(interval)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -118,5 +144,6 @@ def measure_command(
         "cores_used": round(cpu_seconds / wall, 2) if cpu_seconds is not None and wall else None,
         "peak_rss_mb_total": round(peak_total / 2**20, 1) if linux else None,
         "peak_rss_mb_largest_process": round(peak_one / 2**20, 1) if linux else None,
+        "peak_pss_mb_total": round(peak_pss / 2**20, 1) if linux else None,
         "load_average_before_after": [load_before, _load()],
     }

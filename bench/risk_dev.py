@@ -19,7 +19,8 @@ apache/zookeeper) and points to.
 Per set: ROC-AUC of the default score and of lines added with the paired gain and its bootstrap
 interval, the effort-aware figures, and an ablation: the AUC with each risk term dropped (its
 contribution removed from the logit) minus the full model's AUC; a positive value means the
-term hurts the ranking on that set.
+term hurts the ranking on that set (0 for a term the default does not weigh); and each term's
+raw value's AUC alone (`single_term_auc`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,19 @@ def ablation(scored: Sequence[ScoredCommit]) -> dict[str, float | None]:
     return out
 
 
+def single_term_auc(scored: Sequence[ScoredCommit]) -> dict[str, float | None]:
+    """ROC-AUC of each term's raw value alone (higher value = riskier): which terms carry any
+    signal at all, whatever their weight. Below 0.5 means the effect runs the other way."""
+    labels = [c.buggy for c in scored]
+    names = sorted({name for c in scored for name, _, _ in c.factors} - {"intercept", "no-data"})
+    out: dict[str, float | None] = {}
+    for name in names:
+        values = [next((v for n, v, _ in c.factors if n == name), 0.0) for c in scored]
+        auc = roc_auc(values, labels)
+        out[name] = None if auc is None else round(auc, 4)
+    return out
+
+
 def evaluate_set(
     name: str, repo: GitRepo, labels: list[tuple[str, bool]], dump: Path | None, workers: int
 ) -> dict[str, Any]:
@@ -128,6 +142,7 @@ def evaluate_set(
                 fh.write(json.dumps(row) + "\n")
     report = evaluate(scored, source=name, skipped=skipped).to_dict()
     report["ablation_auc_change"] = ablation(scored)
+    report["single_term_auc"] = single_term_auc(scored)
     report["seconds"] = round(seconds, 1)
     return report
 
@@ -191,14 +206,21 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
 
 def scenario() -> dict[str, Any]:
     """`make bench`'s `risk_default` scenario: the small sets, when the environment names the
-    data (`TRIAGE_BENCH_APACHEJIT`, `TRIAGE_BENCH_REPOS`); otherwise a note saying what to set."""
+    data (`TRIAGE_BENCH_APACHEJIT`, `TRIAGE_BENCH_REPOS`); otherwise a note saying what to set.
+    `TRIAGE_BENCH_RISK_LINKS=N` adds a seeded sample of N commits of each larger links set
+    (about 1.5 s per commit on 2 cores: the history of every commit is read at its parent)."""
     apachejit, repos = os.environ.get("TRIAGE_BENCH_APACHEJIT"), os.environ.get("TRIAGE_BENCH_REPOS")
     if not apachejit or not repos:
         return {
             "skipped": "set TRIAGE_BENCH_APACHEJIT (a clone or mirror of hosseinkshvrz/apachejit) and "
             "TRIAGE_BENCH_REPOS (a directory with apache/zeppelin and apache/zookeeper clones or mirrors)"
         }
-    results = run(Path(apachejit), Path(repos), links=False, dump=None)
+    links = os.environ.get("TRIAGE_BENCH_RISK_LINKS", "")
+    if links and not links.isdigit():
+        raise SystemExit(f"TRIAGE_BENCH_RISK_LINKS={links!r}: must be a number of commits")
+    results = run(
+        Path(apachejit), Path(repos), links=bool(links), dump=None, links_sample=int(links) if links else None
+    )
     for line in summary_lines(results):
         print(line, flush=True)
     return results

@@ -17,6 +17,13 @@ Scenarios (each prints one line and adds a section to the results):
 - risk_default: the default risk score against lines added on ApacheJIT's zeppelin and
   zookeeper commits (`bench.risk_dev`), when `TRIAGE_BENCH_APACHEJIT` and `TRIAGE_BENCH_REPOS`
   name the data; skipped with a note otherwise.
+- history_generated / history_real / real_diffs: `triage run --repo --git REV~N..REV` for
+  N = 200, 1000, 2500 on a repository the bench builds, and on the clones named by
+  `TRIAGE_BENCH_REPOS`; `triage run DIR` on 1,200 real `git format-patch` diffs next to the
+  unidiff floor (`bench.history_scale`): wall, CPU of the whole process tree, peak RSS.
+- cluster_time_2500 / cluster_pr_history: the added time of clustering on 2,500 generated PRs,
+  and clustering precision and recall on a mirror's real pull requests with and without issue
+  keys (`bench.cluster_bench`; the second needs TRIAGE_BENCH_PR_MIRROR, else it says skipped).
 
 Timings are wall-clock on whatever machine runs it; the README quotes a run on the project's
 reference machine (2 cores). Benchmarks never run in `make test`.
@@ -37,7 +44,7 @@ from typing import Any
 
 import unidiff
 
-from bench import github_scale, huge_llm, llm_scale, llm_server, risk_dev
+from bench import calibration, cluster_bench, github_scale, history_scale, huge_llm, llm_scale, llm_server, risk_dev
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -189,6 +196,16 @@ def main(argv: list[str] | None = None) -> int:
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
         "llm_server": llm_server.scenario,
         "risk_default": risk_dev.scenario,
+        "history_generated": history_scale.generated_scenario,
+        "history_real": history_scale.real_scenario,
+        "real_diffs": history_scale.real_diffs_scenario,
+        "cluster_time_2500": lambda: cluster_bench.time_scenario(2500),
+        "cluster_pr_history": cluster_bench.history_scenario,
+        # issue 10: calibration on the dev projects (TRIAGE_BENCH_REPOS), a generated 10,000-commit
+        # history, and the scoring overhead of a model (bench/calibration.py)
+        **calibration.scenarios(
+            Path(os.environ["TRIAGE_BENCH_REPOS"]) if os.environ.get("TRIAGE_BENCH_REPOS") else None
+        ),
     }
     # Scenarios that need what a plain clone lacks (a real model server): only when asked.
     opt_in = {"llm_server": os.environ.get("TRIAGE_BENCH_LLM") == "1"}

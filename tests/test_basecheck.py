@@ -325,3 +325,37 @@ def test_the_fixture_clone_shows_already_landed_and_needs_rebase(tmp_path: Path)
     conflicting = {i.pr.id for i in queue.items if "needs-rebase" in _rules(i)}
     assert (landed, conflicting) == ({"226", "227"}, {"245"})
     assert by["240"].decision.kind is DecisionKind.DUPLICATE  # the clusters are the same
+
+
+# speed2 (#13): ancestry from the batch's history log must give what git gives.
+def test_ancestry_from_the_history_log_gives_the_same_checks_as_git(repo: ScratchRepo) -> None:
+    from triage.metrics.history import HistoryCache
+
+    base = repo.head()
+    _branch(repo, "topic")
+    text = LINES
+    heads = []
+    for number in (5, 15, 25):
+        text = _edit(text, number, f"topic {number}")
+        repo.write("app.txt", text)
+        heads.append(repo.commit(f"topic {number}"))
+    repo.git("checkout", "-q", "main")
+    _unrelated(repo)
+    repo.git("merge", "-q", "--no-ff", "-m", "merge the first", heads[0])
+    tip = repo.head()
+    git = GitRepo(repo.root)
+    history = HistoryCache(tip=heads[-1])
+    history.log(git, heads[-1])
+    history.log(git, tip)
+    prs = [
+        _pr(repo, "linear", base, heads[-1]),  # base of the check is an ancestor: log answers
+        _pr(repo, "merged", base, heads[0]),  # head already in main: landed by merge
+        _pr(repo, "one", heads[1], heads[2]),
+    ]
+    for rev in (base, "main"):
+        with BaseChecker(git, rev) as checker:
+            for pr in prs:
+                diff = parse_diff(pr.diff)
+                assert checker.check(pr, diff, history) == checker.check(pr, diff), (rev, pr.id)
+    with BaseChecker(git, base) as checker:
+        assert history.loaded(git, checker.base, heads[-1]) is not None  # the log path was taken

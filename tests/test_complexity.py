@@ -392,3 +392,17 @@ def test_every_language_of_the_one_table_has_rules_and_a_loadable_grammar() -> N
         assert complexity._parser(lang.name) is not None, lang.name
         for ext in lang.extensions:
             assert language_for(f"src/x{ext}") == lang.name
+
+
+# speed2 (#13): results are cached by content; a hit must be the same answer as a fresh analysis.
+def test_analyse_cache_returns_what_a_fresh_analysis_returns() -> None:
+    from triage.metrics import complexity
+
+    source = b"def f(x):\n    if x and x > 1:\n        return 1\n    return 2\n"
+    first = complexity.analyse(source, "python")
+    again = complexity.analyse(source, "python")
+    assert again == first == complexity._analyse(source, "python")
+    assert first is not None and first.units[0].cyclomatic == 3
+    edited = complexity.analyse(source.replace(b"x and ", b""), "python")
+    assert edited is not None and edited.units[0].cyclomatic == 2  # new content, new answer
+    assert complexity.analyse(source, "javascript") != first  # the language is part of the key

@@ -196,7 +196,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     model = tmp_path / "model.json"
     model.write_text("{not json", encoding="utf-8")
     assert main(["eval", "--repo", str(repo.root), "--labels", str(labels), "--model", str(model)]) == 2
-    assert "model.json: not a JSON model file" in capsys.readouterr().err
+    assert "model.json: risk model is not valid JSON" in capsys.readouterr().err
     assert main(["eval", "--repo", str(repo.root), "--slice", "0"]) == 2
     assert "--slice 0.0: must be in (0, 1]" in capsys.readouterr().err
 

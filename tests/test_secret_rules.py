@@ -9,6 +9,8 @@ Values are assembled from pieces so that this file itself does not trip a scanne
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from triage.review.secrets import find_secrets, redact
@@ -77,3 +79,22 @@ def test_format_is_found_and_masked(text: str, path: str | None, secret: str) ->
 )
 def test_code_ids_and_placeholders_are_not_secrets(text: str, path: str) -> None:
     assert find_secrets(text, path) == ()
+
+
+def test_a_random_aws_secret_next_to_its_key_id_is_masked() -> None:
+    rng = random.Random(12)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    missed = []
+    for _ in range(500):
+        secret = "".join(rng.choice(alphabet) for _ in range(40))
+        text = f'creds = ("AKIA{"ZXCVBNMASDFGHJKL"}", "{secret}")'
+        if secret in redact(text):
+            missed.append(secret)
+    # Only values that are not mixed-case-and-digit base64 may slip (a 1-in-1,000 chance each).
+    assert len(missed) <= 1, missed
+
+
+def test_a_class_name_or_path_next_to_a_key_id_is_not_a_secret() -> None:
+    for value in ("src/main/java/com/example/service/Handler", "ThisIsMyVeryLongClassNameForTesting1234"):
+        text = f'KEY_ID = "AKIA{"ZXCVBNMASDFGHJKL"}"  # {value}'
+        assert value in redact(text)

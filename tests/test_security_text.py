@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,16 @@ def test_an_out_path_with_rich_markup_prints_as_typed(tmp_path: Path) -> None:
     code = main(argv, environ={}, console=Console(file=terminal, width=1000))  # markup on, as by default
     assert code == 0
     assert f"wrote {out / 'queue.json'}" in terminal.getvalue()
+
+
+def test_the_sticky_comment_carries_no_secret_or_escape(tmp_path: Path) -> None:
+    from triage.config import Config
+    from triage.github.comment import sticky_body
+    from triage.pipeline import RunContext, run
+    from triage.report import render_item_markdown
+    from triage.sources import load_inputs
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    queue = run(list(load_inputs([str(_attack_pr(tmp_path))])), Config(llm_mode="off"), RunContext(now=now))
+    body = sticky_body(render_item_markdown(queue, queue.items[0].pr.id))
+    assert not leaks(body), leaks(body)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from triage.errors import InputError
 from triage.gitrepo import GitRepo
-from triage.metrics.history import Lru
+from triage.metrics.history import HistoryCache, Lru, SharedLog
 from triage.models import Assessment, BaseCheck, ParsedDiff, PullRequest
 
 __all__ = ["MAX_BASE_COMMITS", "MAX_PR_COMMITS", "MERGE_TREE_VERSION", "BaseChecker"]
@@ -169,30 +169,45 @@ class BaseChecker:
 
     # ---------------------------------------------------------------------------- per PR
 
-    def check(self, pr: PullRequest, diff: ParsedDiff) -> BaseCheck:
+    def check(self, pr: PullRequest, diff: ParsedDiff, history: HistoryCache | None = None) -> BaseCheck:
         """The PR's side of the check; `finish` adds what needs the whole batch. Never raises
-        for a PR: a git failure becomes a note and the rules then do not fire."""
+        for a PR: a git failure becomes a note and the rules then do not fire. `history` (the
+        batch's, with the logs the history metrics read) answers ancestry without a git
+        process when it holds both commits: with `--git`, most PRs then need two."""
         try:
-            return self._check(pr, diff)
+            return self._check(pr, diff, history)
         except InputError as exc:
             return BaseCheck(self.base, notes=(f"base check failed: {exc.format_message()}",))
 
-    def _check(self, pr: PullRequest, diff: ParsedDiff) -> BaseCheck:
+    def _merge_base(self, head: str, log: SharedLog | None) -> str | None:
+        """`git merge-base base head`, answered from the log when one is an ancestor of the
+        other (the only answer there is then); git otherwise."""
+        if log is not None:
+            if log.is_ancestor(self.base, head):
+                return self.base
+            if log.is_ancestor(head, self.base):
+                return head
+        return self._sha_or_none("merge-base", self.base, head)
+
+    def _check(self, pr: PullRequest, diff: ParsedDiff, history: HistoryCache | None) -> BaseCheck:
         if not pr.diff.strip():
             return BaseCheck(self.base)
         head = pr.head_sha if pr.head_sha and self.repo.has_revision(pr.head_sha) else None
         own_base = pr.base_sha if pr.base_sha and self.repo.has_revision(pr.base_sha) else None
-        merge_base = self._sha_or_none("merge-base", self.base, head) if head else own_base
+        log = history.loaded(self.repo, self.base, head) if history is not None and head else None
+        merge_base = self._merge_base(head, log) if head else own_base
         ids = self._patch_ids(pr.diff)
         check = BaseCheck(self.base, patch_id=ids[0][0] if ids else None, merge_base=merge_base)
         if head is not None and merge_base == head:
             return replace(check, landed_in=self._subject(head), landed_how="merged")
         if head is not None and merge_base is not None:
-            cap = f"--max-count={MAX_PR_COMMITS + 1}"
-            rc, out, _ = self._git("rev-list", "--no-merges", cap, f"{merge_base}..{head}")
-            commits = out.decode("ascii", "replace").split() if rc == 0 else []
-            if 1 < len(commits) <= MAX_PR_COMMITS:
-                check = replace(check, commit_patch_ids=self._commit_patch_ids(commits))
+            known = log.count_between(merge_base, head) if log is not None and merge_base in log else None
+            if known is None or 1 < known <= MAX_PR_COMMITS:
+                cap = f"--max-count={MAX_PR_COMMITS + 1}"
+                rc, out, _ = self._git("rev-list", "--no-merges", cap, f"{merge_base}..{head}")
+                commits = out.decode("ascii", "replace").split() if rc == 0 else []
+                if 1 < len(commits) <= MAX_PR_COMMITS:
+                    check = replace(check, commit_patch_ids=self._commit_patch_ids(commits))
         applied, _ = self._applies(pr.diff, reverse=True)
         if applied:
             paths = [f.path for f in diff.files][:50]

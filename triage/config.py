@@ -547,11 +547,57 @@ def _set_keys(data: Mapping[str, Any]) -> set[str]:
     return {f"{name}.{k}" for name, table in data.items() if isinstance(table, Mapping) for k in table}
 
 
+def _repository_model_path(value: str, where: str) -> str:
+    """`[risk] model` as a repository file names it: a relative path inside the repository.
+    A config file in the repository may come from the PR under review; it must not make the
+    run read a file elsewhere on the machine (an absolute path, `..`, a drive letter)."""
+    text = value.replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text) or ".." in parts or not parts:
+        raise ConfigError(
+            f"{where}: [risk] model = {_show(value)}: a repository config may only name a file inside "
+            "the repository (a relative path without '..'); use --model FILE or --config FILE for others"
+        )
+    return "/".join(parts)
+
+
+def _local_repository_model(cfg: Config, config_path: Path) -> Config:
+    """A working-directory config's model: inside the config file's directory, also after
+    symlinks are followed."""
+    if not cfg.risk.model:
+        return cfg
+    rel = _repository_model_path(cfg.risk.model, str(config_path))
+    root = config_path.parent.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        raise ConfigError(
+            f"{config_path}: [risk] model = {_show(cfg.risk.model)} leads outside the repository (a symlink)"
+        )
+    return cfg
+
+
+def _base_model(cfg: Config, base_files: BaseFiles, where: str, label: str) -> Config:
+    """CI: the model the base branch's config names is read from the base branch too (the PR
+    may have changed the file in the checkout), validated, and stored under its content hash;
+    `[risk] model` then names that copy."""
+    if not cfg.risk.model:
+        return cfg
+    from triage.metrics.risk_model import materialise
+
+    rel = _repository_model_path(cfg.risk.model, where)
+    raw = base_files(rel)
+    if raw is None:
+        raise ConfigError(f"{where}: [risk] model = {_show(rel)}: no such file on the {label}")
+    return replace(cfg, risk=replace(cfg.risk, model=str(materialise(raw, f"{label}:{rel}"))))
+
+
 def _base_policy(found: tuple[Path, dict[str, Any]] | None, base_files: BaseFiles, label: str) -> Config:
     """CI: the config of the base branch; a working-directory file (the PR's, perhaps) only
     earns warnings for the keys where it differs, which are ignored."""
     base = read_base_config(base_files, label)
     cfg = from_mapping(_without_endpoint(base[1], base[0]), base[0]) if base else Config()
+    if base:
+        cfg = _base_model(cfg, base_files, base[0], label)
     if found is None:
         return cfg
     path, data = found
@@ -561,6 +607,8 @@ def _base_policy(found: tuple[Path, dict[str, Any]] | None, base_files: BaseFile
         log.warning("%s ignored in CI, the base branch's config applies (%s)", path, exc.format_message())
         return cfg
     mine, theirs = _flat(local), _flat(cfg)
+    if base and cfg.risk.model and local.risk.model == base[1].get("risk", {}).get("model"):
+        mine["risk.model"] = theirs["risk.model"]  # the same file name; the base's copy is read
     differing = sorted(k for k in _set_keys(data) if k in mine and mine[k] != theirs[k])
     for key in differing:
         section, sub = key.split(".", 1)
@@ -617,6 +665,7 @@ def load(
             cfg = _base_policy(found, base_files, base_label)
         elif (found := find_config_file(Path(search_dir or "."))) is not None:
             cfg = from_mapping(_without_endpoint(found[1], str(found[0])), str(found[0]))
+            cfg = _local_repository_model(cfg, found[0])
         else:
             cfg = Config()
 

@@ -89,15 +89,24 @@ class RunContext:
     risk_model: RiskModel | None = None
 
 
+def configured_risk_model(cfg: Config) -> RiskModel | None:
+    """The model `[risk] model` names (a relative path is read from the config file's
+    directory), loaded and validated; None for the default priors. A bad file is a one-line
+    ConfigError. `triage run`, `triage eval` and the CI adapters all resolve it here."""
+    if not cfg.risk.model:
+        return None
+    path = Path(cfg.risk.model)
+    if not path.is_absolute() and cfg.source_file:
+        path = Path(cfg.source_file).parent / path
+    return load_model(path)
+
+
 def with_risk_model(ctx: RunContext, cfg: Config) -> RunContext:
     """The context with the model `[risk] model` names loaded (once per file; a bad file is a
     one-line ConfigError). A model already in the context wins."""
     if ctx.risk_model is not None or not cfg.risk.model:
         return ctx
-    path = Path(cfg.risk.model)
-    if not path.is_absolute() and cfg.source_file:
-        path = Path(cfg.source_file).parent / path
-    return replace(ctx, risk_model=load_model(path))
+    return replace(ctx, risk_model=configured_risk_model(cfg))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +165,7 @@ def assess_static(pr: PullRequest, cfg: Config, ctx: RunContext, attributes: Git
         risk = assess_risk(pr, diff, metrics, ctx.risk_model)
         review = heuristic.HeuristicReviewer(cfg).review(pr, diff, metrics, risk)
         if ctx.base_checker is not None and not errors:
-            base_check = ctx.base_checker.check(pr, diff)
+            base_check = ctx.base_checker.check(pr, diff, ctx.history_cache)
     except Exception as exc:  # one broken PR must never stop the batch; the item records why
         errors.append(f"{pr.source or pr.id}: internal error while triaging: {type(exc).__name__}: {exc}")
         metrics = empty_metrics()

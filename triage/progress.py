@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from triage.models import PullRequest
+from triage.report.text import clean
 
-__all__ = ["pr_bar", "step_bar"]
+__all__ = ["describe", "pr_bar", "step_bar"]
 
 
 def _bar(*leading: ProgressColumn) -> Progress:
@@ -30,6 +32,13 @@ def _bar(*leading: ProgressColumn) -> Progress:
     )
 
 
+def describe(label: str, pr: PullRequest) -> str:
+    """The bar's description for `pr`. It is rich markup: a PR id is untrusted text (`[/x]`
+    would raise, `[link=...]` would make a hyperlink), so it is escaped and its controls made
+    visible."""
+    return f"{label} {escape(clean(pr.id))}"
+
+
 @contextmanager
 def pr_bar(label: str) -> Iterator[Callable[[PullRequest], None]]:
     """A spinner and count of the PRs done so far (the total is not known in advance: inputs
@@ -40,7 +49,7 @@ def pr_bar(label: str) -> Iterator[Callable[[PullRequest], None]]:
         task = bar.add_task(label, total=None)
 
         def advance(pr: PullRequest) -> None:
-            bar.update(task, advance=1, description=f"{label} {pr.id}")
+            bar.update(task, advance=1, description=describe(label, pr))
 
         yield advance
 

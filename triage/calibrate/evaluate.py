@@ -31,11 +31,9 @@ Figures, each for the risk score and for the lines-added baseline:
 from __future__ import annotations
 
 import csv
-import importlib
-import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -44,6 +42,7 @@ from typing import Any
 from triage.config import Config
 from triage.errors import InputError, TriageError
 from triage.gitrepo import GitRepo, GitTree
+from triage.metrics.risk_model import RiskModel
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -159,10 +158,13 @@ def score_commits(
     cfg: Config | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    model: RiskModel | None = None,
 ) -> tuple[list[ScoredCommit], list[str]]:
     """Triage every labelled commit alone; returns the scored commits (in label order) and the
-    skip reasons. `workers` > 1 scores in that many processes (the work is CPU-bound parsing
-    and git reads; each process keeps its own repository handle)."""
+    skip reasons. `model` scores risk as `triage run --model` does (through the run context,
+    so the same code path); None means `[risk] model` of `cfg`, else the default priors.
+    `workers` > 1 scores in that many processes (the work is CPU-bound parsing and git reads;
+    each process keeps its own repository handle, the loaded model travels with it)."""
     cfg = cfg or Config(llm_mode="off")
     scored: list[ScoredCommit] = []
     skipped: list[str] = []
@@ -170,7 +172,9 @@ def score_commits(
     if workers > 1 and total > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(str(repo.path), cfg)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(str(repo.path), cfg, model)
+        ) as pool:
             results = pool.map(_score_in_worker, labels, chunksize=8)
             for done, item in enumerate(results, 1):
                 _collect(item, scored, skipped)
@@ -178,7 +182,7 @@ def score_commits(
                     progress(done, total)
         return scored, skipped
     for done, (sha, buggy) in enumerate(labels, 1):
-        item = _score_one(repo, cfg, sha, buggy)
+        item = _score_one(repo, cfg, model, sha, buggy)
         _collect(item, scored, skipped)
         if progress is not None:
             progress(done, total)
@@ -192,20 +196,20 @@ def _collect(item: ScoredCommit | str, scored: list[ScoredCommit], skipped: list
         skipped.append(item)
 
 
-_WORKER: tuple[GitRepo, Config] | None = None
+_WORKER: tuple[GitRepo, Config, RiskModel | None] | None = None
 
 
-def _init_worker(path: str, cfg: Config) -> None:
+def _init_worker(path: str, cfg: Config, model: RiskModel | None) -> None:
     global _WORKER
-    _WORKER = (GitRepo(path), cfg)
+    _WORKER = (GitRepo(path), cfg, model)
 
 
 def _score_in_worker(label: tuple[str, bool]) -> ScoredCommit | str:
     assert _WORKER is not None
-    return _score_one(_WORKER[0], _WORKER[1], *label)
+    return _score_one(*_WORKER, *label)
 
 
-def _score_one(repo: GitRepo, cfg: Config, sha: str, buggy: bool) -> ScoredCommit | str:
+def _score_one(repo: GitRepo, cfg: Config, model: RiskModel | None, sha: str, buggy: bool) -> ScoredCommit | str:
     """One commit as `triage run --git C^..C` scores it, or the reason it cannot be."""
     from triage.pipeline import RunContext, assess_all
     from triage.rank import priority
@@ -221,7 +225,7 @@ def _score_one(repo: GitRepo, cfg: Config, sha: str, buggy: bool) -> ScoredCommi
             raise InputError("a merge commit (no single-parent diff)")
         (pr,) = read_range(repo, f"{full}^..{full}")
         now = pr.updated_at or pr.created_at or datetime.now(UTC)
-        ctx = RunContext(now=now, base=GitTree(repo, pr.base_sha or f"{full}^"), repo=repo)
+        ctx = RunContext(now=now, base=GitTree(repo, pr.base_sha or f"{full}^"), repo=repo, risk_model=model)
         (assessment,) = tuple(assess_all([pr], cfg, ctx))
     except TriageError as exc:
         return f"{sha or '(empty)'}: {exc.format_message()}"
@@ -399,6 +403,7 @@ class EvalReport:
     gain: float | None
     gain_ci: tuple[float, float] | None
     skipped: tuple[str, ...] = field(default_factory=tuple)
+    model_sha256: str | None = None  # of the model file, when one scored
 
     def to_dict(self) -> dict[str, Any]:
         def figs(f: Figures) -> dict[str, Any]:
@@ -413,6 +418,7 @@ class EvalReport:
         return {
             "labels": self.source,
             "model": self.model,
+            "model_sha256": self.model_sha256,
             "commits_evaluated": self.commits,
             "buggy": self.buggy,
             "risk_score": figs(self.risk),
@@ -505,31 +511,6 @@ def format_report(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def load_model_for_eval(path: Path, cfg: Config) -> tuple[Config, str]:
-    """The config that scores with the model in `path`, and the model's one-line description.
-
-    The model file is data (JSON) written by `triage calibrate`; the loader lives with the
-    model code (`triage.calibrate.model.load_model`). Until that loader exists, or when the
-    file cannot be read as a model, this is a one-line error naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--model {path}: cannot read ({exc.__class__.__name__}: {exc})") from exc
-    try:
-        json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"--model {path}: not a JSON model file ({exc})") from exc
-    try:
-        model_mod = importlib.import_module("triage.calibrate.model")
-    except ImportError:
-        raise InputError(f"--model {path}: this version cannot score with a calibrated model yet") from None
-    loader = getattr(model_mod, "config_with_model", None)
-    if loader is None:
-        raise InputError(f"--model {path}: this version cannot score with a calibrated model yet")
-    configured, description = loader(cfg, path)
-    return configured, str(description)
-
-
 def run_eval(
     repo: GitRepo,
     cfg: Config,
@@ -542,10 +523,17 @@ def run_eval(
     workers: int = 2,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> EvalReport:
-    """`triage eval`: labels from the CSV, or SZZ on the history's newest slice; score; figures."""
-    model = "default priors"
+    """`triage eval`: labels from the CSV, or SZZ on the history's newest slice; score; figures.
+
+    The model is `model_path` (`--model`), else `[risk] model` of the config, else the default
+    priors; it is loaded once, by the loader `triage run` uses, before any labelling starts (a
+    bad file fails fast, as one line)."""
+    from triage.metrics.risk_model import describe
+    from triage.pipeline import configured_risk_model
+
     if model_path is not None:
-        cfg, model = load_model_for_eval(model_path, cfg)
+        cfg = replace(cfg, risk=replace(cfg.risk, model=str(model_path.absolute())))
+    model = configured_risk_model(cfg)
     if labels_path is not None:
         labels = read_labels(labels_path)
         source = f"{labels_path}: {len(labels)} commits"
@@ -564,7 +552,9 @@ def run_eval(
         cfg,
         progress=None if progress is None else (lambda d, t: progress("scoring", d, t)),
         workers=workers,
+        model=model,
     )
     if not scored:
         raise InputError(f"{repo.path}: none of the {len(labels)} labelled commits could be scored ({skipped[0]})")
-    return evaluate(scored, source=source, model=model, skipped=skipped, rounds=rounds)
+    report = evaluate(scored, source=source, model=describe(model), skipped=skipped, rounds=rounds)
+    return replace(report, model_sha256=None if model is None else model.sha256)

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from triage.calibrate.features import CommitFeatures, default_workers, mine, read_log
 from triage.calibrate.fit import FitResult, fit
+from triage.calibrate.szz import label_history
 from triage.config import Config
 from triage.errors import UsageError
 from triage.gitrepo import GitRepo
@@ -68,22 +69,15 @@ class Calibration:
 def _label(
     repo: GitRepo, window: Window, issue_pattern: str | None, progress: StageProgress | None
 ) -> tuple[dict[str, bool], int]:
-    from triage.calibrate.szz import label_history  # type: ignore[import-not-found,unused-ignore]
-
-    def tick(*args: object) -> None:
-        if progress is not None and len(args) >= 2 and isinstance(args[0], int) and isinstance(args[1], int):
-            progress("labelling", args[0], args[1])
-
+    """SZZ labels of the window's commits, and how many fixes they rest on."""
     result = label_history(
         repo,
         rev=window.rev,
-        until=window.until.isoformat() if window.until else None,
+        until=window.until,
         issue_pattern=issue_pattern,
-        progress=tick,
+        progress=None if progress is None else (lambda done, total: progress("labelling", done, total)),
     )
-    labels = {c.sha: bool(c.buggy) for c in result.commits}
-    fixes = sum(1 for c in result.commits if c.is_fix)
-    return labels, fixes
+    return {c.sha: c.buggy for c in result.commits}, result.fixes
 
 
 def calibrate(

@@ -291,10 +291,12 @@ class _FixOutcome:
     skipped: bool = False
 
 
-def _resolve_tip(repo: GitRepo, rev: str, until: str | None) -> tuple[str, datetime | None]:
+def _resolve_tip(repo: GitRepo, rev: str, until: str | datetime | None) -> tuple[str, datetime | None]:
     """`until` is a date (the history up to then) or a revision (the history up to it)."""
     if until is None:
         return repo.rev_parse(rev), None
+    if isinstance(until, datetime):
+        return repo.rev_parse(rev), until
     if re.match(r"^\d{4}-\d{2}-\d{2}", until.strip()):
         try:
             return repo.rev_parse(rev), parse_iso8601(until)
@@ -437,14 +439,15 @@ def label_history(
     repo: GitRepo,
     *,
     rev: str = "HEAD",
-    until: str | None = None,
+    until: str | datetime | None = None,
     issue_pattern: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int = DEFAULT_WORKERS,
     max_fix_files: int = DEFAULT_MAX_FIX_FILES,
 ) -> SzzResult:
-    """Label every non-merge commit reachable from `rev` (or up to `until`, a date or a
-    revision): which are fixes, which a later fix blamed. See the module docstring."""
+    """Label every non-merge commit reachable from `rev` (or up to `until`: a date, as a
+    `datetime` or ISO-8601 text, or a revision): which are fixes, which a later fix blamed.
+    See the module docstring."""
     if issue_pattern is not None:
         try:
             re.compile(issue_pattern)

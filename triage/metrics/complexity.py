@@ -26,7 +26,10 @@ times faster than materialising `Node.children` lists. Parsers are cached per la
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 
@@ -563,12 +566,35 @@ class _Walker:
                     return
 
 
+# Results by content: with `--repo`, a file's "after" in one commit of a range is its "before"
+# in the next commit that touches it, and parsing plus walking is most of a PR's CPU. The key
+# is a digest (the sources themselves are not kept); bounded, least recently used evicted.
+_ANALYSED_MAX = 512
+_analysed: OrderedDict[tuple[str, bytes], FileComplexity | None] = OrderedDict()
+_analysed_lock = threading.Lock()
+
+
 def analyse(source: bytes, language: str) -> FileComplexity | None:
     """Complexity of every outermost function in `source`; None for an unsupported language.
 
     Fragments parse too (tree-sitter recovers from errors), which is what the hunk-local
-    fallback relies on: decision points are still found inside ERROR nodes.
+    fallback relies on: decision points are still found inside ERROR nodes. The result is a
+    pure function of (source, language), so the same content is analysed once (bounded cache).
     """
+    key = (language, hashlib.blake2b(source, digest_size=20).digest())
+    with _analysed_lock:
+        if key in _analysed:
+            _analysed.move_to_end(key)
+            return _analysed[key]
+    result = _analyse(source, language)
+    with _analysed_lock:
+        _analysed[key] = result
+        while len(_analysed) > _ANALYSED_MAX:
+            _analysed.popitem(last=False)
+    return result
+
+
+def _analyse(source: bytes, language: str) -> FileComplexity | None:
     rules = _RULES.get(language)
     parser = _parser(language)
     if rules is None or parser is None:

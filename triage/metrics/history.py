@@ -170,12 +170,28 @@ class SharedLog:
         self._by_email = {k: array("i", v) for k, v in by_email.items()}
         self._by_name = {k: array("i", v) for k, v in by_name.items()}
         self._by_login = {k: array("i", v) for k, v in by_login.items()}
+        # Whether the log reached the root commits (not cut at max_commits): only then is
+        # ancestry answered here exact for every commit in it.
+        self.complete = False
+        self._merge_mask: int | None = None
         self._ancestors: Lru[int, int] = Lru(DEFAULT_MAX_VIEWS)
         self._author_masks: Lru[tuple[str | None, str | None, str | None], int] = Lru(1024)
         self._area_masks: Lru[str, int] = Lru(1024)
 
     def __contains__(self, sha: str) -> bool:
         return sha in self.positions
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether `ancestor` is reachable from `descendant` (itself included); both in the log."""
+        return bool((self.ancestors(self.positions[descendant]) >> self.positions[ancestor]) & 1)
+
+    def count_between(self, base: str, head: str) -> int:
+        """Non-merge commits reachable from `head` and not from `base` (what `git rev-list
+        --count --no-merges base..head` answers); both in the log."""
+        only = self.ancestors(self.positions[head]) & ~self.ancestors(self.positions[base])
+        if self._merge_mask is None:
+            self._merge_mask = _mask(self.merges, self.size)
+        return only.bit_count() - (only & self._merge_mask).bit_count()
 
     def ancestors(self, pos: int) -> int:
         """Bit mask of the commits reachable from `pos` (itself included), exactly: a walk over
@@ -320,6 +336,15 @@ class HistoryCache:
         self._views.put(key, view)
         return view
 
+    def loaded(self, repo: GitRepo, *shas: str) -> SharedLog | None:
+        """A complete log already read for `repo` that holds all of `shas` (full ids), else None;
+        never reads one. The base check asks it for ancestry it would otherwise ask git for."""
+        where = str(repo.path)
+        for (path, _), shared in list(self._logs._data.items()):
+            if path == where and shared.complete and all(sha in shared for sha in shas):
+                return shared
+        return None
+
     def _shared_with(self, repo: GitRepo, sha: str) -> SharedLog:
         where = str(repo.path)
         for (path, tip), shared in list(self._logs._data.items()):
@@ -361,6 +386,7 @@ class HistoryCache:
         )
         self.reads += 1
         shared = SharedLog(raw.decode("utf-8", "replace"))
+        shared.complete = shared.size < self.max_commits
         self._logs.put(key, shared)
         return shared
 

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ __all__ = [
     "change_tokens",
     "describe",
     "load_model",
+    "materialise",
     "message_text",
+    "model_from_bytes",
     "model_from_dict",
     "score",
 ]
@@ -248,22 +251,44 @@ def _load_cached(path: str, size: int, mtime_ns: int) -> RiskModel:
             raw = fh.read(MAX_MODEL_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read risk model ({exc.strerror or exc})") from exc
+    return model_from_bytes(raw, str(p), path=str(p))
+
+
+def model_from_bytes(raw: bytes, where: str, *, path: str | None = None) -> RiskModel:
+    """Validate a model file's bytes (size cap, strict JSON without NaN/Infinity, the schema);
+    a one-line ConfigError naming `where` when they are not a model. `path` is recorded."""
     if len(raw) > MAX_MODEL_BYTES:
-        raise ConfigError(f"{p}: risk model is over the {MAX_MODEL_BYTES}-byte limit")
+        raise ConfigError(f"{where}: risk model is over the {MAX_MODEL_BYTES}-byte limit")
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"{p}: risk model is not valid JSON ({str(exc).splitlines()[0][:120]})") from exc
-    model = model_from_dict(data, str(p))
+        raise ConfigError(f"{where}: risk model is not valid JSON ({str(exc).splitlines()[0][:120]})") from exc
+    model = model_from_dict(data, where)
     return RiskModel(
         intercept=model.intercept,
         numeric=model.numeric,
         token_coef=model.token_coef,
         training=model.training,
         validation=model.validation,
-        path=str(p),
+        path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
     )
+
+
+def materialise(raw: bytes, where: str, directory: str | os.PathLike[str] | None = None) -> Path:
+    """Validate model bytes read from somewhere that is not a file here (the base branch, in
+    CI) and store them under a content-addressed name, so that the path `[risk] model` then
+    names holds exactly the bytes that were validated, whatever the working tree holds."""
+    model = model_from_bytes(raw, where)
+    folder = Path(directory) if directory is not None else Path(tempfile.gettempdir()) / "pr-triage-models"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{model.sha256}.json"
+    if not target.is_file() or target.read_bytes() != raw:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, target)
+    return target
 
 
 def describe(model: RiskModel | None) -> str:

@@ -24,7 +24,8 @@ Signals, cheapest and strongest first:
   (1.0 by default): overlapping changed hunks on the base side of one file (0.6; changelog
   files are left out: every PR edits their top lines; the spot is the changed lines, not the
   hunk's context); shared changed lines (Jaccard of the fingerprints' line samples, 0.4 from
-  40 %, 0.8 from 80 %); similar titles (rapidfuzz `token_sort_ratio` at or above
+  40 %, 0.8 from 80 %; lines more than `max_posting` PRs of the batch change are boilerplate
+  and left out); similar titles (rapidfuzz `token_sort_ratio` at or above
   `text_threshold`: 0.4, rising to 0.7 at 100); the same head branch name from different
   authors (0.4); a changed file in common (0.1, only when no hunk overlaps). So text alone
   never makes a duplicate, even with a file in common (one author's eight "fix typo in
@@ -46,7 +47,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -249,7 +250,7 @@ def _title_text(title: str, pattern: re.Pattern[str] | None) -> str:
 def _similarity(a: frozenset[int], b: frozenset[int]) -> float:
     """Jaccard estimate of two bottom-k samples: the share of the k smallest hashes of their
     union that both contain (Broder 1997)."""
-    if not a or not b:
+    if not a or not b or a.isdisjoint(b):
         return 0.0
     union = sorted(a | b)[:_SAMPLE]
     both = sum(1 for h in union if h in a and h in b)
@@ -282,11 +283,15 @@ class _Union:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
-def _overlap(x: Sequence[HunkRange], y: Sequence[HunkRange]) -> HunkRange | None:
-    """The first base-side spot where hunks of two PRs overlap, or None."""
+def _by_path(hunks: Sequence[HunkRange]) -> dict[str, list[HunkRange]]:
     by_path: dict[str, list[HunkRange]] = defaultdict(list)
-    for h in x:
+    for h in hunks:
         by_path[h.path].append(h)
+    return dict(by_path)
+
+
+def _overlap(by_path: dict[str, list[HunkRange]], y: Sequence[HunkRange]) -> HunkRange | None:
+    """The first base-side spot where hunks of two PRs overlap (one PR's by path), or None."""
     for h in y:
         for g in by_path.get(h.path, ()):
             if g.start <= h.end + _HUNK_SLACK and h.start <= g.end + _HUNK_SLACK:
@@ -333,6 +338,16 @@ class _Batch:
             if d.kind is not DecisionKind.SKIPPED and not a.errors
         ]
         self.titles = {i: _title_text(assessments[i].pr.title, self.pattern) for i in self.members}
+        # Changed lines that more than `max_posting` PRs of the batch share (boilerplate: `}`,
+        # `return x`, a license header) say nothing about two PRs, as a too-common index key.
+        seen = Counter(h for i in self.members if (fp := assessments[i].fingerprint) for h in fp.lines)
+        common = {h for h, n in seen.items() if n > self.cfg.max_posting}
+        self.paths = {i: frozenset(f.path for f in assessments[i].diff.files if f.kind.counts) for i in self.members}
+        self.spots = {i: _by_path(fp.hunks) if (fp := assessments[i].fingerprint) else {} for i in self.members}
+        self.lines = {
+            i: (fp.lines - common if common else fp.lines) if (fp := assessments[i].fingerprint) else frozenset()
+            for i in self.members
+        }
         self.union = _Union(len(assessments))
         self.edges: list[_Edge] = []
         self.weaker: list[_Edge] = []  # scored pairs below the link score
@@ -417,24 +432,24 @@ class _Batch:
         fi, fj = ai.fingerprint, aj.fingerprint
         points = 0.0
         evidence: list[str] = []
-        spot = _overlap(fi.hunks, fj.hunks) if fi and fj else None
+        spot = _overlap(self.spots[i], fj.hunks) if fi and fj else None
         if spot is not None:
             points += 0.6
             evidence.append(f"overlapping change at {_where(spot)}")
         else:
-            common = {f.path for f in ai.diff.files if f.kind.counts} & {f.path for f in aj.diff.files if f.kind.counts}
+            common = self.paths[i] & self.paths[j]
             if common:
                 points += 0.1
                 evidence.append(f"both change {min(common)}")
-        shared = _similarity(fi.lines, fj.lines) if fi and fj else 0.0
+        shared = _similarity(self.lines[i], self.lines[j])
         if shared >= 0.4:
             points += 0.8 if shared >= 0.8 else 0.4
             evidence.append(f"{round(shared * 100)} % of changed lines alike")
         ti, tj = self.titles[i], self.titles[j]
         if ti and tj:
-            text = fuzz.token_sort_ratio(ti, tj)
             threshold = self.cfg.text_threshold
-            if text >= threshold:
+            text = fuzz.token_sort_ratio(ti, tj, score_cutoff=threshold)  # 0 below the cutoff
+            if text and text >= threshold:
                 span = max(1, 100 - threshold)
                 points += 0.4 + 0.3 * (text - threshold) / span
                 evidence.append(f"similar title ({round(text)} %)")
@@ -504,14 +519,12 @@ def _label_swap(labels: tuple[str, ...], kind: DecisionKind) -> tuple[str, ...]:
 
 
 def _evidence_of(i: int, edges: Sequence[_Edge], ids: Sequence[str]) -> tuple[str, ...]:
-    out: list[str] = []
+    """The evidence of the edges of PR `i` (`edges`: its own edges, in the order found)."""
+    out: dict[str, None] = {}
     for e in edges:
-        if i in (e.a, e.b):
-            other = ids[e.b if e.a == i else e.a]
-            for ev in e.evidence:
-                text = f"{ev} (with {other})"
-                if text not in out:
-                    out.append(text)
+        other = ids[e.b if e.a == i else e.a]
+        for ev in e.evidence:
+            out.setdefault(f"{ev} (with {other})")
     return tuple(out)
 
 
@@ -527,11 +540,13 @@ def cluster(assessments: Sequence[Assessment], decisions: Sequence[Decision], cf
     batch.weak()
     ids = [a.pr.id for a in assessments]
     override = f"{cfg.gates.override_prefix}{RULE}"
+    # Each PR's own edges, indexed once: a cluster of n PRs explained by m edges costs O(m), not
+    # O(n * m) (a big cluster of one issue made that the slowest part of the stage).
     edges_of: dict[int, list[_Edge]] = defaultdict(list)
     for e in batch.explained():
-        edges_of[batch.union.find(e.a)].append(e)
+        edges_of[e.a].append(e)
+        edges_of[e.b].append(e)
     for members in batch.clusters():
-        edges = edges_of[batch.union.find(members[0])]
         # Re-submissions: per author, the newest PR replaces the older ones.
         by_author: dict[str, list[int]] = defaultdict(list)
         for i in members:
@@ -562,7 +577,7 @@ def cluster(assessments: Sequence[Assessment], decisions: Sequence[Decision], cf
         cluster_id = f"cluster-{ids[canon]}"
         for i in order:
             d = decisions[i]
-            evidence = _evidence_of(i, edges, ids)
+            evidence = _evidence_of(i, edges_of[i], ids)
             if i == canon:
                 others = ", ".join(member_ids[1:])
                 note = Reason(RULE, f"canonical PR of {cluster_id}: {others} address the same thing; {rule}")

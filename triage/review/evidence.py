@@ -50,20 +50,28 @@ class Corpus:
 
     @classmethod
     def of(cls, pr: PullRequest, diff: ParsedDiff) -> Corpus:
-        parts: list[str] = [pr.title, pr.body or "", *pr.commit_messages]
-        size = 0
+        # Normalised piece by piece into one list of short strings, and bounded as a whole
+        # (not per file): a 50 MB diff must not be copied line by line into memory.
+        parts: list[str] = [_norm(p) for p in (pr.title, pr.body or "", *pr.commit_messages) if p]
+        size = sum(len(p) for p in parts)
+
+        def add(text: str) -> None:
+            nonlocal size
+            if text:
+                norm = _norm(text)
+                parts.append(norm)
+                size += len(norm) + 1
+
         for file in diff.files:
-            parts.append(file.path)
-            if file.old_path:
-                parts.append(file.old_path)
+            add(file.path)
+            add(file.old_path or "")
             for hunk in file.hunks:
-                parts.append(hunk.section)
+                add(hunk.section)
                 for _, text in hunk.rows():
-                    parts.append(text)
-                    size += len(text)
-                if size > _MAX_CORPUS_CHARS:
-                    break
-        return cls("\n".join(_norm(p) for p in parts if p))
+                    add(text)
+                    if size > _MAX_CORPUS_CHARS:
+                        return cls("\n".join(parts))
+        return cls("\n".join(parts))
 
 
 def _pieces(quote: str) -> list[str]:

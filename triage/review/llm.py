@@ -498,7 +498,7 @@ class LLMReviewer:
         """The model's answer as a Review, with the prior review's flags (secrets, injection)
         kept, a change type the diff settles kept, and unquoted flags marked unverified."""
         paths = {f.path for f in diff.files} | {f.old_path for f in diff.files if f.old_path}
-        corpus = Corpus.of(pr, diff)
+        corpus = Corpus.of(pr, diff) if output.flags else None  # only flags need their quotes checked
         flags: list[Flag] = []
         for f in output.flags:
             known = f.file in paths
@@ -511,7 +511,7 @@ class LLMReviewer:
                     file=f.file if known else None,
                     line=f.line if known else None,
                     source="llm",
-                    verified=quotes_pr(f.evidence, corpus),
+                    verified=corpus is not None and quotes_pr(f.evidence, corpus),
                 )
             )
         # The files settle some change types (only docs, only tests, only a lockfile bump):
