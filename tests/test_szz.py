@@ -195,3 +195,15 @@ def test_comment_lines_by_language() -> None:
     assert is_comment_line("a.sql", "-- why")
     assert is_comment_line("a.py", '"""One line docstring."""')
     assert is_comment_line("x.unknown", "   ")
+
+
+def test_control_characters_in_a_message_do_not_break_the_walk(tmp_path: Path) -> None:
+    repo, root = _start(tmp_path)
+    repo.write("src/app.py", _BASE.replace("s = 0", "s = 1"))
+    bug = repo.commit("start from one\x1e\x1f (pasted from a terminal)", date=_day(2))
+    repo.write("src/app.py", _BASE)
+    fix = repo.commit("fix the initial sum\x1e", date=_day(3))
+
+    result, by = _labels(repo)
+    assert [c.sha for c in result.commits] == [root, bug, fix]
+    assert by[bug].buggy and by[bug].fixed_by == (fix,)

@@ -312,12 +312,13 @@ def _walk(repo: GitRepo, tip: str, until: datetime | None, issue_pattern: str | 
         "--date-order",
         "--reverse",
         "--no-color",
-        "--format=%x1e%H%x1f%P%x1f%at%x1f%B",
+        "-z",  # NUL between commits: a message may hold any other control character
+        "--format=%H%x1f%P%x1f%at%x1f%B",
         tip,
         "--",
     ).decode("utf-8", "replace")
     out: list[_Commit] = []
-    for record in raw.split("\x1e"):
+    for record in raw.split("\x00"):
         if not record.strip():
             continue
         sha, parents, stamp, body = record.split("\x1f", 3)
