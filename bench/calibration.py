@@ -11,7 +11,7 @@ or `make bench` (`bench.run` calls `scenarios()`). Three scenarios:
   CUT` learns a model from the history before the cut only (SZZ labels it sees stop there
   too), in a child process measured with its whole process tree (wall, CPU, peak RSS). The
   later slice is then labelled by SZZ on the whole history (a fix after the cut may blame a
-  commit after the cut) and scored twice, by the default priors and by the model, exactly as
+  commit after the cut) and scored twice, by the default weights and by the model, exactly as
   `triage eval` scores: ROC-AUC with bootstrap 95 % intervals, the paired gain over lines
   added, and the effort-aware figures for the risk order and the queue's priority order.
 * **scale**: a generated 10,000-commit history (built with `git fast-import` in a temp dir:

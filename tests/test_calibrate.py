@@ -201,7 +201,7 @@ def test_a_minimal_model_file_loads(tmp_path: Path) -> None:
     model = model_from_dict(_valid())
     assert model.token_coef == {"+unsafe_call": 1.5, "m:fix": 0.25}
     assert describe(model).startswith("calibrated on acme/widgets at 0123456789ab, 100 commits")
-    assert describe(None) == "default priors"
+    assert describe(None) == "default weights"
 
 
 @pytest.mark.parametrize(
@@ -294,9 +294,9 @@ def test_reports_say_default_priors_without_a_model(tmp_path: Path) -> None:
     code, text = _run(["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--no-progress"])
     assert code == 0
     doc, md, html = _reports(tmp_path / "out")
-    assert doc["risk_model"] == {"description": "default priors", "sha256": None}
-    assert "**Risk model:** default priors" in md
-    assert "risk model: default priors" in html and "risk model: default priors" in text
+    assert doc["risk_model"] == {"description": "default weights", "sha256": None}
+    assert "**Risk model:** default weights" in md
+    assert "risk model: default weights" in html and "risk model: default weights" in text
 
 
 def test_reports_name_the_calibrated_model_and_its_factors(tmp_path: Path) -> None:

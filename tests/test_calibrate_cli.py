@@ -242,7 +242,7 @@ def test_eval_scores_with_the_model_file(planted: Planted, calibrated: tuple[Pat
     model = load_model(path)
     assert with_model["model"] == describe(model)
     assert with_model["model_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert default["model"] == "default priors" and default["model_sha256"] is None
+    assert default["model"] == "default weights" and default["model_sha256"] is None
     # The same commits, scored differently: the model ranks the planted bugs almost perfectly.
     assert with_model["commits_evaluated"] == default["commits_evaluated"] and with_model["buggy"] >= 2
     assert with_model["risk_score"]["roc_auc"] >= 0.9

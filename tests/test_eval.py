@@ -153,7 +153,7 @@ def test_the_command_prints_figures_with_a_labels_csv(tmp_path: Path, capsys: py
     assert result["risk_score"]["roc_auc"] == 1.0
     assert result["lines_added"]["roc_auc"] == 1.0
     assert set(result["priority"]) == {"roc_auc", "roc_auc_ci95", "recall_at_20_effort", "effort_at_20_recall", "popt"}
-    assert result["model"] == "default priors"
+    assert result["model"] == "default weights"
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "gain over lines added (ROC-AUC): +0.000" in out and "R@20%E" in out

@@ -303,7 +303,7 @@ class ClusterConfig:
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
-    """Which risk model scores PRs: None for the default priors, else a model file written by
+    """Which risk model scores PRs: None for the default weights, else a model file written by
     `triage calibrate` (a relative path is read from the config file's directory)."""
 
     model: str | None = None

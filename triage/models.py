@@ -695,8 +695,8 @@ class Queue:
     generated_at: datetime
     review_source: str  # which reviewer ran: "llm", "heuristic", or "mixed"
     config: dict[str, object] = field(default_factory=dict)  # the effective config, for the report
-    # Which risk model scored the queue: "default priors" or "calibrated on REPO at REV, ..."
-    risk_model: str = "default priors"
+    # Which risk model scored the queue: "default weights" or "calibrated on REPO at REV, ..."
+    risk_model: str = "default weights"
     risk_model_sha256: str | None = None  # of the model file, when one was used
 
     def by_decision(self, kind: DecisionKind) -> tuple[QueueItem, ...]:

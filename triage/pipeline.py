@@ -84,14 +84,14 @@ class RunContext:
     # The reviewers after the heuristic one, in order (None = from the config: the LLM
     # reviewer when `cfg.use_llm`). Benchmarks and tests inject their own here.
     reviewers: tuple[Reviewer, ...] | None = None
-    # A calibrated risk model (`triage calibrate`); None = the default priors, unless the
+    # A calibrated risk model (`triage calibrate`); None = the default weights, unless the
     # config names a model file, which `with_risk_model` loads.
     risk_model: RiskModel | None = None
 
 
 def configured_risk_model(cfg: Config) -> RiskModel | None:
     """The model `[risk] model` names (a relative path is read from the config file's
-    directory), loaded and validated; None for the default priors. A bad file is a one-line
+    directory), loaded and validated; None for the default weights. A bad file is a one-line
     ConfigError. `triage run`, `triage eval` and the CI adapters all resolve it here."""
     if not cfg.risk.model:
         return None

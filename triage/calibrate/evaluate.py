@@ -162,7 +162,7 @@ def score_commits(
 ) -> tuple[list[ScoredCommit], list[str]]:
     """Triage every labelled commit alone; returns the scored commits (in label order) and the
     skip reasons. `model` scores risk as `triage run --model` does (through the run context,
-    so the same code path); None means `[risk] model` of `cfg`, else the default priors.
+    so the same code path); None means `[risk] model` of `cfg`, else the default weights.
     `workers` > 1 scores in that many processes (the work is CPU-bound parsing and git reads;
     each process keeps its own repository handle, the loaded model travels with it)."""
     cfg = cfg or Config(llm_mode="off")
@@ -443,7 +443,7 @@ def evaluate(
     scored: Sequence[ScoredCommit],
     *,
     source: str,
-    model: str = "default priors",
+    model: str = "default weights",
     skipped: Sequence[str] = (),
     rounds: int = DEFAULT_BOOTSTRAP,
 ) -> EvalReport:
@@ -530,7 +530,7 @@ def run_eval(
     """`triage eval`: labels from the CSV, or SZZ on the history's newest slice; score; figures.
 
     The model is `model_path` (`--model`), else `[risk] model` of the config, else the default
-    priors; it is loaded once, by the loader `triage run` uses, before any labelling starts (a
+    weights; it is loaded once, by the loader `triage run` uses, before any labelling starts (a
     bad file fails fast, as one line)."""
     from triage.metrics.risk_model import describe
     from triage.pipeline import configured_risk_model

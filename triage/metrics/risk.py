@@ -270,7 +270,7 @@ def assess_risk(pr: PullRequest, diff: ParsedDiff, metrics: Metrics, model: Risk
     """Score one PR's risk in [0, 1] with every factor's contribution (deterministic, pure).
 
     With a calibrated `model` (`triage calibrate`), the default factors' raw inputs feed the
-    model instead of the priors above (`triage.metrics.risk_model.score`)."""
+    model instead of the default weights above (`triage.metrics.risk_model.score`)."""
     risk = _default_risk(pr, diff, metrics)
     return risk if model is None else score_with_model(model, pr, diff, metrics, risk)
 

@@ -294,7 +294,7 @@ def materialise(raw: bytes, where: str, directory: str | os.PathLike[str] | None
 def describe(model: RiskModel | None) -> str:
     """The one line every report shows about what scored the queue."""
     if model is None:
-        return "default priors"
+        return "default weights"
     t, v = model.training, model.validation
     rev = t.rev[:12]
     return (
