@@ -288,7 +288,7 @@ def _reports(out: Path) -> tuple[dict, str, str]:  # type: ignore[type-arg]
     return doc, (out / "queue.md").read_text(), (out / "queue.html").read_text()
 
 
-def test_reports_say_default_priors_without_a_model(tmp_path: Path) -> None:
+def test_reports_say_default_weights_without_a_model(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.diff").write_text(PATCH)
     code, text = _run(["run", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--no-progress"])
@@ -340,3 +340,16 @@ def test_a_bad_model_file_is_a_one_line_usage_error(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err.strip()
     assert err.startswith("triage: error: ") and str(model) in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_mining_walk_keeps_a_commit_whose_message_holds_the_record_separator(tmp_path: Path) -> None:
+    """A pasted terminal line can put 0x1e (the walk's record separator) in a message: the
+    commit must still be read whole, with its files, and the next one too."""
+    scratch = ScratchRepo.create(tmp_path)
+    scratch.write("a.py", "x = 1\n")
+    first = scratch.commit("first\x1e with a separator\x1f and a unit separator")
+    scratch.write("b.py", "y = 2\n")
+    second = scratch.commit("second")
+    log = read_log(GitRepo(scratch.root), "HEAD")
+    assert [(c.commit.sha, c.files) for c in log] == [(first, ("a.py",)), (second, ("b.py",))]
+    assert log[0].commit.subject.startswith("first\x1e with a separator")

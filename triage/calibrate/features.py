@@ -81,6 +81,9 @@ class LoggedCommit:
 _FORMAT = "%x1e%H%x1f%h%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%at%x1f%aE%x1f%aN%x1f%B%x1f"
 
 
+_RECORD = re.compile("\x1e(?=(?:[0-9a-f]{40}|[0-9a-f]{64})\x1f)")
+
+
 def read_log(repo: GitRepo, rev: str) -> list[LoggedCommit]:
     """The one history walk: every non-merge commit reachable from `rev`, oldest first."""
     raw = repo.git(
@@ -97,7 +100,8 @@ def read_log(repo: GitRepo, rev: str) -> list[LoggedCommit]:
         "--",
     ).decode("utf-8", "replace")
     out: list[LoggedCommit] = []
-    for record in raw.split("\x1e"):
+    # A record starts at the separator *followed by a commit id*: a message may hold 0x1e itself.
+    for record in _RECORD.split(raw):
         parts = record.split("\x1f", 10)
         if len(parts) != 11:
             continue
