@@ -197,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn in scenarios.items():
         if args.only and name not in args.only:
             continue
-        section = fn()
+        try:
+            section = fn()
+        except Exception as exc:  # one failing scenario must not lose the others' figures
+            section = {"error": f"{type(exc).__name__}: {exc}"}
         section["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)
         results["scenarios"][name] = section
         print(f"{name}: {json.dumps(section, sort_keys=True)}", flush=True)
