@@ -219,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if not args.only and not opt_in.get(name, True):
             continue
-        section = fn()
+        try:
+            section = fn()
+        except Exception as exc:  # one failing scenario must not lose the others' figures
+            section = {"error": f"{type(exc).__name__}: {exc}"}
         section["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)
         results["scenarios"][name] = section
         print(f"{name}: {json.dumps(section, sort_keys=True)}", flush=True)

@@ -50,7 +50,9 @@ class GitRepo:
         self._open()
 
     def _open(self) -> None:
-        self._show = lru_cache(maxsize=4096)(self._show_uncached)
+        # Blob contents, bounded by count: a PR rereads a few files (lines before, complexity);
+        # a larger cache only held file contents of PRs long done (peak memory of a range grew).
+        self._show = lru_cache(maxsize=256)(self._show_uncached)
         self._batch: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
