@@ -137,18 +137,7 @@ def generate(count: int, seed: int = 7, *, huge_bytes: int = 0) -> Iterator[Pull
             source=f"generated:{i}",
         )
     if huge_bytes:
-        lines = 0
-        chunks: list[str] = []
-        size = 0
-        f = 0
-        while size < huge_bytes:
-            text = _file_diff(
-                f"big/src/file{f}.py", _code_lines("python", 2000, rng), 200, 1, _code_lines("python", 206, rng)
-            )
-            chunks.append(text)
-            size += len(text)
-            lines += 2200
-            f += 1
+        chunks = list(huge_diff_chunks(huge_bytes, rng))
         yield PullRequest(
             id="huge-8mb",
             title="Vendor a very large change",
@@ -157,3 +146,17 @@ def generate(count: int, seed: int = 7, *, huge_bytes: int = 0) -> Iterator[Pull
             created_at=NOW,
             source="generated:huge",
         )
+
+
+def huge_diff_chunks(size: int, rng: random.Random) -> Iterator[str]:
+    """File diffs adding up to at least `size` bytes: many Python files, each with one added
+    and one changed hunk (the shape of a vendored or generated mass change)."""
+    written = 0
+    f = 0
+    while written < size:
+        text = _file_diff(
+            f"big/src/file{f}.py", _code_lines("python", 2000, rng), 200, 1, _code_lines("python", 206, rng)
+        )
+        yield text
+        written += len(text)
+        f += 1

@@ -25,19 +25,13 @@ def write_diff(path: Path, size: int) -> int:
     """A diff of about `size` bytes: many Python files, each one added and one changed hunk."""
     import random
 
-    from bench.corpus import _code_lines, _file_diff
+    from bench.corpus import huge_diff_chunks
 
-    rng = random.Random(5)
     written = 0
-    f = 0
     with path.open("w", encoding="utf-8") as fh:
-        while written < size:
-            text = _file_diff(
-                f"big/src/file{f}.py", _code_lines("python", 2000, rng), 200, 1, _code_lines("python", 206, rng)
-            )
+        for text in huge_diff_chunks(size, random.Random(5)):
             fh.write(text)
             written += len(text)
-            f += 1
     return written
 
 

@@ -62,19 +62,11 @@ def _read(apachejit: Path, path: str) -> str | None:
 
 
 def find_repo(repos: Path, name: str, work: Path) -> GitRepo | None:
-    """A usable repository for `name`: a clone as is, a bare mirror through a shared,
-    no-checkout clone in `work` (objects are borrowed, nothing is copied)."""
-    for candidate in (repos / name, repos / f"apache+{name}", repos / f"apache+{name}" / "repo"):
-        if (candidate / ".git").exists():
-            return GitRepo(candidate)
-        if (candidate / "HEAD").is_file() and (candidate / "objects").is_dir():
-            clone = work / name
-            if not clone.exists():
-                subprocess.run(
-                    ["git", "clone", "-q", "--shared", "--no-checkout", str(candidate), str(clone)], check=True
-                )
-            return GitRepo(clone)
-    return None
+    """A usable repository for `name` under `repos` (`bench.calibration.find_clone`)."""
+    from bench.calibration import find_clone
+
+    clone = find_clone(repos, name, work)
+    return GitRepo(clone) if clone is not None else None
 
 
 def small_labels(text: str, project: str) -> list[tuple[str, bool]]:
