@@ -37,8 +37,10 @@ cfg = Config(llm_mode="on", llm=LLMConfig(base_url=url, api_key="k", concurrency
 doc = to_json(run(generate(40, seed=5), cfg, RunContext(now=NOW)))
 doc.pop("generated_at")
 doc.pop("config")  # names the cache directory, which differs between the runs compared
+doc.pop("llm")  # this run's spend: requests and tokens (a cached review costs nothing)
 for item in doc["items"]:
-    item["review"].pop("cached")  # whether this run or an earlier one asked is not the result
+    for spend in ("cached", "requests", "tokens_in", "tokens_out"):  # this run's, not the result
+        item["review"].pop(spend)
 open(out, "w").write(json.dumps(doc, sort_keys=True))
 """
 
