@@ -216,6 +216,7 @@ def test_calibrate_writes_a_model_that_beats_lines_added(planted: Planted, calib
     assert f"wrote {path}: {describe(model)}" in flat
 
 
+@pytest.mark.slow
 def test_eval_scores_with_the_model_file(planted: Planted, calibrated: tuple[Path, str]) -> None:
     path, _ = calibrated
     repo = str(planted.repo.root)

@@ -52,6 +52,7 @@ def test_a_dead_port_opens_the_breaker_after_a_few_prs() -> None:
     assert "unreachable for 3 PRs in a row" in (reviews[-1].error or "")
 
 
+@pytest.mark.slow
 def test_a_one_slot_server_is_slowed_down_to_not_given_up_on() -> None:
     # Four requests in flight, one answered at a time, 0.3 s each, 1 s client timeout: the
     # fourth waits 1.2 s and times out. The reviewer must halve its concurrency and finish

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from github_stub import GitHubStub
 from openai_stub import VALID_REVIEW, OpenAIStub, Reply, empty_choices, ok, raw, status
 
@@ -62,6 +63,7 @@ class FlakyLLM:
         return ok(VALID_REVIEW)
 
 
+@pytest.mark.slow
 def test_every_pr_is_decided_and_the_report_counts_what_degraded(tmp_path: Path) -> None:
     faults: Counter[str] = Counter()
     llm = FlakyLLM()

@@ -264,6 +264,7 @@ def run_triage(env: dict[str, str], workdir: Path) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("with_old_cache", [False, True], ids=["empty-dir", "existing-cache"])
 def test_a_read_only_cache_dir_means_no_cache_and_reports_are_written(
     llm: OpenAIStub, tmp_path: Path, with_old_cache: bool

@@ -188,6 +188,7 @@ def test_with_the_llm_off_every_report_says_so(tmp_path: Path) -> None:
     assert all(i["review"]["requests"] == 0 and i["review"]["mode"] is None for i in doc["items"])
 
 
+@pytest.mark.slow
 def test_a_one_slot_slow_server_gets_every_review_through_the_whole_run(tmp_path: Path) -> None:
     # Issue #14 item 6 at the level a user sees: four requests in flight against a server
     # that answers one at a time, the queued ones time out. Timeouts are "slow", never

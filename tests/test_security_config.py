@@ -73,6 +73,7 @@ def test_a_repository_file_never_receives_the_api_key(tmp_path: Path, in_dir) ->
             assert request.headers.get("authorization") == "Bearer " + env["OPENAI_API_KEY"]
 
 
+@pytest.mark.slow
 def test_a_key_without_an_endpoint_is_not_sent_where_a_repository_file_says(tmp_path: Path, in_dir) -> None:
     with OpenAIStub() as evil:
         repo, base = _mr(tmp_path, STRICT + f'[llm]\nbase_url = "{evil.base_url}"\n')
