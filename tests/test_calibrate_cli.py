@@ -183,7 +183,8 @@ def test_szz_finds_exactly_the_planted_bugs(planted: Planted) -> None:
 
 @pytest.fixture(scope="module")
 def calibrated(planted: Planted, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("model") / "m.json"
+    # Markup characters in the path: the console must print them as text (issue 12 item 6).
+    out = tmp_path_factory.mktemp("model") / "m[/x][bold].json"
     code, text = _run(
         [
             "calibrate",

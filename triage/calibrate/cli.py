@@ -147,12 +147,14 @@ def cmd_calibrate(args: argparse.Namespace, environ: Mapping[str, str], console:
         f"window: {cal.commits_in_window} commits up to {cal.window.rev[:12]}"
         + (f" (until {cal.window.label})" if cal.window.label else "")
         + f"; {cal.fixes} fix commits, {t.buggy} of {t.commits} measured commits fix-inducing",
+        markup=False,
         highlight=False,
     )
     console.print(
         f"time: labelling {cal.seconds_labelling:.1f} s, measuring {cal.seconds_mining:.1f} s "
         f"({cal.workers} workers), fitting {cal.seconds_fitting:.1f} s"
         + (f"; {len(cal.unmeasured)} commits could not be measured" if cal.unmeasured else ""),
+        markup=False,
         highlight=False,
     )
     gain = (
@@ -164,6 +166,7 @@ def cmd_calibrate(args: argparse.Namespace, environ: Mapping[str, str], console:
         f"validation on the newest {r.validation_commits} commits ({v.first[:10]} .. {v.last[:10]}, "
         f"{r.validation_buggy} fix-inducing): model AUC {_auc(r.validation_auc)} vs lines added "
         f"{_auc(r.lines_added_auc)} (gain {gain}); {r.vocabulary} tokens, C={r.regularisation}",
+        markup=False,
         highlight=False,
     )
     out = Path(args.out)
@@ -178,5 +181,5 @@ def cmd_calibrate(args: argparse.Namespace, environ: Mapping[str, str], console:
             raise ModelRejected(f"the calibrated model {why}; {out} not written (--force writes it anyway)")
         print(f"triage: warning: the calibrated model {why}; writing it because of --force", file=sys.stderr)
     _write(out, r.model.to_dict())
-    console.print(f"wrote {out}: {describe(r.model)}", highlight=False)
+    console.print(f"wrote {out}: {describe(r.model)}", markup=False, highlight=False)
     return 0
