@@ -185,18 +185,11 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
             old_no = hunk.old_start
             first = last = -1
             replacing = False  # inside a run that removed lines: its additions replace them
-            # The body's lines read as `Hunk.rows` reads them, inlined: this loop runs over
-            # every line of the batch and was most of the cluster stage's cost.
-            raws = hunk.body.split("\n")
-            if raws and raws[-1] == "":
-                raws.pop()
-            for raw in raws:
-                kind = raw[:1]
-                if kind != "+" and kind != "-":
-                    if kind in ("", " ", "\r"):  # a context line (or one whose space was stripped)
-                        old_no += 1
-                        replacing = False
-                    continue  # context, or a '\' line that carries no line
+            for kind, text in hunk.rows():
+                if kind == " ":
+                    old_no += 1
+                    replacing = False
+                    continue
                 # The base-side spot of the change: a removed line, or the line an addition precedes.
                 if kind == "-" or not replacing:
                     if first < 0:
@@ -205,7 +198,7 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
                 if kind == "-":
                     old_no += 1
                     replacing = True
-                norm = "".join(raw[1:].split())
+                norm = "".join(text.split())
                 if not norm:
                     continue
                 parts.append(kind + norm)
