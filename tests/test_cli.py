@@ -121,7 +121,7 @@ def test_git_without_repo_is_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.skipif(not (FIXTURES / "prs").is_dir(), reason="fixtures/prs not present")
 def test_fixtures_show_every_decision_kind(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code, _ = _run(
+    code, printed = _run(
         [
             "run",
             str(FIXTURES / "prs"),
@@ -135,6 +135,10 @@ def test_fixtures_show_every_decision_kind(tmp_path: Path) -> None:
         ]
     )
     assert code == 0
+    # The terminal names, per cluster, which PR is reviewed and which it replaces.
+    assert "clusters: 2 · duplicates shed 2 · " in printed
+    assert "241 (canonical) ← 240 duplicate · competing PRs" in printed
+    assert "243 (canonical) ← 242 duplicate · re-submissions by one author" in printed
     doc = json.loads((out / "queue.json").read_text())
     jsonschema.validate(doc, load_schema())
     kinds = {i["decision"] for i in doc["items"]}
@@ -147,3 +151,19 @@ def test_fixtures_show_every_decision_kind(tmp_path: Path) -> None:
     assert any(i["errors"] for i in doc["items"])  # the malformed fixtures are items with errors
     html = (out / "queue.html").read_text()
     assert "<svg" in html and "<script src" not in html and "<link" not in html
+
+
+def test_the_cluster_lines_are_capped_and_say_how_many_more() -> None:
+    from datetime import UTC, datetime
+
+    from triage.config import Config
+    from triage.gitrepo import DirTree
+    from triage.pipeline import RunContext, run
+    from triage.report.terminal import cluster_member_lines
+    from triage.sources import load_inputs
+
+    ctx = RunContext(now=datetime(2026, 11, 29, 12, tzinfo=UTC), base=DirTree(FIXTURES / "base"))
+    queue = run(load_inputs([str(FIXTURES / "prs")]), Config(llm_mode="off"), ctx)
+    assert len(cluster_member_lines(queue)) == 2
+    capped = cluster_member_lines(queue, limit=1)
+    assert len(capped) == 2 and capped[1] == "  … and 1 more cluster (queue.html lists all)"

@@ -25,6 +25,7 @@ _DECISION_STYLE = {
     "close": "bright_black",
     "skipped": "bright_black",
 }
+_CLUSTER_KIND = {"competing": "competing PRs", "resubmission": "re-submissions by one author"}
 _RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 
 
@@ -51,12 +52,25 @@ def cluster_line(queue: Queue) -> str | None:
     view = queue_view(queue)
     if not view.clusters:
         return None
-    canon = ", ".join(f"{c.canonical} (+{len(c.members) - 1})" for c in view.clusters[:8])
-    more = f", and {len(view.clusters) - 8} more" if len(view.clusters) > 8 else ""
     return (
         f"clusters: {len(view.clusters)} · duplicates shed {view.duplicates_shed} · "
-        f"{hours(view.minutes_saved / 60)} of review saved (canonical: {canon}{more})"
+        f"{hours(view.minutes_saved / 60)} of review saved"
     )
+
+
+def cluster_member_lines(queue: Queue, limit: int = 8) -> list[str]:
+    """One line per cluster: its canonical PR, then each other member with its role and
+    decision, so a reader of the terminal sees which PR replaces which without opening the
+    HTML report. The largest clusters come first; past `limit` one line counts the rest."""
+    view = queue_view(queue)
+    ordered = sorted(view.clusters, key=lambda c: (-len(c.members), c.canonical))
+    lines = []
+    for c in ordered[:limit]:
+        others = ", ".join(f"{pr_id} {decision}" for pr_id, _, decision in c.members[1:])
+        lines.append(f"  {c.canonical} (canonical) ← {others} · {_CLUSTER_KIND.get(c.kind, c.kind)}")
+    if len(ordered) > limit:
+        lines.append(f"  … and {plural(len(ordered) - limit, 'more cluster')} (queue.html lists all)")
+    return lines
 
 
 def degraded_line(queue: Queue) -> str | None:
@@ -112,6 +126,8 @@ def print_table(queue: Queue, console: Console) -> None:
     clusters = cluster_line(queue)
     if clusters is not None:
         console.print(Text(clean(clusters)))
+        for line in cluster_member_lines(queue):
+            console.print(Text(clean(line)))
     console.print(Text(f"risk model: {one_line(queue.risk_model)}"))
     console.print(Text(llm_line(queue_view(queue).llm)))
     degraded = degraded_line(queue)
