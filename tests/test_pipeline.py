@@ -167,3 +167,22 @@ def test_repo_batches_run_in_the_pool_with_the_same_history_and_contents_as_seri
     assert all(a.metrics.history is not None for a in pooled)
     assert pooled[-1].metrics.history is not None and pooled[-1].metrics.history.author_changes > 10
     assert any(f.cognitive_before is not None for a in pooled for f in a.metrics.functions)
+
+
+@pytest.mark.slow
+def test_batches_this_process_takes_while_the_workers_are_busy_keep_order_and_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """static3 (#13): with one batch in flight per worker and tiny batches, the parent triages
+    batches itself while the workers are busy; the stream must still be in input order and
+    equal to the in-process result."""
+    from triage import pipeline
+
+    monkeypatch.setattr(pipeline, "_BATCHES_PER_WORKER", 1)
+    monkeypatch.setattr(pipeline, "_BATCH_PRS", 2)
+    prs = [_pr(f"q{i:03d}", GOOD if i % 5 else b"not a diff\n", author=f"dev{i % 3}") for i in range(130)]
+    cfg = Config(llm_mode="off")
+    pooled = list(assess_all(prs, cfg, RunContext(now=NOW)))
+    one_by_one = [next(assess_all([pr], cfg, RunContext(now=NOW))) for pr in prs]
+    assert [a.pr.id for a in pooled] == [p.id for p in prs]
+    assert pooled == one_by_one

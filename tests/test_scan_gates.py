@@ -177,3 +177,37 @@ def test_gates_skip_nothing_on_generated_text(parts: list[tuple[str, str]]) -> N
     text = "".join(word + sep for word, sep in parts)
     assert secrets.find_secrets(text) == ungated(secrets.find_secrets, text)
     assert injection.find_injections(text) == ungated(injection.find_injections, text)
+
+
+# static3 (#13): `scan_diff` opens the rules once per file (`rules_within` the file's added
+# text) and each run is scanned with those: a run's findings must not change.
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from([*WORDS, "ghp_" + "a1" * 18, "AKIA" + "B2" * 8]), st.sampled_from(SEPARATORS)),
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_rules_opened_on_a_whole_text_find_the_same_in_each_part(runs: list[list[tuple[str, str]]]) -> None:
+    parts = ["".join(word + sep for word, sep in run) for run in runs]
+    rules = secrets.rules_within("\n".join(parts))
+    for part in parts:
+        assert secrets.find_secrets(part, rules=rules) == secrets.find_secrets(part)
+        assert secrets.find_secrets(part, "app.env", rules=rules) == secrets.find_secrets(part, "app.env")
+
+
+def test_rules_opened_on_the_fixture_diffs_files_find_the_same_in_each_run() -> None:
+    found = 0
+    for pr in load_inputs([str(FIXTURES)]):
+        for file in parse_diff(pr.diff).files:
+            runs = ["\n".join(texts) for hunk in file.hunks for texts, _ in hunk.added_runs()]
+            rules = secrets.rules_within("\n".join(runs))
+            for run in runs:
+                findings = secrets.find_secrets(run, file.path, rules=rules)
+                assert findings == secrets.find_secrets(run, file.path), (pr.id, file.path)
+                found += len(findings)
+    assert found  # the fixtures hold secrets: the check is not vacuous

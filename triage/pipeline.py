@@ -288,27 +288,45 @@ def _static_stream(
     # forkserver, not fork: the LLM reviewer's threads may be running in this process.
     # Reviewers hold live clients and threads: the workers only need to know there are some.
     light_ctx = replace(ctx, history_cache=ctx.history_cache.fresh(), llm_http_client=None, reviewers=None)
+    online = _online(cfg, ctx)
     with ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_init_worker,
-        initargs=(cfg, light_ctx, attributes, _online(cfg, ctx)),
+        initargs=(cfg, light_ctx, attributes, online),
     ) as pool:
-        window: deque[tuple[tuple[PullRequest, ...], Future[list[_Static]]]] = deque()
+        # Each entry: a batch and its future, or the results this process computed itself.
+        window: deque[tuple[tuple[PullRequest, ...], Future[list[_Static]] | list[_Static]]] = deque()
+        in_flight = workers * _BATCHES_PER_WORKER
+        limit = in_flight if online else 2 * in_flight  # batches held, done or not
         for batch in _batches(it):
-            try:
-                window.append((batch, pool.submit(_worker_batch, batch)))
-            except BrokenExecutor:
-                # The pool is gone (a worker was killed): finish the batch in this process.
-                while window:
-                    yield from _results(*window.popleft(), cfg, ctx, attributes)
-                yield from (assess_static(pr, cfg, ctx, attributes) for pr in batch)
-                yield from (assess_static(rest, cfg, ctx, attributes) for rest in it)
-                return
-            if len(window) >= workers * _BATCHES_PER_WORKER:
+            busy = sum(1 for _, job in window if isinstance(job, Future) and not job.done())
+            if busy >= in_flight and len(window) < limit:
+                # Every worker has work queued: rather than wait for the oldest batch, this
+                # process triages the next one itself. It would otherwise sit idle while the
+                # workers start (about a second of imports) and between hand-offs, which kept
+                # a 2-core run near 1.4 cores busy (issue #13). Not when reviewers follow: their
+                # threads share this process and should not wait for the interpreter lock.
+                window.append((batch, [assess_static(pr, cfg, ctx, attributes) for pr in batch]))
+            else:
+                try:
+                    window.append((batch, pool.submit(_worker_batch, batch)))
+                except BrokenExecutor:
+                    # The pool is gone (a worker was killed): finish the batch in this process.
+                    while window:
+                        yield from _results(*window.popleft(), cfg, ctx, attributes)
+                    yield from (assess_static(pr, cfg, ctx, attributes) for pr in batch)
+                    yield from (assess_static(rest, cfg, ctx, attributes) for rest in it)
+                    return
+            # Hand on what is ready, in input order; block only when the window is full.
+            while window and (_ready(window[0][1]) or len(window) >= limit):
                 yield from _results(*window.popleft(), cfg, ctx, attributes)
         while window:
             yield from _results(*window.popleft(), cfg, ctx, attributes)
+
+
+def _ready(job: Future[list[_Static]] | list[_Static]) -> bool:
+    return not isinstance(job, Future) or job.done()
 
 
 def _batches(prs: Iterator[PullRequest]) -> Iterator[tuple[PullRequest, ...]]:
@@ -329,11 +347,13 @@ def _batches(prs: Iterator[PullRequest]) -> Iterator[tuple[PullRequest, ...]]:
 
 def _results(
     batch: tuple[PullRequest, ...],
-    future: Future[list[_Static]],
+    future: Future[list[_Static]] | list[_Static],
     cfg: Config,
     ctx: RunContext,
     attributes: GitAttributes | None,
 ) -> list[_Static]:
+    if not isinstance(future, Future):
+        return future  # computed in this process
     try:
         return future.result()
     except (BrokenExecutor, OSError, pickle.PicklingError):

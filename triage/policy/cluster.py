@@ -52,7 +52,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import combinations
-from pathlib import PurePosixPath
 from typing import TypeVar
 
 from rapidfuzz import fuzz
@@ -83,6 +82,18 @@ _SAMPLE = 64
 _MAX_SAMPLED_LINES = 20_000
 _HUNK_SLACK = 0  # lines between two changes that still count as one spot: adjacent lines do not
 _BUCKET = 50  # base lines per hunk-index bucket
+_MAX_BUCKETS = 21  # buckets indexed for one spot; a longer spot meets every spot on its file
+# Evidence points of the weak signals (module docstring).
+_OVERLAP = 0.6
+_FILE = 0.1
+_LINES_SOME = 0.4  # from 40 % of changed lines alike
+_LINES_MOST = 0.8  # from 80 %
+_TITLE_MIN = 0.4  # a title similarity at the threshold; _TITLE_MIN + _TITLE_RANGE at 100
+_TITLE_RANGE = 0.3
+_BRANCH = 0.4
+# The most a pair scores without an overlapping change, changed lines alike or the same branch
+# name: a file in common and the most similar title (`_Batch.candidates`).
+_WITHOUT_INDEXED = _FILE + _TITLE_MIN + _TITLE_RANGE
 _CHANGELOG = re.compile(r"^(changes|changelog|history|news|release[-_]?notes)([.-].*)?$", re.IGNORECASE)
 _GENERIC_BRANCH = re.compile(
     r"^(main|master|develop|dev|trunk|patch(-\d+)?|fix|bugfix|hotfix|feature|update|docs|test|tests|"
@@ -159,8 +170,43 @@ _STOP = frozenset(
 # ------------------------------------------------------------------------- per-PR fingerprint
 
 
-def _line_hash(norm: str) -> int:
-    return zlib.crc32(norm.encode("utf-8", "surrogatepass"))
+# Every character `str.split()` splits on, but the newline: deleted from a hunk's changed lines
+# in one pass (`str.translate`), so the patch id ignores whitespace as `git patch-id` does.
+_SPACE = {c: None for c in range(0x3001) if chr(c).isspace() and c != 0x0A}
+# A run of changed lines: '+' and '-' lines, and the "\\ No newline" markers among them.
+_RUN = re.compile(r"(?:^[-+\\].*(?:\n|\Z))+", re.MULTILINE)
+# In changed lines without whitespace: those that keep nothing but their '+' / '-', and markers.
+_EMPTY = re.compile(r"^(?:[-+]|\\.*)(?:\n|\Z)", re.MULTILINE)
+# ... and the text of those long enough to say something (4 characters), for the line sample.
+_SAMPLED = re.compile(r"^[-+](.{4,})", re.MULTILINE)
+
+
+def _hunk(body: str, old_start: int) -> tuple[int, int, str]:
+    """The base-side spot of one hunk's changes (first and last base line, -1 when nothing
+    changed) and the text of its changed lines.
+
+    Read run by run with C-level string operations rather than line by line: this runs on
+    every changed line of every PR, and a Python loop per line cost more than half of what
+    clustering added to a run. The spot of a run of changes is the base lines it removes, or
+    the base line it is inserted before when it removes none; lines between runs are context.
+    """
+    first = last = -1
+    old_no = old_start
+    pos = 0
+    runs: list[str] = []
+    for m in _RUN.finditer(body):
+        run = m.group()
+        old_no += body.count("\n", pos, m.start())  # the context lines since the last run
+        pos = m.end()
+        minus = run.count("\n-") + (run[0] == "-")
+        if minus == 0 and run.count("\n+") + (run[0] == "+") == 0:
+            continue  # markers only: no change, no base line
+        if first < 0:
+            first = old_no
+        last = old_no + max(minus, 1) - 1
+        old_no += minus
+        runs.append(run)
+    return first, last, "".join(runs)
 
 
 def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
@@ -169,8 +215,7 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
         return None
     patch = hashlib.sha1(usedforsecurity=False)
     hunks: list[HunkRange] = []
-    hashes: set[int] = set()
-    sampled = 0
+    sampled: list[str] = []
     changed = False
     for f in sorted(diff.files, key=lambda f: f.path):
         patch.update(f.path.encode("utf-8", "surrogatepass") + b"\0")
@@ -178,43 +223,27 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
             patch.update(b"binary\0")
             changed = True
         counted = f.kind.counts
-        in_hunks = counted and not _CHANGELOG.match(PurePosixPath(f.path).name)
+        in_hunks = counted and not _CHANGELOG.match(f.path.rpartition("/")[2])
         base_path = f.old_path or f.path
         for hunk in f.hunks:
-            parts: list[str] = []
-            old_no = hunk.old_start
-            first = last = -1
-            replacing = False  # inside a run that removed lines: its additions replace them
-            for kind, text in hunk.rows():
-                if kind == " ":
-                    old_no += 1
-                    replacing = False
-                    continue
-                # The base-side spot of the change: a removed line, or the line an addition precedes.
-                if kind == "-" or not replacing:
-                    if first < 0:
-                        first = old_no
-                    last = old_no
-                if kind == "-":
-                    old_no += 1
-                    replacing = True
-                norm = "".join(text.split())
-                if not norm:
-                    continue
-                parts.append(kind + norm)
-                if counted and len(norm) >= 4 and sampled < _MAX_SAMPLED_LINES:
-                    sampled += 1
-                    hashes.add(_line_hash(norm))
+            first, last, text = _hunk(hunk.body, hunk.old_start)
+            # kind + the line without whitespace, one a line, for each changed line that keeps some
+            parts = _EMPTY.sub("", text.translate(_SPACE))
             if parts:
                 changed = True
-                patch.update("\n".join(parts).encode("utf-8", "surrogatepass") + b"\n")
+                patch.update(parts.encode("utf-8", "surrogatepass") + (b"" if parts[-1] == "\n" else b"\n"))
+                if counted and len(sampled) < _MAX_SAMPLED_LINES:
+                    sampled.extend(_SAMPLED.findall(parts))
             if in_hunks and first >= 0:
                 if f.change is ChangeType.ADDED:
                     hunks.append(HunkRange(f.path, 0, 0))  # two PRs adding the same file overlap
                 else:
                     hunks.append(HunkRange(base_path, first, max(first, last)))
-    sample = frozenset(sorted(hashes)[:_SAMPLE])
-    return Fingerprint(patch.hexdigest()[:16] if changed else None, tuple(hunks), sample)
+    lines: frozenset[int] = frozenset()
+    if sampled:
+        blob = "\n".join(sampled[:_MAX_SAMPLED_LINES]).encode("utf-8", "surrogatepass")
+        lines = frozenset(sorted(set(map(zlib.crc32, blob.split(b"\n"))))[:_SAMPLE])
+    return Fingerprint(patch.hexdigest()[:16] if changed else None, tuple(hunks), lines)
 
 
 def issue_keys(a: Assessment, pattern: re.Pattern[str] | None) -> tuple[str, ...]:
@@ -252,9 +281,10 @@ def _similarity(a: frozenset[int], b: frozenset[int]) -> float:
     union that both contain (Broder 1997)."""
     if not a or not b or a.isdisjoint(b):
         return 0.0
-    union = sorted(a | b)[:_SAMPLE]
-    both = sum(1 for h in union if h in a and h in b)
-    return both / len(union)
+    union = a | b
+    if len(union) > _SAMPLE:
+        union = frozenset(sorted(union)[:_SAMPLE])
+    return len(union & a & b) / len(union)
 
 
 # ------------------------------------------------------------------------- the batch stage
@@ -316,16 +346,35 @@ def _postings(keys_of: Iterable[tuple[int, Iterable[_K]]]) -> dict[_K, list[int]
     return index
 
 
-def _buckets(hunks: Sequence[HunkRange]) -> set[tuple[str, int]]:
+def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[tuple[str, int]], set[str]]:
+    """The hunk-index buckets of one PR's base-side spots, and the paths where a spot is too
+    long to index bucket by bucket (a rewrite of most of a long file: `_MAX_BUCKETS`)."""
     out: set[tuple[str, int]] = set()
+    long: set[str] = set()
     for h in hunks:
-        first, last = h.start // _BUCKET, h.end // _BUCKET
-        out.update((h.path, b) for b in range(first, min(last, first + 20) + 1))
-    return out
+        first, last = (h.start - _HUNK_SLACK) // _BUCKET, (h.end + _HUNK_SLACK) // _BUCKET
+        if last - first >= _MAX_BUCKETS:
+            long.add(h.path)
+            last = first + _MAX_BUCKETS - 1
+        out.update((h.path, b) for b in range(first, last + 1))
+    return out, long
+
+
+def _pairs_of(index: dict[_K, list[int]], cap: int) -> set[tuple[int, int]]:
+    """Every pair of PRs that share a key of `index`, keys of more than `cap` PRs left out."""
+    pairs: set[tuple[int, int]] = set()
+    for members in index.values():
+        if 1 < len(members) <= cap:
+            pairs.update(combinations(sorted(members), 2))
+    return pairs
 
 
 class _Batch:
-    """The indexes and pair scores of one batch (module docstring)."""
+    """The indexes and pair scores of one batch (module docstring).
+
+    Per-PR views (titles, spots by path, paths) are built when a pair first needs them: most
+    PRs of a batch are in no candidate pair, and building them for all 2,500 PRs of a batch
+    cost as much as scoring its pairs."""
 
     def __init__(self, assessments: Sequence[Assessment], decisions: Sequence[Decision], cfg: Config) -> None:
         self.a = assessments
@@ -337,20 +386,41 @@ class _Batch:
             for i, (a, d) in enumerate(zip(assessments, decisions, strict=True))
             if d.kind is not DecisionKind.SKIPPED and not a.errors
         ]
-        self.titles = {i: _title_text(assessments[i].pr.title, self.pattern) for i in self.members}
         # Changed lines that more than `max_posting` PRs of the batch share (boilerplate: `}`,
         # `return x`, a license header) say nothing about two PRs, as a too-common index key.
         seen = Counter(h for i in self.members if (fp := assessments[i].fingerprint) for h in fp.lines)
         common = {h for h, n in seen.items() if n > self.cfg.max_posting}
-        self.paths = {i: frozenset(f.path for f in assessments[i].diff.files if f.kind.counts) for i in self.members}
-        self.spots = {i: _by_path(fp.hunks) if (fp := assessments[i].fingerprint) else {} for i in self.members}
         self.lines = {
             i: (fp.lines - common if common else fp.lines) if (fp := assessments[i].fingerprint) else frozenset()
             for i in self.members
         }
+        self._titles: dict[int, str] = {}
+        self._spots: dict[int, dict[str, list[HunkRange]]] = {}
+        self._paths: dict[int, frozenset[str]] = {}
         self.union = _Union(len(assessments))
         self.edges: list[_Edge] = []
-        self.weaker: list[_Edge] = []  # scored pairs below the link score
+        self.weaker: list[_Edge] = []  # scored pairs below the link score, within one cluster
+
+    def title(self, i: int) -> str:
+        if (t := self._titles.get(i)) is None:
+            t = self._titles[i] = _title_text(self.a[i].pr.title, self.pattern)
+        return t
+
+    def spots(self, i: int) -> dict[str, list[HunkRange]]:
+        if (s := self._spots.get(i)) is None:
+            fp = self.a[i].fingerprint
+            s = self._spots[i] = _by_path(fp.hunks) if fp else {}
+        return s
+
+    def paths(self, i: int) -> frozenset[str]:
+        if (p := self._paths.get(i)) is None:
+            p = self._paths[i] = frozenset(f.path for f in self.a[i].diff.files if f.kind.counts)
+        return p
+
+    def head(self, i: int) -> str | None:
+        """The head branch name, when it says something (not `main`, `patch-1`, `fix`)."""
+        head = self.a[i].pr.head_ref
+        return head if head and not _GENERIC_BRANCH.match(head) else None
 
     def base(self, i: int) -> str | None:
         return self.a[i].pr.base_ref
@@ -392,88 +462,145 @@ class _Batch:
         for pid, members in patches.items():
             if len(members) > 1:
                 self.group(members, f"identical change (patch id {pid})")
-        branches = _postings(
-            (i, [(head, self.author(i))])
-            for i in self.members
-            if (head := self.a[i].pr.head_ref) and not _GENERIC_BRANCH.match(head)
-        )
+        branches = _postings((i, [(head, self.author(i))]) for i in self.members if (head := self.head(i)))
         for (head, _), members in branches.items():
             if len(members) > 1:
                 self.group(members, f"branch {head} pushed again by the same author")
 
-    def candidates(self) -> set[tuple[int, int]]:
+    def loose(self) -> set[tuple[int, int]]:
+        """Pairs that share a changed file, or two uncommon title words (or the title is a
+        single word): alone, evidence that can reach at most `_WITHOUT_INDEXED` points."""
         cap = self.cfg.max_posting
-        pairs: set[tuple[int, int]] = set()
-        indexes: list[dict[object, list[int]]] = [
-            _postings((i, _buckets(fp.hunks)) for i in self.members if (fp := self.a[i].fingerprint)),
-            _postings((i, [f.path for f in self.a[i].diff.files if f.kind.counts]) for i in self.members),
-            _postings(
-                (i, [head]) for i in self.members if (head := self.a[i].pr.head_ref) and not _GENERIC_BRANCH.match(head)
-            ),
-        ]
-        for index in indexes:
-            for members in index.values():
-                if 1 < len(members) <= cap:
-                    pairs.update(combinations(sorted(members), 2))
-        # Titles: a pair must share two uncommon words, or the title is a single word.
-        words = _postings((i, [w for w in self.titles[i].split() if w not in _STOP]) for i in self.members)
+        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap)
+        words = _postings((i, [w for w in self.title(i).split() if w not in _STOP]) for i in self.members)
         shared: dict[tuple[int, int], int] = defaultdict(int)
         for members in words.values():
             if 1 < len(members) <= cap:
                 for pair in combinations(sorted(members), 2):
                     shared[pair] += 1
-        pairs.update(
-            pair for pair, n in shared.items() if n >= 2 or min(len(self.titles[i].split()) for i in pair) <= 1
-        )
+        pairs.update(pair for pair, n in shared.items() if n >= 2 or min(len(self.title(i).split()) for i in pair) <= 1)
         return pairs
 
+    def candidates(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+        """The pairs worth scoring, those that can reach the link score, and the other pairs
+        that share a file or title words (`loose`).
+
+        A pair scores more than `_WITHOUT_INDEXED` points (a file in common and the most
+        similar title) only with an overlapping change (then the two share a hunk-index
+        bucket), changed lines alike (then they share a line of their samples) or the same
+        branch name. So pairs are made from the bucket and branch indexes, and of the pairs
+        that share a file or title words only those that share a sampled line are scored: on
+        a batch of 2,500 PRs the file index alone made tens of thousands of pairs whose
+        score could never link them. With a link score at or below `_WITHOUT_INDEXED` every
+        such pair is a candidate."""
+        cap = self.cfg.max_posting
+        prints = {i: fp for i in self.members if (fp := self.a[i].fingerprint)}
+        buckets = {i: _buckets(fp.hunks) for i, fp in prints.items()}
+        pairs = _pairs_of(_postings((i, b) for i, (b, _) in buckets.items()), cap)
+        pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap)
+        # A spot too long to index bucket by bucket meets every spot of another PR on its file.
+        if any(long for _, long in buckets.values()):
+            on_path = _postings((i, {h.path for h in fp.hunks}) for i, fp in prints.items())
+            for i, (_, long) in buckets.items():
+                for path in long:
+                    others = on_path.get(path, [])
+                    if len(others) <= cap:
+                        pairs.update((min(i, j), max(i, j)) for j in others if j != i)
+        loose = self.loose()
+        if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
+            return pairs | loose, set()
+        lines = self.lines
+        pairs.update(p for p in loose if not lines[p[0]].isdisjoint(lines[p[1]]))
+        return pairs, loose - pairs
+
+    def spot(self, i: int, j: int) -> HunkRange | None:
+        fi, fj = self.a[i].fingerprint, self.a[j].fingerprint
+        return _overlap(self.spots(i), fj.hunks) if fi and fj else None
+
+    def text(self, i: int, j: int) -> float | None:
+        """Title similarity (0-100; 0 below the threshold), None when a title is empty."""
+        ti, tj = self.title(i), self.title(j)
+        if not (ti and tj):
+            return None
+        return fuzz.token_sort_ratio(ti, tj, score_cutoff=self.cfg.text_threshold)  # 0 below the cutoff
+
+    def text_points(self, text: float | None) -> float:
+        threshold = self.cfg.text_threshold
+        if text is None or text < threshold:
+            return 0.0
+        return _TITLE_MIN + _TITLE_RANGE * (text - threshold) / max(1, 100 - threshold)
+
+    def same_name(self, i: int, j: int) -> bool:
+        """The same branch name pushed by different authors."""
+        hi = self.head(i)
+        return hi is not None and hi == self.a[j].pr.head_ref and self.author(i) != self.author(j)
+
+    def points(self, i: int, j: int) -> float:
+        """The score of a pair, as `score` adds it up, without the evidence text; the costly
+        parts are skipped when the rest cannot reach the link score."""
+        li, lj = self.lines[i], self.lines[j]
+        shared = _similarity(li, lj) if li and lj and not li.isdisjoint(lj) else 0.0
+        lines = (_LINES_MOST if shared >= 0.8 else _LINES_SOME) if shared >= 0.4 else 0.0
+        title = self.text_points(self.text(i, j))
+        branch = _BRANCH if self.same_name(i, j) else 0.0
+        if _OVERLAP + lines + title + branch < self.cfg.link_score:
+            return 0.0  # below the link score whatever the hunks say
+        if self.spot(i, j) is not None:
+            first = _OVERLAP
+        else:
+            first = _FILE if not self.paths(i).isdisjoint(self.paths(j)) else 0.0
+        return first + lines + title + branch
+
     def score(self, i: int, j: int) -> tuple[float, tuple[str, ...]]:
-        ai, aj = self.a[i], self.a[j]
-        fi, fj = ai.fingerprint, aj.fingerprint
         points = 0.0
         evidence: list[str] = []
-        spot = _overlap(self.spots[i], fj.hunks) if fi and fj else None
+        spot = self.spot(i, j)
         if spot is not None:
-            points += 0.6
+            points += _OVERLAP
             evidence.append(f"overlapping change at {_where(spot)}")
         else:
-            common = self.paths[i] & self.paths[j]
+            common = self.paths(i) & self.paths(j)
             if common:
-                points += 0.1
+                points += _FILE
                 evidence.append(f"both change {min(common)}")
         shared = _similarity(self.lines[i], self.lines[j])
         if shared >= 0.4:
-            points += 0.8 if shared >= 0.8 else 0.4
+            points += _LINES_MOST if shared >= 0.8 else _LINES_SOME
             evidence.append(f"{round(shared * 100)} % of changed lines alike")
-        ti, tj = self.titles[i], self.titles[j]
-        if ti and tj:
-            threshold = self.cfg.text_threshold
-            text = fuzz.token_sort_ratio(ti, tj, score_cutoff=threshold)  # 0 below the cutoff
-            if text >= threshold:
-                span = max(1, 100 - threshold)
-                points += 0.4 + 0.3 * (text - threshold) / span
-                evidence.append(f"similar title ({round(text)} %)")
-        hi, hj = ai.pr.head_ref, aj.pr.head_ref
-        if hi and hi == hj and not _GENERIC_BRANCH.match(hi) and self.author(i) != self.author(j):
-            points += 0.4
-            evidence.append(f"same branch name {hi}")
+        text = self.text(i, j)
+        if text is not None and text >= self.cfg.text_threshold:
+            points += self.text_points(text)
+            evidence.append(f"similar title ({round(text)} %)")
+        if self.same_name(i, j):
+            points += _BRANCH
+            evidence.append(f"same branch name {self.head(i)}")
         return points, tuple(evidence)
 
     def weak(self) -> None:
-        for i, j in sorted(self.candidates()):
+        link = self.cfg.link_score
+        pairs, rest = self.candidates()
+        below: list[tuple[int, int]] = []
+        for i, j in sorted(pairs):
             if not self.same_base(i, j):
                 continue
-            points, evidence = self.score(i, j)
-            if points >= self.cfg.link_score:
-                self.link(i, j, *evidence)
-            elif evidence:
+            if self.points(i, j) >= link:
+                self.link(i, j, *self.score(i, j)[1])
+            else:
+                below.append((i, j))
+        # Weaker evidence explains a cluster only between PRs that something put together: the
+        # pairs that share a file or title words are scored for it, but only within a cluster.
+        root = [self.union.find(i) for i in range(len(self.a))]
+        within = [(i, j) for i, j in below if root[i] == root[j]]
+        within.extend((i, j) for i, j in rest if root[i] == root[j] and self.same_base(i, j))
+        for i, j in sorted(within):
+            _, evidence = self.score(i, j)
+            if evidence:
                 self.weaker.append(_Edge(i, j, evidence))
 
     def explained(self) -> list[_Edge]:
         """Every edge that explains a cluster: those that joined it, and weaker evidence between
         PRs that a stronger signal put together (an overlapping change of two PRs for one issue)."""
-        same = [e for e in self.weaker if self.union.find(e.a) == self.union.find(e.b)]
-        return [*self.edges, *same]
+        return [*self.edges, *self.weaker]
 
     def clusters(self) -> list[list[int]]:
         groups: dict[int, list[int]] = defaultdict(list)
