@@ -786,7 +786,7 @@ def _detect_secrets(text: str, lower: str | None, rules: _Rules) -> Iterator[_Ca
             needles, folded = gate
             if folded and folded_text is None:
                 folded_text = text.lower()
-            if not _gate(folded_text if folded else text, needles):
+            if not _gate(folded_text if folded and folded_text is not None else text, needles):
                 continue
         yield from _detect_matches(text, secret_type, patterns)
 
