@@ -83,6 +83,25 @@ def test_a_file_many_prs_touch_is_no_evidence_but_an_overlap_on_it_is(repo) -> N
         assert clustered([*same_title, x, y], c) == {frozenset({"x", "y"})}
 
 
+def test_an_overlap_in_a_crowded_spot_still_links_prs_another_index_pairs(repo) -> None:
+    """Five PRs change the same line (more than `max_posting`: the spot makes no pairs by
+    itself). Two of them share title words, so that index pairs them, and their overlap there
+    plus the similar title still make one cluster; the three others have unrelated titles."""
+    cfg = replace(CFG, cluster=ClusterConfig(max_posting=3))
+    titles = {
+        "x": "Guard parser overflow",
+        "y": "Guard the parser overflow check",
+        "p": "Speed up rendering",
+        "q": "Document the cache",
+        "r": "Rename a helper",
+    }
+    prs = [
+        pr(pid, change(repo, "src/big.py", "x * 100\n", f"x * 100 + {n}\n"), title=title)
+        for n, (pid, title) in enumerate(titles.items(), 1)
+    ]
+    assert clustered(prs, cfg) == {frozenset({"x", "y"})}
+
+
 def test_a_long_spot_overlaps_a_change_far_inside_it(repo) -> None:
     """One PR rewrites 1,200 lines of a file (more buckets than one spot indexes); another
     changes line 1,100 of them under a similar title: the two overlap and are one cluster,

@@ -494,31 +494,52 @@ class _Batch:
 
         A pair scores more than `_WITHOUT_INDEXED` points (a file in common and the most
         similar title) only with an overlapping change (then the two share a hunk-index
-        bucket), changed lines alike (then they share a line of their samples) or the same
-        branch name. So pairs are made from the bucket and branch indexes, and of the pairs
-        that share a file or title words only those that share a sampled line are scored: on
-        a batch of 2,500 PRs the file index alone made tens of thousands of pairs whose
-        score could never link them. With a link score at or below `_WITHOUT_INDEXED` every
-        such pair is a candidate."""
+        bucket, or one's spot is too long to index), changed lines alike (then they share
+        enough lines of their samples) or the same branch name. So pairs are made from the
+        bucket and branch indexes; of the pairs that share a file or title words, only those
+        that may overlap in a bucket too crowded to make pairs (more than `max_posting` PRs),
+        share a branch name that crowded, or whose samples may be alike are scored. On a
+        batch of 2,500 PRs the file index alone made tens of thousands of pairs whose score
+        could never link them. With a link score at or below `_WITHOUT_INDEXED` every such
+        pair is a candidate."""
         cap = self.cfg.max_posting
         prints = {i: fp for i in self.members if (fp := self.a[i].fingerprint)}
         buckets = {i: _buckets(fp.hunks) for i, fp in prints.items()}
-        pairs = _pairs_of(_postings((i, b) for i, (b, _) in buckets.items()), cap)
+        index = _postings((i, b) for i, (b, _) in buckets.items())
+        pairs = _pairs_of(index, cap)
         pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap)
         # A spot too long to index bucket by bucket meets every spot of another PR on its file.
-        if any(long for _, long in buckets.values()):
+        long = {i: paths for i, (_, paths) in buckets.items() if paths}
+        if long:
             on_path = _postings((i, {h.path for h in fp.hunks}) for i, fp in prints.items())
-            for i, (_, long) in buckets.items():
-                for path in long:
+            for i, paths in long.items():
+                for path in paths:
                     others = on_path.get(path, [])
                     if len(others) <= cap:
                         pairs.update((min(i, j), max(i, j)) for j in others if j != i)
         loose = self.loose()
         if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
             return pairs | loose, set()
+        crowded: dict[int, set[tuple[str, int]]] = defaultdict(set)
+        for key, members in index.items():
+            if len(members) > cap:
+                for i in members:
+                    crowded[i].add(key)
+
+        def may_overlap(i: int, j: int) -> bool:
+            """May overlap in a crowded bucket or a long spot, or share a crowded branch name."""
+            if (head := self.head(i)) is not None and head == self.head(j):
+                return True
+            ci, cj = crowded.get(i), crowded.get(j)
+            if ci and cj and not ci.isdisjoint(cj):
+                return True
+            li, lj = long.get(i), long.get(j)
+            return bool(li and not li.isdisjoint(self.spots(j))) or bool(lj and not lj.isdisjoint(self.spots(i)))
+
         lines = self.lines
-        pairs.update(p for p in loose if not lines[p[0]].isdisjoint(lines[p[1]]))
-        return pairs, loose - pairs
+        loose -= pairs
+        alike = {(i, j) for i, j in loose if _may_be_alike(lines[i], lines[j]) or may_overlap(i, j)}
+        return pairs | alike, loose - alike
 
     def spot(self, i: int, j: int) -> HunkRange | None:
         fi, fj = self.a[i].fingerprint, self.a[j].fingerprint
