@@ -208,7 +208,9 @@ def test_a_minimal_model_file_loads(tmp_path: Path) -> None:
     ("mutate", "message"),
     [
         (lambda d: d.update(format="pickle"), "format"),
-        (lambda d: d.update(version=2), "version"),
+        (lambda d: d.update(version=3), "version"),
+        (lambda d: d["tokens"].update(value="binary"), "version 1 files"),
+        (lambda d: d["tokens"].update(value="tfidf"), "value"),
         (lambda d: d.update(intercept=1e9), "intercept"),
         (lambda d: d.update(intercept="1.0"), "intercept"),
         (lambda d: d["tokens"]["coef"].append(1.0), "2 tokens but 3 coefficients"),
