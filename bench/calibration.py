@@ -18,6 +18,9 @@ or `make bench` (`bench.run` calls `scenarios()`). Three scenarios:
   modules growing and shrinking, one commit in six a fix that rewrites lines an earlier commit
   wrote), calibrated with progress lines; wall and CPU time against the 10-minute target,
   commits per second of each stage.
+* **jit** (needs `TRIAGE_BENCH_REPOS` and `TRIAGE_BENCH_APACHEJIT`): issue #10's acceptance
+  protocol on the development projects: calibrate up to the day before ApacheJIT's test
+  period, evaluate on ApacheJIT's test commits with its SZZ labels, default and model.
 * **fit**: fitting alone (folds x settings and the final fit) on 10,000 synthetic mined rows
   (`synthetic_rows`), against the 60-second target; no mirror needed.
 * **overhead**: `triage run --repo G --git A..B` on the newest 150 commits of that history,
@@ -175,6 +178,69 @@ def dev_scenario(repos: Path | None) -> dict[str, Any]:
                 continue
             results[name] = dev_project(name, clone, Path(tmp))
             print(f"calibration dev {name}: {json.dumps(summary(results[name]))}", flush=True)
+    return results
+
+
+def jit_cut(small_text: str, project: str) -> str:
+    """The day before ApacheJIT's first test commit of `project`: "calibrated on the project's
+    history before the evaluation period", as issue #10's acceptance asks."""
+    import csv
+    import io
+    from datetime import timedelta
+
+    stamps = [
+        int(r["author_date"]) for r in csv.DictReader(io.StringIO(small_text)) if r["project"] == f"apache/{project}"
+    ]
+    return (from_timestamp(min(stamps)) - timedelta(days=1)).date().isoformat()
+
+
+def jit_project(name: str, clone: Path, small_text: str, work: Path, workers: int = 2) -> dict[str, Any]:
+    """The acceptance protocol on a development project: `triage calibrate --until` the day
+    before the ApacheJIT test period, then the ApacheJIT test commits (their SZZ labels, not
+    ours) scored by the default weights and by the model, as `triage eval --labels` scores."""
+    from bench.risk_dev import small_labels
+    from triage.calibrate.evaluate import evaluate, score_commits
+    from triage.config import Config
+    from triage.gitrepo import GitRepo
+    from triage.metrics.risk_model import describe, load_model
+
+    until = jit_cut(small_text, name)
+    model_path = work / f"{name}-jit-model.json"
+    calibration = run_calibrate(clone, model_path, "--until", until, "--name", f"apache/{name}", "--no-progress")
+    out: dict[str, Any] = {"cut": until, "calibration": calibration}
+    if not model_path.is_file():
+        return {**out, "error": "no model written"}
+    labels = small_labels(small_text, name)
+    repo = GitRepo(clone)
+    source = f"ApacheJIT apachejit_test_small.csv, apache/{name}: {len(labels)} commits"
+    for key, scorer in (("default", None), ("calibrated", load_model(model_path))):
+        scored, skipped = score_commits(repo, labels, Config(llm_mode="off"), workers=workers, model=scorer)
+        report = evaluate(scored, source=source, model=describe(scorer), skipped=skipped).to_dict()
+        report.pop("skipped_reasons", None)
+        out[key] = report
+    return out
+
+
+def jit_scenario(repos: Path | None, apachejit: Path | None) -> dict[str, Any]:
+    from bench.risk_dev import SMALL, _read
+
+    if repos is None or apachejit is None:
+        return {
+            "skipped": "set TRIAGE_BENCH_REPOS (zookeeper / zeppelin clones or mirrors) and "
+            "TRIAGE_BENCH_APACHEJIT (a clone or mirror of hosseinkshvrz/apachejit)"
+        }
+    small_text = _read(apachejit, SMALL)
+    if small_text is None:
+        return {"skipped": f"{apachejit}: no {SMALL}"}
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="calib-jit-") as tmp:
+        for name in PROJECTS:
+            clone = find_clone(repos, name, Path(tmp))
+            if clone is None:
+                results[name] = {"skipped": f"no clone named {name} under the repos directory"}
+                continue
+            results[name] = jit_project(name, clone, small_text, Path(tmp))
+            print(f"calibration jit {name}: {json.dumps(summary(results[name]))}", flush=True)
     return results
 
 
@@ -397,6 +463,9 @@ def scenarios(repos: Path | None, commits: int = SCALE_COMMITS) -> dict[str, Cal
         "calibration_scale": lambda: scale_scenario(commits, work()),
         "calibration_overhead": lambda: overhead_scenario(work()),
         "calibration_fit": lambda: fit_scenario(commits),
+        "calibration_jit": lambda: jit_scenario(
+            repos, Path(jit) if (jit := os.environ.get("TRIAGE_BENCH_APACHEJIT")) else None
+        ),
     }
 
 
@@ -405,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     env = os.environ.get("TRIAGE_BENCH_REPOS")
     parser.add_argument("--repos", type=Path, default=Path(env) if env else None)
     parser.add_argument("--commits", type=int, default=SCALE_COMMITS)
-    parser.add_argument("--only", action="append", choices=("dev", "scale", "overhead", "fit"))
+    parser.add_argument("--only", action="append", choices=("dev", "scale", "overhead", "fit", "jit"))
     args = parser.parse_args(argv)
     from bench.run import write_results
 

@@ -84,3 +84,22 @@ def test_weights_report_fits_the_terms_per_project_and_pooled(tmp_path) -> None:
     lines = risk_dev.weights_lines(report)
     assert lines[1].startswith("| term | weight | pooled coef |")
     assert any(x.startswith("| lines-added | +0.50 |") for x in lines)
+
+
+def test_the_acceptance_protocol_cuts_the_day_before_the_test_period_and_skips_without_data() -> None:
+    from bench import calibration
+
+    text = (
+        "commit_id,project,buggy,author_date\n"
+        "a,apache/zeppelin,True,1481552052\nb,apache/zeppelin,False,1577000000\nc,apache/kudu,True,1\n"
+    )
+    assert calibration.jit_cut(text, "zeppelin") == "2016-12-11"  # first test commit 2016-12-12T14:14Z
+    assert "TRIAGE_BENCH_APACHEJIT" in calibration.jit_scenario(None, None)["skipped"]
+
+
+def test_the_fit_scenario_fits_synthetic_rows_with_forward_folds() -> None:
+    from bench import calibration
+
+    result = calibration.fit_scenario(400)
+    assert result["commits"] == 400 and result["folds"] == 3 and result["settings_tried"] == 12
+    assert result["validation_auc"] > 0.5 and result["target_seconds"] == 60
