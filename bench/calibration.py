@@ -18,6 +18,11 @@ or `make bench` (`bench.run` calls `scenarios()`). Three scenarios:
   modules growing and shrinking, one commit in six a fix that rewrites lines an earlier commit
   wrote), calibrated with progress lines; wall and CPU time against the 10-minute target,
   commits per second of each stage.
+* **jit** (needs `TRIAGE_BENCH_REPOS` and `TRIAGE_BENCH_APACHEJIT`): issue #10's acceptance
+  protocol on the development projects: calibrate up to the day before ApacheJIT's test
+  period, evaluate on ApacheJIT's test commits with its SZZ labels, default and model.
+* **fit**: fitting alone (folds x settings and the final fit) on 10,000 synthetic mined rows
+  (`synthetic_rows`), against the 60-second target; no mirror needed.
 * **overhead**: `triage run --repo G --git A..B` on the newest 150 commits of that history,
   with the calibrated model and without (best of three, wall and CPU), against the 10 % target.
 
@@ -51,6 +56,7 @@ CUT_FRACTION = 0.8
 SCALE_COMMITS = 10_000
 TARGET_CALIBRATION_SECONDS = 600
 TARGET_OVERHEAD = 0.10
+TARGET_FIT_SECONDS = 60
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,6 +178,69 @@ def dev_scenario(repos: Path | None) -> dict[str, Any]:
                 continue
             results[name] = dev_project(name, clone, Path(tmp))
             print(f"calibration dev {name}: {json.dumps(summary(results[name]))}", flush=True)
+    return results
+
+
+def jit_cut(small_text: str, project: str) -> str:
+    """The day before ApacheJIT's first test commit of `project`: "calibrated on the project's
+    history before the evaluation period", as issue #10's acceptance asks."""
+    import csv
+    import io
+    from datetime import timedelta
+
+    stamps = [
+        int(r["author_date"]) for r in csv.DictReader(io.StringIO(small_text)) if r["project"] == f"apache/{project}"
+    ]
+    return (from_timestamp(min(stamps)) - timedelta(days=1)).date().isoformat()
+
+
+def jit_project(name: str, clone: Path, small_text: str, work: Path, workers: int = 2) -> dict[str, Any]:
+    """The acceptance protocol on a development project: `triage calibrate --until` the day
+    before the ApacheJIT test period, then the ApacheJIT test commits (their SZZ labels, not
+    ours) scored by the default weights and by the model, as `triage eval --labels` scores."""
+    from bench.risk_dev import small_labels
+    from triage.calibrate.evaluate import evaluate, score_commits
+    from triage.config import Config
+    from triage.gitrepo import GitRepo
+    from triage.metrics.risk_model import describe, load_model
+
+    until = jit_cut(small_text, name)
+    model_path = work / f"{name}-jit-model.json"
+    calibration = run_calibrate(clone, model_path, "--until", until, "--name", f"apache/{name}", "--no-progress")
+    out: dict[str, Any] = {"cut": until, "calibration": calibration}
+    if not model_path.is_file():
+        return {**out, "error": "no model written"}
+    labels = small_labels(small_text, name)
+    repo = GitRepo(clone)
+    source = f"ApacheJIT apachejit_test_small.csv, apache/{name}: {len(labels)} commits"
+    for key, scorer in (("default", None), ("calibrated", load_model(model_path))):
+        scored, skipped = score_commits(repo, labels, Config(llm_mode="off"), workers=workers, model=scorer)
+        report = evaluate(scored, source=source, model=describe(scorer), skipped=skipped).to_dict()
+        report.pop("skipped_reasons", None)
+        out[key] = report
+    return out
+
+
+def jit_scenario(repos: Path | None, apachejit: Path | None) -> dict[str, Any]:
+    from bench.risk_dev import SMALL, _read
+
+    if repos is None or apachejit is None:
+        return {
+            "skipped": "set TRIAGE_BENCH_REPOS (zookeeper / zeppelin clones or mirrors) and "
+            "TRIAGE_BENCH_APACHEJIT (a clone or mirror of hosseinkshvrz/apachejit)"
+        }
+    small_text = _read(apachejit, SMALL)
+    if small_text is None:
+        return {"skipped": f"{apachejit}: no {SMALL}"}
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="calib-jit-") as tmp:
+        for name in PROJECTS:
+            clone = find_clone(repos, name, Path(tmp))
+            if clone is None:
+                results[name] = {"skipped": f"no clone named {name} under the repos directory"}
+                continue
+            results[name] = jit_project(name, clone, small_text, Path(tmp))
+            print(f"calibration jit {name}: {json.dumps(summary(results[name]))}", flush=True)
     return results
 
 
@@ -322,6 +391,64 @@ def overhead_scenario(work: Path, prs: int = 150, repeat: int = 3) -> dict[str, 
     }
 
 
+def synthetic_rows(commits: int = SCALE_COMMITS, seed: int = 3) -> tuple[list[Any], dict[str, bool]]:
+    """Mined-commit rows shaped like a real window's (log-normal sizes, a Zipf vocabulary of
+    30,000 code and message tokens, about 150 distinct tokens a commit) with labels that
+    depend on size and on a few tokens: what `fit` sees after mining, without the mining."""
+    import math
+
+    from triage.calibrate.features import CommitFeatures
+    from triage.metrics.risk_model import NUMERIC_FEATURES
+
+    rng = random.Random(seed)
+    words = [f"{p}{w}{i}" for i in range(10_000) for p, w in (("+", "name"), ("-", "name"), ("m:", "word"))]
+    weights = [1.0 / (1 + i) for i in range(len(words))]
+    risky = set(rng.sample(words[:2000], 40))
+    rows, labels = [], {}
+    for i in range(commits):
+        added = int(rng.lognormvariate(3.0, 1.6))
+        numeric = [float(added), float(int(rng.lognormvariate(2.0, 1.5)))]
+        numeric += [float(rng.randrange(0, 30)) for _ in range(len(NUMERIC_FEATURES) - 2)]
+        toks = set(rng.choices(words, weights, k=min(600, 20 + added // 2)))
+        logit = -3.0 + 0.5 * math.log1p(added) + sum(1.0 for t in toks if t in risky)
+        sha = f"{i:040x}"
+        rows.append(
+            CommitFeatures(
+                sha=sha,
+                time=1_500_000_000 + i * 3600,
+                numeric=tuple(numeric),
+                tokens=tuple((t, 1 + rng.randrange(3)) for t in sorted(toks)),
+                lines_added=added,
+            )
+        )
+        labels[sha] = rng.random() < 1 / (1 + math.exp(-logit))
+    return rows, labels
+
+
+def fit_scenario(commits: int = SCALE_COMMITS) -> dict[str, Any]:
+    """Fitting alone (`triage.calibrate.fit.fit`: forward folds x settings, then the final fit)
+    on `synthetic_rows`, in this process: wall and CPU seconds against the 60-second target."""
+    from triage.calibrate.fit import C_GRID, fit
+
+    rows, labels = synthetic_rows(commits)
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fit(rows, labels, repo_name="synthetic", rev="0" * 40)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {
+        "commits": commits,
+        "buggy": sum(labels.values()),
+        "settings_tried": 2 * len(C_GRID),
+        "folds": len(result.folds),
+        "seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "target_seconds": TARGET_FIT_SECONDS,
+        "validation_auc": round(result.validation_auc or 0.0, 4),
+        "lines_added_auc": round(result.lines_added_auc or 0.0, 4),
+        "vocabulary": result.vocabulary,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
 def scenarios(repos: Path | None, commits: int = SCALE_COMMITS) -> dict[str, Callable[[], dict[str, Any]]]:
     """The scenarios for `bench.run`; scale and overhead share one generated history."""
     made: list[Path] = []
@@ -335,6 +462,10 @@ def scenarios(repos: Path | None, commits: int = SCALE_COMMITS) -> dict[str, Cal
         "calibration_dev": lambda: dev_scenario(repos),
         "calibration_scale": lambda: scale_scenario(commits, work()),
         "calibration_overhead": lambda: overhead_scenario(work()),
+        "calibration_fit": lambda: fit_scenario(commits),
+        "calibration_jit": lambda: jit_scenario(
+            repos, Path(jit) if (jit := os.environ.get("TRIAGE_BENCH_APACHEJIT")) else None
+        ),
     }
 
 
@@ -343,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     env = os.environ.get("TRIAGE_BENCH_REPOS")
     parser.add_argument("--repos", type=Path, default=Path(env) if env else None)
     parser.add_argument("--commits", type=int, default=SCALE_COMMITS)
-    parser.add_argument("--only", action="append", choices=("dev", "scale", "overhead"))
+    parser.add_argument("--only", action="append", choices=("dev", "scale", "overhead", "fit", "jit"))
     args = parser.parse_args(argv)
     from bench.run import write_results
 

@@ -1,6 +1,8 @@
 """The default risk score against lines added on public development data (issue #10, item 4).
 
     python -m bench.risk_dev --apachejit DIR --repos DIR [--links] [--dump FILE.jsonl]
+    python -m bench.risk_dev --apachejit DIR --repos DIR --links --links-sample 700 --weights
+    python -m bench.risk_dev --apachejit DIR --repos DIR --weights-from FILE.jsonl
 
 or `make bench` with `TRIAGE_BENCH_APACHEJIT` and `TRIAGE_BENCH_REPOS` set (the scenario is
 skipped, saying why, when they are not). Nothing here ships data: the labels and repositories
@@ -21,6 +23,11 @@ interval, the effort-aware figures, and an ablation: the AUC with each risk term
 contribution removed from the logit) minus the full model's AUC; a positive value means the
 term hurts the ranking on that set (0 for a term the default does not weigh); and each term's
 raw value's AUC alone (`single_term_auc`).
+
+`--weights` (or `--weights-from` a dump of an earlier run) is the step that chose the default
+weights of `triage/metrics/risk.py` (`weights_report`): a logistic fit of every term on the
+links samples, per project and pooled, each term's gain beyond lines added, and its effect
+when dropped from the current default, printed as the table the README's weights table cites.
 """
 
 from __future__ import annotations
@@ -118,6 +125,119 @@ def single_term_auc(scored: Sequence[ScoredCommit]) -> dict[str, float | None]:
         auc = roc_auc(values, labels)
         out[name] = None if auc is None else round(auc, 4)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# the default weights: how `triage/metrics/risk.py`'s WEIGHTS were chosen, as a command
+
+
+def term_input(name: str, raw: float) -> float:
+    """x_i of a default term from its raw value, as `triage.metrics.risk` computes it (the
+    history terms' centring is a constant shift: it moves the intercept, not the weight)."""
+    import math
+
+    from triage.metrics.risk_model import NUMERIC_FEATURES, transform
+
+    if name == "subsystems":
+        return math.log(raw) if raw > 1 else 0.0
+    return transform(NUMERIC_FEATURES[name], raw)
+
+
+def weights_report(rows: Sequence[dict[str, Any]], exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The measurement behind the default weights, on dumped rows of the `*_links` sets
+    (commits in `exclude`, the ApacheJIT test commits, left out): per term, the current
+    weight; the coefficient of a logistic fit of all terms per project and pooled (one
+    intercept per project, no penalty to speak of: C = 100); the in-sample ROC-AUC gain of
+    "lines added + the term" over lines added alone per project; the AUC change when the
+    current default drops the term. The rule that set WEIGHTS: keep a term when it adds signal
+    beyond lines added on both projects with the same sign, at its pooled coefficient, rounded
+    to 0.05; lines added carries the scale."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from triage.metrics.risk import WEIGHTS
+
+    terms = list(WEIGHTS)
+    sets = sorted({r["set"] for r in rows if r["set"].endswith("_links")})
+    data: dict[str, tuple[Any, Any, list[ScoredCommit]]] = {}
+    for name in sets:
+        chosen = [r for r in rows if r["set"] == name and r["sha"] not in exclude]
+        x = np.array([[term_input(t, r["factors"].get(t, [0.0, 0.0])[0]) for t in terms] for r in chosen])
+        y = np.array([int(r["buggy"]) for r in chosen])
+        scored = [
+            ScoredCommit(
+                r["sha"], r["buggy"], 0.0, 0.0, int(r["la"]), 0, tuple((n, v, k) for n, (v, k) in r["factors"].items())
+            )
+            for r in chosen
+        ]
+        data[name] = (x, y, scored)
+
+    def coefs(x: Any, y: Any) -> list[float]:
+        clf = LogisticRegression(C=100.0, max_iter=5000).fit(x, y)
+        return [float(v) for v in clf.coef_[0]]
+
+    out: dict[str, Any] = {"sets": {n: {"commits": len(d[1]), "buggy": int(d[1].sum())} for n, d in data.items()}}
+    per_set = {n: coefs(x, y) for n, (x, y, _) in data.items()}
+    if data:
+        blocks = []
+        for i, (x, _, _) in enumerate(data.values()):
+            dummies = np.zeros((len(x), len(data) - 1))
+            if i:
+                dummies[:, i - 1] = 1.0
+            blocks.append(np.hstack([x, dummies]))
+        pooled = coefs(np.vstack(blocks), np.concatenate([d[1] for d in data.values()]))[: len(terms)]
+    else:
+        pooled = [0.0] * len(terms)
+    dropped = {n: ablation(d[2]) for n, d in data.items()}
+    la = terms.index("lines-added")
+    table = {}
+    for j, term in enumerate(terms):
+        beyond = {}
+        for n, (x, y, _) in data.items():
+            base = roc_auc(list(x[:, la]), [bool(v) for v in y])
+            if term == "lines-added" or base is None:
+                beyond[n] = None
+                continue
+            pair = x[:, [la, j]]
+            clf = LogisticRegression(C=100.0, max_iter=5000).fit(pair, y)
+            both = roc_auc(list(clf.decision_function(pair)), [bool(v) for v in y])
+            beyond[n] = None if both is None else round(both - base, 4)
+        table[term] = {
+            "weight": WEIGHTS[term],
+            "pooled_coef": round(pooled[j], 3),
+            "coef": {n: round(c[j], 3) for n, c in per_set.items()},
+            "auc_gain_beyond_lines_added": beyond,
+            "auc_change_when_dropped": {n: d.get(term) for n, d in dropped.items()},
+        }
+    out["terms"] = table
+    return out
+
+
+def weights_lines(report: dict[str, Any]) -> list[str]:
+    """`weights_report` as a Markdown table (what the README's weights table cites)."""
+    sets = list(report["sets"])
+    head = " | ".join(f"coef {s}" for s in sets)
+    beyond = " | ".join(f"+LA gain {s}" for s in sets)
+    drop = " | ".join(f"dropped {s}" for s in sets)
+    lines = [
+        ", ".join(f"{s}: {v['commits']} commits ({v['buggy']} buggy)" for s, v in report["sets"].items()),
+        f"| term | weight | pooled coef | {head} | {beyond} | {drop} |",
+        "|---" * (3 + 3 * len(sets)) + "|",
+    ]
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:+.3f}"
+
+    for term, t in report["terms"].items():
+        cells = [num(t["coef"][s]) for s in sets] + [num(t["auc_gain_beyond_lines_added"][s]) for s in sets]
+        cells += [num(t["auc_change_when_dropped"][s]) for s in sets]
+        lines.append(f"| {term} | {t['weight']:+.2f} | {t['pooled_coef']:+.3f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def read_dump(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
 
 
 def evaluate_set(
@@ -228,17 +348,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="append every scored commit's factors here (JSON lines)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--weights",
+        action="store_true",
+        help="after scoring, fit the default's terms on the links sets (how WEIGHTS were chosen); needs --links",
+    )
+    parser.add_argument("--weights-from", type=Path, metavar="DUMP", help="only the weights fit, from a --dump file")
     args = parser.parse_args(argv)
+    if args.weights_from is not None:
+        small_text = _read(args.apachejit, SMALL) or ""
+        exclude = {sha for p in PROJECTS for sha, _ in small_labels(small_text, p)}
+        report = weights_report(read_dump(args.weights_from), exclude)
+        print("\n".join(weights_lines(report)))
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        return 0
+    if args.weights and not args.links:
+        parser.error("--weights needs --links (the weights are fitted on the links sets)")
+    dump = args.dump
+    tmp_dump = None
+    if args.weights and dump is None:
+        tmp_dump = Path(tempfile.mkstemp(prefix="risk-dev-", suffix=".jsonl")[1])
+        dump = tmp_dump
     results = run(
         args.apachejit,
         args.repos,
         links=args.links,
-        dump=args.dump,
+        dump=dump,
         workers=args.workers,
         links_sample=args.links_sample,
         small=not args.no_small,
     )
     print("\n".join(summary_lines(results)))
+    if args.weights and dump is not None:
+        small_text = _read(args.apachejit, SMALL) or ""
+        exclude = {sha for p in PROJECTS for sha, _ in small_labels(small_text, p)}
+        results["weights"] = weights_report(read_dump(dump), exclude)
+        print("\n".join(weights_lines(results["weights"])))
+        if tmp_dump is not None:
+            tmp_dump.unlink(missing_ok=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

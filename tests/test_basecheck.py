@@ -359,3 +359,30 @@ def test_ancestry_from_the_history_log_gives_the_same_checks_as_git(repo: Scratc
                 assert checker.check(pr, diff, history) == checker.check(pr, diff), (rev, pr.id)
     with BaseChecker(git, base) as checker:
         assert history.loaded(git, checker.base, heads[-1]) is not None  # the log path was taken
+
+
+# hist3 (#13): a PR that contains the base has no base commits to match by patch-id; the
+# reverse apply still finds a change that is already there (here: a revert of the PR before it).
+def test_a_pr_containing_the_base_skips_patch_ids_but_is_still_found_applied(repo: ScratchRepo) -> None:
+    base = repo.head()
+    repo.write("app.txt", _edit(LINES, 7, "changed 7"))
+    change = repo.commit("change line 7")
+    repo.write("app.txt", LINES)
+    revert = repo.commit("revert the change")
+    git = GitRepo(repo.root)
+    with BaseChecker(git, base) as checker:
+        ahead = checker.check(_pr(repo, "ahead", base, change), parse_diff(repo.diff(base, change)))
+        back = checker.check(_pr(repo, "back", change, revert), parse_diff(repo.diff(change, revert)))
+    assert ahead.merge_base == base and ahead.patch_id is None and ahead.commit_patch_ids == ()
+    assert ahead.landed_in is None
+    assert back.merge_base == base and back.patch_id is None
+    assert back.landed_how == "applied"
+    _branch(repo, "side", base)
+    _unrelated(repo)
+    with BaseChecker(git, "side") as checker:  # a base that moved on elsewhere: patch-ids count
+        moved = checker.check(_pr(repo, "moved", base, change), parse_diff(repo.diff(base, change)))
+    assert moved.merge_base == base and moved.patch_id == _patch_id_of(git, repo.diff(base, change))
+
+
+def _patch_id_of(git: GitRepo, diff: bytes) -> str:
+    return git.plumb("patch-id", "--stable", input=diff)[1].decode().split()[0]

@@ -7,6 +7,7 @@ size, so a model that reads the change's content must learn that token and beat 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -208,7 +209,9 @@ def test_a_minimal_model_file_loads(tmp_path: Path) -> None:
     ("mutate", "message"),
     [
         (lambda d: d.update(format="pickle"), "format"),
-        (lambda d: d.update(version=2), "version"),
+        (lambda d: d.update(version=3), "version"),
+        (lambda d: d["tokens"].update(value="binary"), "version 1 files"),
+        (lambda d: d["tokens"].update(value="tfidf"), "value"),
         (lambda d: d.update(intercept=1e9), "intercept"),
         (lambda d: d.update(intercept="1.0"), "intercept"),
         (lambda d: d["tokens"]["coef"].append(1.0), "2 tokens but 3 coefficients"),
@@ -353,3 +356,74 @@ def test_the_mining_walk_keeps_a_commit_whose_message_holds_the_record_separator
     log = read_log(GitRepo(scratch.root), "HEAD")
     assert [(c.commit.sha, c.files) for c in log] == [(first, ("a.py",)), (second, ("b.py",))]
     assert log[0].commit.subject.startswith("first\x1e with a separator")
+
+
+# ---------------------------------------------------------------------------------------------
+# forward-chaining folds and the time covariate (calgain)
+
+
+def _drifting_rows(n: int = 600, seed: int = 5) -> tuple[list, dict[str, bool]]:  # type: ignore[type-arg]
+    """Labels whose base rate falls with time (as immature SZZ labels do) and a history input,
+    prior changes, that grows with time but has no effect of its own; lines added matters."""
+    from triage.calibrate.features import CommitFeatures
+    from triage.metrics.risk_model import NUMERIC_FEATURES
+
+    rng = random.Random(seed)
+    names = list(NUMERIC_FEATURES)
+    rows, labels = [], {}
+    for i in range(n):
+        added = rng.randrange(1, 400)
+        raw = dict.fromkeys(names, 0.0) | {"lines-added": float(added), "prior-changes": float(i // 3)}
+        sha = f"{i:040x}"
+        rows.append(
+            CommitFeatures(
+                sha=sha,
+                time=1_600_000_000 + 86_400 * i,
+                numeric=tuple(raw[k] for k in names),
+                tokens=((f"+x{rng.randrange(50)}", 1),),
+                lines_added=added,
+            )
+        )
+        logit = 0.6 * math.log1p(added) - 2.5 - 3.0 * i / n
+        labels[sha] = rng.random() < 1 / (1 + math.exp(-logit))
+    return rows, labels
+
+
+def test_validation_folds_chain_forward_in_time() -> None:
+    rows, labels = _drifting_rows()
+    result = fit(rows, labels, repo_name="drift", rev="abc")
+    folds = result.model.validation.folds
+    assert len(folds) == 3 and [f.commits for f in folds] == [120, 120, 120]
+    assert result.train_commits == 240 and result.validation_commits == 360
+    # each fold starts where the previous one ended; the first after every training-only commit
+    assert all(a.last <= b.first for a, b in itertools.pairwise(folds))
+    assert abs(result.model.validation.auc - sum(f.auc for f in folds) / 3) < 1e-3
+    assert result.model.validation.commits == 360
+
+
+def test_the_time_covariate_keeps_a_drifting_base_rate_off_the_history_inputs() -> None:
+    rows, labels = _drifting_rows()
+
+    def prior_changes_coef(time: bool) -> float:
+        result = fit(rows, labels, repo_name="drift", rev="abc", c_grid=(1.0,), time_options=(time,))
+        assert result.time_adjusted is time and result.model.training.time_adjusted is time
+        return next(t.coef for t in result.model.numeric if t.name == "prior-changes")
+
+    confounded, adjusted = prior_changes_coef(False), prior_changes_coef(True)
+    assert confounded < -0.3  # credited with the trend
+    assert abs(adjusted) < abs(confounded) / 3
+
+
+def test_a_version_2_file_round_trips_its_token_value_and_folds(tmp_path: Path) -> None:
+    rows, labels = _drifting_rows(200)
+    result = fit(rows, labels, repo_name="drift", rev="abc", min_df=1)
+    data = result.model.to_dict()
+    assert data["version"] == 2 and data["tokens"]["value"] == "binary"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data))
+    loaded = load_model(path)
+    assert loaded.token_value == "binary" and loaded.validation.folds == result.model.validation.folds
+    # version 1 files (log1p token counts) still load and score with log1p
+    old = _valid()
+    (tmp_path / "v1.json").write_text(json.dumps(old))
+    assert load_model(tmp_path / "v1.json").token_value == "log1p"

@@ -322,10 +322,10 @@ def test_calibrate_refuses_a_model_that_does_not_beat_lines_added(
     code, text = _run(argv)
     flat = " ".join(text.split())
     assert code == 1, flat
-    assert "model AUC 1.000 vs lines added 1.000 (gain +0.000)" in flat
+    assert "model AUC 1.000 vs lines added 1.000 (gain +0.000, fold means)" in flat
     err = capsys.readouterr().err.strip()
     assert err == (
-        "triage: error: the calibrated model does not beat lines added on the validation slice "
+        "triage: error: the calibrated model does not beat lines added on the validation folds "
         f"(1.000 <= 1.000); {out} not written (--force writes it anyway)"
     )
     assert not out.exists()

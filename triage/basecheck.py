@@ -28,6 +28,8 @@ external diff drivers are off, so no configured program runs either.
 
 Cost: per PR 2 to 5 short git processes (patch-id, reverse apply, merge-base, merge-tree or
 apply, and for multi-commit PRs one log); per batch one read-tree and one log-to-patch-id pipe.
+A PR that already contains the base (every commit of a `--git` range against the range base)
+needs only the reverse apply: there is nothing on the base its patch-ids could match.
 """
 
 from __future__ import annotations
@@ -196,11 +198,16 @@ class BaseChecker:
         own_base = pr.base_sha if pr.base_sha and self.repo.has_revision(pr.base_sha) else None
         log = history.loaded(self.repo, self.base, head) if history is not None and head else None
         merge_base = self._merge_base(head, log) if head else own_base
-        ids = self._patch_ids(pr.diff)
+        # When the PR already contains the base (its merge-base is the base itself), the base
+        # has no commits since the merge-base, so no patch-id of the PR can match one of them
+        # (`finish`): none is computed. Every commit of a `--git` range checked against the
+        # range base is such a PR, and these were 1 to 3 of its git processes.
+        contains_base = merge_base == self.base
+        ids = [] if contains_base else self._patch_ids(pr.diff)
         check = BaseCheck(self.base, patch_id=ids[0][0] if ids else None, merge_base=merge_base)
         if head is not None and merge_base == head:
             return replace(check, landed_in=self._subject(head), landed_how="merged")
-        if head is not None and merge_base is not None:
+        if head is not None and merge_base is not None and not contains_base:
             known = log.count_between(merge_base, head) if log is not None and merge_base in log else None
             if known is None or 1 < known <= MAX_PR_COMMITS:
                 cap = f"--max-count={MAX_PR_COMMITS + 1}"

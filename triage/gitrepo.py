@@ -8,10 +8,12 @@ untrusted PR branches.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +28,16 @@ _GIT_ENV = {
     "LC_ALL": "C",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
+# For the long-lived processes (`cat-file --batch`, `diff-tree --stdin`): git keeps a cache of
+# delta bases per process, 96 MB by default, and on a real repository each `cat-file` grew to
+# most of it (three of them held more memory than the Python workers). 8 MB costs about a
+# tenth more CPU on reads through deep delta chains.
+_LONG_LIVED = ("-c", "core.deltaBaseCacheLimit=8m")
+# A full object id names the same object for the whole run: what it resolves to can be cached.
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+# `diff-tree --stdin` copies a line that names no object to its output and flushes: written
+# after each commit, it marks where that commit's diff ends. No line of a diff starts with `#`.
+_END_OF_DIFF = b"#pr-triage: end of diff\n"
 
 
 class GitRepo:
@@ -33,8 +45,9 @@ class GitRepo:
 
     Object reads (`show`, `has_revision`) go through one long-lived `git cat-file --batch`
     process per repository handle, started on first use: a PR reads a dozen blobs and revisions,
-    and a process per read cost more than the rest of its triage. The handle pickles as its path
-    only, so each worker process of the static stage opens its own.
+    and a process per read cost more than the rest of its triage. What a full object id resolves
+    to is cached (every stage asks again for the same PR's base and head). The handle pickles as
+    its path only, so each worker process of the static stage opens its own.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -53,6 +66,7 @@ class GitRepo:
         # Blob contents, bounded by count: a PR rereads a few files (lines before, complexity);
         # a larger cache only held file contents of PRs long done (peak memory of a range grew).
         self._show = lru_cache(maxsize=256)(self._show_uncached)
+        self._commit_of_id = lru_cache(maxsize=4096)(self._commit_of)
         self._batch: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -134,19 +148,27 @@ class GitRepo:
     def rev_parse(self, rev: str) -> str:
         # The batch process answers in a round trip instead of a process per call (the history
         # stage resolves every PR's base); git's own error path stays the reference.
-        try:
-            found = self._lookup(f"{rev}^{{commit}}")
-        except InputError:
-            found = None
-        if found is not None and found[1] == b"commit":
-            return found[0].decode("ascii")
+        found = self._resolve(rev)
+        if found is not None:
+            return found
         out = self._git_or_none("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
         if out is None:
             raise InputError(f"{self.path}: unknown revision '{rev}'")
         return out.decode().strip()
 
     def has_revision(self, rev: str) -> bool:
-        return self._object(f"{rev}^{{commit}}") is not None
+        return self._resolve(rev) is not None
+
+    def _resolve(self, rev: str) -> str | None:
+        """The commit `rev` names, or None (from the batch process; cached for full ids)."""
+        try:
+            return self._commit_of_id(rev) if _OBJECT_ID.fullmatch(rev) else self._commit_of(rev)
+        except InputError:
+            return None
+
+    def _commit_of(self, rev: str) -> str | None:
+        found = self._lookup(f"{rev}^{{commit}}")
+        return found[0].decode("ascii") if found is not None and found[1] == b"commit" else None
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self._run(["merge-base", "--is-ancestor", ancestor, descendant], check=False).returncode == 0
@@ -164,18 +186,7 @@ class GitRepo:
         with self._lock:
             proc = self._batch
             if proc is None or proc.poll() is not None:
-                env = {**os.environ, **_GIT_ENV}
-                try:
-                    proc = subprocess.Popen(
-                        ["git", "-C", str(self.path), "cat-file", "--batch"],
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.DEVNULL,
-                        env=env,
-                    )
-                except FileNotFoundError as exc:
-                    raise InputError("git: command not found (install git to use --repo or --git)") from exc
-                self._batch = proc
+                proc = self._batch = self._popen(["cat-file", "--batch"])
             assert proc.stdin is not None and proc.stdout is not None
             try:
                 proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
@@ -203,9 +214,82 @@ class GitRepo:
         """The file's bytes at `rev`, or None when it does not exist there."""
         return self._show(rev, path)
 
+    def commit_diffs(self, commits: Iterable[str], args: Sequence[str]) -> Iterator[bytes | None]:
+        """`git diff-tree -p ARGS COMMIT` against its parents for each commit, in order, from ONE
+        `git diff-tree --stdin` process (a process per commit cost more than the diff itself on
+        a range of thousands). Lazy: a commit is asked for when the consumer wants its diff, so
+        one diff is in flight at a time. None for a commit the stream could not give (git stopped
+        on it, e.g. an object missing from a partial clone): the caller asks git for that commit
+        alone, which says why; the stream restarts for the next one."""
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            for sha in commits:
+                if not _OBJECT_ID.fullmatch(sha):
+                    yield None  # only object ids travel down the stream
+                    continue
+                if proc is None:
+                    proc = self._popen(["diff-tree", "--stdin", "--always", "--root", *args])
+                diff = _one_diff(proc, sha)
+                if diff is None:
+                    _stop(proc, kill=True)
+                    proc = None
+                yield diff
+        finally:
+            if proc is not None:
+                _stop(proc)
+
+    def _popen(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **_GIT_ENV}
+        try:
+            return subprocess.Popen(
+                ["git", "-C", str(self.path), *_LONG_LIVED, *args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        except FileNotFoundError as exc:
+            raise InputError("git: command not found (install git to use --repo or --git)") from exc
+
     def default_base(self) -> str:
         """The revision patches are assumed to apply to when nothing says otherwise: HEAD."""
         return self.rev_parse("HEAD")
+
+
+def _one_diff(proc: subprocess.Popen[bytes], sha: str) -> bytes | None:
+    """The diff `diff-tree --stdin` prints for `sha` (after its header line, up to the end
+    mark), or None when it printed something else or stopped."""
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(sha.encode("ascii") + b"\n" + _END_OF_DIFF)
+        proc.stdin.flush()
+        if proc.stdout.readline() != sha.encode("ascii") + b"\n":
+            return None  # not a commit git could read (it printed the mark alone), or it stopped
+        lines: list[bytes] = []
+        for line in iter(proc.stdout.readline, b""):
+            if line == _END_OF_DIFF:
+                return b"".join(lines)
+            lines.append(line)
+    except (OSError, ValueError):
+        return None
+    return None  # git stopped halfway through the diff
+
+
+def _stop(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """End a streaming process: at the end of its input it exits by itself; one that went
+    wrong is killed."""
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):  # a pipe to a process that died
+            proc.stdin.close()
+    if kill and proc.poll() is None:
+        proc.kill()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 class Tree(Protocol):

@@ -164,17 +164,25 @@ def cmd_calibrate(args: argparse.Namespace, environ: Mapping[str, str], console:
     )
     console.print(
         f"validation on the newest {r.validation_commits} commits ({v.first[:10]} .. {v.last[:10]}, "
-        f"{r.validation_buggy} fix-inducing): model AUC {_auc(r.validation_auc)} vs lines added "
-        f"{_auc(r.lines_added_auc)} (gain {gain}); {r.vocabulary} tokens, C={r.regularisation}",
+        f"{r.validation_buggy} fix-inducing) in {len(r.folds)} forward fold(s): model AUC "
+        f"{_auc(r.validation_auc)} vs lines added {_auc(r.lines_added_auc)} (gain {gain}, fold means); "
+        f"{r.vocabulary} tokens, C={r.regularisation}" + (", time-adjusted" if r.time_adjusted else ""),
         markup=False,
         highlight=False,
     )
+    for f in r.folds:
+        console.print(
+            f"  fold {f.first[:10]} .. {f.last[:10]}: {f.commits} commits, {f.buggy} fix-inducing, "
+            f"model {f.auc:.3f} vs lines added {f.lines_added_auc:.3f}",
+            markup=False,
+            highlight=False,
+        )
     out = Path(args.out)
     if not r.beats_lines_added:
         why = (
             "cannot be validated (the validation slice holds one class only)"
             if r.validation_auc is None or r.lines_added_auc is None
-            else f"does not beat lines added on the validation slice ({_auc(r.validation_auc)} "
+            else f"does not beat lines added on the validation folds ({_auc(r.validation_auc)} "
             f"<= {_auc(r.lines_added_auc)})"
         )
         if not args.force:

@@ -4,7 +4,10 @@ Input: (PullRequest, ParsedDiff, the default model's `Risk`) and a `RiskModel`; 
 whose factors are the calibrated model's terms. No scikit-learn at run time: the file holds a
 logistic model as plain numbers, and scoring is a dot product.
 
-    logit = intercept + sum_j coef_j * (t_j(raw_j) - mean_j) / scale_j + sum_k coef_k * log1p(count_k)
+    logit = intercept + sum_j coef_j * (t_j(raw_j) - mean_j) / scale_j + sum_k coef_k * v(count_k)
+
+`v` is 1 for a token the change holds (format version 2, `tokens.value = "binary"`, what
+`triage calibrate` writes now) or `log1p(count)` (version 1 files, which still load).
 
 The numeric inputs `raw_j` are exactly the raw values of the default model's factors (lines
 added, entropy, history, ...), so a calibrated model sees what `triage run` measures and
@@ -58,12 +61,14 @@ __all__ = [
 ]
 
 FORMAT: Literal["pr-triage-risk-model"] = "pr-triage-risk-model"
-VERSION: Literal[1] = 1
+# 2: binary token values, forward-chaining validation folds, the time adjustment flag.
+VERSION: Literal[2] = 2
 MAX_MODEL_BYTES = 8 * 1024 * 1024
 MAX_VOCABULARY = 50_000
 MAX_COEF = 1_000.0
 # The default model's factors that a calibrated model may use, with their transforms.
 Transform = Literal["log1p", "identity"]
+TokenValue = Literal["log1p", "binary"]
 NUMERIC_FEATURES: dict[str, Transform] = {
     "lines-added": "log1p",
     "lines-deleted": "log1p",
@@ -115,6 +120,7 @@ class NumericTerm(_Strict):
 class TokenTerms(_Strict):
     vocabulary: list[Annotated[str, Field(min_length=3, max_length=42)]] = Field(max_length=MAX_VOCABULARY)
     coef: list[_Finite] = Field(max_length=MAX_VOCABULARY)
+    value: TokenValue = "log1p"  # version 1 files hold log1p(count) models
 
     @model_validator(mode="after")
     def _shapes(self) -> TokenTerms:
@@ -129,13 +135,28 @@ class TokenTerms(_Strict):
         return self
 
 
+class Fold(_Strict):
+    """One forward-chaining validation fold: a model fitted on every older commit, scored here."""
+
+    commits: Annotated[int, Field(ge=0)]
+    buggy: Annotated[int, Field(ge=0)]
+    auc: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1)]
+    lines_added_auc: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1)]
+    first: Annotated[str, Field(max_length=40)] = ""
+    last: Annotated[str, Field(max_length=40)] = ""
+
+
 class Validation(_Strict):
+    """`auc` and `lines_added_auc` are the means over `folds` (version 2; a version 1 file
+    has one slice and no folds)."""
+
     commits: Annotated[int, Field(ge=0)]
     buggy: Annotated[int, Field(ge=0)]
     auc: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1)]
     lines_added_auc: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1)]
     first: str = ""
     last: str = ""
+    folds: list[Fold] = Field(default_factory=list, max_length=20)
 
 
 class Training(_Strict):
@@ -147,6 +168,8 @@ class Training(_Strict):
     last: str = ""
     until: str | None = None
     regularisation: Annotated[float, Field(allow_inf_nan=False, gt=0)] = 1.0
+    # Fitted with the commit's time as a covariate, left out when scoring (see triage.calibrate.fit).
+    time_adjusted: bool = False
 
     @field_validator("repo", "rev", "first", "last", "until")
     @classmethod
@@ -159,7 +182,7 @@ class Training(_Strict):
 
 class ModelFile(_Strict):
     format: Literal["pr-triage-risk-model"]
-    version: Literal[1]
+    version: Literal[1, 2]
     intercept: _Finite
     numeric: list[NumericTerm] = Field(max_length=len(NUMERIC_FEATURES))
     tokens: TokenTerms
@@ -172,6 +195,8 @@ class ModelFile(_Strict):
         names = [t.name for t in self.numeric]
         if len(set(names)) != len(names):
             raise ValueError("a numeric feature is listed twice")
+        if self.version == 1 and (self.tokens.value != "log1p" or self.validation.folds or self.training.time_adjusted):
+            raise ValueError("version 1 files have log1p tokens, no folds and no time adjustment")
         return self
 
 
@@ -186,6 +211,7 @@ class RiskModel:
     validation: Validation
     path: str | None = None
     sha256: str | None = None
+    token_value: TokenValue = "binary"
 
     def to_dict(self) -> dict[str, Any]:
         """The model file's content (what `triage calibrate` writes)."""
@@ -195,7 +221,9 @@ class RiskModel:
             version=VERSION,
             intercept=self.intercept,
             numeric=list(self.numeric),
-            tokens=TokenTerms(vocabulary=vocabulary, coef=[self.token_coef[t] for t in vocabulary]),
+            tokens=TokenTerms(
+                vocabulary=vocabulary, coef=[self.token_coef[t] for t in vocabulary], value=self.token_value
+            ),
             training=self.training,
             validation=self.validation,
             created_by=_created_by(),
@@ -222,6 +250,7 @@ def model_from_dict(data: Any, where: str = "<model>") -> RiskModel:
         token_coef=dict(zip(parsed.tokens.vocabulary, parsed.tokens.coef, strict=True)),
         training=parsed.training,
         validation=parsed.validation,
+        token_value=parsed.tokens.value,
     )
 
 
@@ -272,6 +301,7 @@ def model_from_bytes(raw: bytes, where: str, *, path: str | None = None) -> Risk
         validation=model.validation,
         path=path,
         sha256=hashlib.sha256(raw).hexdigest(),
+        token_value=model.token_value,
     )
 
 
@@ -336,8 +366,9 @@ def change_tokens(pr: PullRequest, diff: ParsedDiff) -> Counter[str]:
     return counts
 
 
-def token_value(count: int) -> float:
-    return math.log1p(count)
+def token_value(count: int, kind: TokenValue = "binary") -> float:
+    """A token's input value: present (1) for binary models, log1p(count) for version 1 ones."""
+    return 1.0 if kind == "binary" else math.log1p(count)
 
 
 def transform(kind: str, raw: float) -> float:
@@ -378,7 +409,8 @@ def score(model: RiskModel, pr: PullRequest, diff: ParsedDiff, metrics: Metrics,
         x = (transform(term.transform, raw) - term.mean) / term.scale
         factors.append(RiskFactor(term.name, raw, round(term.coef * x, 6) + 0.0, details.get(term.name, "")))
     tokens = change_tokens(pr, diff)
-    hits = [(tok, model.token_coef[tok] * token_value(n)) for tok, n in tokens.items() if tok in model.token_coef]
+    coef, kind = model.token_coef, model.token_value
+    hits = [(tok, coef[tok] * token_value(n, kind)) for tok, n in tokens.items() if tok in coef]
     total = sum(c for _, c in hits)
     hits.sort(key=lambda tc: (-abs(tc[1]), tc[0]))
     shown = ", ".join(f"{tok} {c:+.2f}" for tok, c in hits[:_SHOWN_TOKENS])

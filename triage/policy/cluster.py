@@ -177,8 +177,8 @@ _SPACE = {c: None for c in range(0x3001) if chr(c).isspace() and c != 0x0A}
 _RUN = re.compile(r"(?:^[-+\\].*(?:\n|\Z))+", re.MULTILINE)
 # In changed lines without whitespace: those that keep nothing but their '+' / '-', and markers.
 _EMPTY = re.compile(r"^(?:[-+]|\\.*)(?:\n|\Z)", re.MULTILINE)
-# ... and the text of those long enough to say something (4 characters), for the line sample.
-_SAMPLED = re.compile(r"^[-+](.{4,})", re.MULTILINE)
+# ... and (encoded) those long enough to say something, 4 bytes, for the line sample.
+_SAMPLED = re.compile(rb"^[-+](.{4,})", re.MULTILINE)
 
 
 def _hunk(body: str, old_start: int) -> tuple[int, int, str]:
@@ -215,7 +215,7 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
         return None
     patch = hashlib.sha1(usedforsecurity=False)
     hunks: list[HunkRange] = []
-    sampled: list[str] = []
+    sampled: list[bytes] = []
     changed = False
     for f in sorted(diff.files, key=lambda f: f.path):
         patch.update(f.path.encode("utf-8", "surrogatepass") + b"\0")
@@ -228,10 +228,10 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
         for hunk in f.hunks:
             first, last, text = _hunk(hunk.body, hunk.old_start)
             # kind + the line without whitespace, one a line, for each changed line that keeps some
-            parts = _EMPTY.sub("", text.translate(_SPACE))
+            parts = _EMPTY.sub("", text.translate(_SPACE)).encode("utf-8", "surrogatepass")
             if parts:
                 changed = True
-                patch.update(parts.encode("utf-8", "surrogatepass") + (b"" if parts[-1] == "\n" else b"\n"))
+                patch.update(parts if parts[-1:] == b"\n" else parts + b"\n")
                 if counted and len(sampled) < _MAX_SAMPLED_LINES:
                     sampled.extend(_SAMPLED.findall(parts))
             if in_hunks and first >= 0:
@@ -239,10 +239,7 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
                     hunks.append(HunkRange(f.path, 0, 0))  # two PRs adding the same file overlap
                 else:
                     hunks.append(HunkRange(base_path, first, max(first, last)))
-    lines: frozenset[int] = frozenset()
-    if sampled:
-        blob = "\n".join(sampled[:_MAX_SAMPLED_LINES]).encode("utf-8", "surrogatepass")
-        lines = frozenset(sorted(set(map(zlib.crc32, blob.split(b"\n"))))[:_SAMPLE])
+    lines = frozenset(sorted(set(map(zlib.crc32, sampled[:_MAX_SAMPLED_LINES])))[:_SAMPLE])
     return Fingerprint(patch.hexdigest()[:16] if changed else None, tuple(hunks), lines)
 
 
@@ -285,6 +282,16 @@ def _similarity(a: frozenset[int], b: frozenset[int]) -> float:
     if len(union) > _SAMPLE:
         union = frozenset(sorted(union)[:_SAMPLE])
     return len(union & a & b) / len(union)
+
+
+def _may_be_alike(a: frozenset[int], b: frozenset[int]) -> bool:
+    """False when `_similarity(a, b)` is surely below 0.4: the hashes both contain are fewer
+    than 40 % of the smallest union sample the two can have. One set intersection, where the
+    estimate sorts the union."""
+    if not a or not b or a.isdisjoint(b):
+        return False
+    both = len(a & b)
+    return both >= 0.4 * min(_SAMPLE, len(a) + len(b) - both)
 
 
 # ------------------------------------------------------------------------- the batch stage
@@ -487,31 +494,52 @@ class _Batch:
 
         A pair scores more than `_WITHOUT_INDEXED` points (a file in common and the most
         similar title) only with an overlapping change (then the two share a hunk-index
-        bucket), changed lines alike (then they share a line of their samples) or the same
-        branch name. So pairs are made from the bucket and branch indexes, and of the pairs
-        that share a file or title words only those that share a sampled line are scored: on
-        a batch of 2,500 PRs the file index alone made tens of thousands of pairs whose
-        score could never link them. With a link score at or below `_WITHOUT_INDEXED` every
-        such pair is a candidate."""
+        bucket, or one's spot is too long to index), changed lines alike (then they share
+        enough lines of their samples) or the same branch name. So pairs are made from the
+        bucket and branch indexes; of the pairs that share a file or title words, only those
+        that may overlap in a bucket too crowded to make pairs (more than `max_posting` PRs),
+        share a branch name that crowded, or whose samples may be alike are scored. On a
+        batch of 2,500 PRs the file index alone made tens of thousands of pairs whose score
+        could never link them. With a link score at or below `_WITHOUT_INDEXED` every such
+        pair is a candidate."""
         cap = self.cfg.max_posting
         prints = {i: fp for i in self.members if (fp := self.a[i].fingerprint)}
         buckets = {i: _buckets(fp.hunks) for i, fp in prints.items()}
-        pairs = _pairs_of(_postings((i, b) for i, (b, _) in buckets.items()), cap)
+        index = _postings((i, b) for i, (b, _) in buckets.items())
+        pairs = _pairs_of(index, cap)
         pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap)
         # A spot too long to index bucket by bucket meets every spot of another PR on its file.
-        if any(long for _, long in buckets.values()):
+        long = {i: paths for i, (_, paths) in buckets.items() if paths}
+        if long:
             on_path = _postings((i, {h.path for h in fp.hunks}) for i, fp in prints.items())
-            for i, (_, long) in buckets.items():
-                for path in long:
+            for i, paths in long.items():
+                for path in paths:
                     others = on_path.get(path, [])
                     if len(others) <= cap:
                         pairs.update((min(i, j), max(i, j)) for j in others if j != i)
         loose = self.loose()
         if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
             return pairs | loose, set()
+        crowded: dict[int, set[tuple[str, int]]] = defaultdict(set)
+        for key, members in index.items():
+            if len(members) > cap:
+                for i in members:
+                    crowded[i].add(key)
+
+        def may_overlap(i: int, j: int) -> bool:
+            """May overlap in a crowded bucket or a long spot, or share a crowded branch name."""
+            if (head := self.head(i)) is not None and head == self.head(j):
+                return True
+            ci, cj = crowded.get(i), crowded.get(j)
+            if ci and cj and not ci.isdisjoint(cj):
+                return True
+            li, lj = long.get(i), long.get(j)
+            return bool(li and not li.isdisjoint(self.spots(j))) or bool(lj and not lj.isdisjoint(self.spots(i)))
+
         lines = self.lines
-        pairs.update(p for p in loose if not lines[p[0]].isdisjoint(lines[p[1]]))
-        return pairs, loose - pairs
+        loose -= pairs
+        alike = {(i, j) for i, j in loose if _may_be_alike(lines[i], lines[j]) or may_overlap(i, j)}
+        return pairs | alike, loose - alike
 
     def spot(self, i: int, j: int) -> HunkRange | None:
         fi, fj = self.a[i].fingerprint, self.a[j].fingerprint
@@ -579,21 +607,47 @@ class _Batch:
     def weak(self) -> None:
         link = self.cfg.link_score
         pairs, rest = self.candidates()
-        below: list[tuple[int, int]] = []
+        below: list[tuple[int, int, tuple[str, ...] | None]] = []  # with the evidence, once scored
+        # Most candidate pairs of a big batch overlap and share nothing else, and an overlap
+        # alone (0.6) is below the link score: such a pair is told apart here, inline, by the
+        # three checks that could add to it (lines alike, the same branch name, a similar
+        # title), before anything else of its score is computed.
+        overlap_links = link <= _OVERLAP + 1e-9
+        eager = link <= _WITHOUT_INDEXED + 1e-9
+        lines, title, threshold = self.lines, self.title, self.cfg.text_threshold
+        bases = [a.pr.base_ref for a in self.a]
+        heads = [a.pr.head_ref for a in self.a]
+        ratio = fuzz.token_sort_ratio
         for i, j in sorted(pairs):
-            if not self.same_base(i, j):
-                continue
-            if self.points(i, j) >= link:
+            bi, bj = bases[i], bases[j]
+            if bi != bj and bi is not None and bj is not None:
+                continue  # another base branch: a backport is its own review
+            if (
+                not overlap_links
+                and not _may_be_alike(lines[i], lines[j])
+                and (heads[i] is None or heads[i] != heads[j])
+            ):
+                ti, tj = title(i), title(j)
+                if not (ti and tj and ratio(ti, tj, score_cutoff=threshold) >= threshold):
+                    below.append((i, j, None))
+                    continue
+            if eager:  # a low link score: many pairs link, score each whole at once
+                points, evidence = self.score(i, j)
+                if points >= link:
+                    self.link(i, j, *evidence)
+                else:
+                    below.append((i, j, evidence))
+            elif self.points(i, j) >= link:
                 self.link(i, j, *self.score(i, j)[1])
             else:
-                below.append((i, j))
+                below.append((i, j, None))
         # Weaker evidence explains a cluster only between PRs that something put together: the
         # pairs that share a file or title words are scored for it, but only within a cluster.
         root = [self.union.find(i) for i in range(len(self.a))]
-        within = [(i, j) for i, j in below if root[i] == root[j]]
-        within.extend((i, j) for i, j in rest if root[i] == root[j] and self.same_base(i, j))
-        for i, j in sorted(within):
-            _, evidence = self.score(i, j)
+        within = [p for p in below if root[p[0]] == root[p[1]]]
+        within.extend((i, j, None) for i, j in rest if root[i] == root[j] and self.same_base(i, j))
+        for i, j, known in sorted(within, key=lambda p: (p[0], p[1])):
+            evidence = self.score(i, j)[1] if known is None else known
             if evidence:
                 self.weaker.append(_Edge(i, j, evidence))
 

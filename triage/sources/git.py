@@ -7,7 +7,9 @@ Per commit: id = the short sha, title = the subject, body = the rest of the mess
 the e-mail's local part (or the login of a GitHub noreply address), created_at = author date,
 updated_at = committer date, base_sha = first parent, head_sha = the commit, trailers and issue
 links from the message, diff = `git diff-tree -p --binary -M parent commit` (the bytes the parse
-stage expects, with a/ b/ prefixes whatever the user's diff config says).
+stage expects, with a/ b/ prefixes whatever the user's diff config says). The diffs of a range
+come from one `git diff-tree --stdin` process (`GitRepo.commit_diffs`), read as the pipeline asks
+for each PR; a commit that stream cannot give is diffed on its own, which names what went wrong.
 
 Merge commits are skipped in per-commit mode (`--no-merges`): the changes they bring in are
 listed as their own commits in the range, and their own diff against the first parent would
@@ -38,17 +40,8 @@ __all__ = ["Commit", "list_commits", "parse_range", "read_range"]
 # message cannot contain NUL, so the split is unambiguous.
 _FORMAT = "%H%x00%h%x00%P%x00%an%x00%ae%x00%aI%x00%cI%x00%s%x00%B"
 _FIELDS = 9
-_DIFF_ARGS = (
-    "diff-tree",
-    "-p",
-    "--no-commit-id",
-    "--binary",
-    "-M",
-    "--no-color",
-    "--no-ext-diff",
-    "--src-prefix=a/",
-    "--dst-prefix=b/",
-)
+_PATCH_ARGS = ("-p", "--binary", "-M", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/")
+_DIFF_ARGS = ("diff-tree", "--no-commit-id", *_PATCH_ARGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +115,19 @@ def _author(commit: Commit) -> tuple[str, bool]:
     return login, "[bot]" in f"{commit.author_name} {commit.author_email}"
 
 
-def _commit_pr(repo: GitRepo, commit: Commit) -> PullRequest:
+def _commit_pr(repo: GitRepo, commit: Commit, streamed: bytes | None = None) -> PullRequest:
+    """One commit as a PR; `streamed` is its diff when the range's diff stream gave it."""
     parent = commit.parents[0] if commit.parents else None
     author, is_bot = _author(commit)
     # One commit git cannot diff (an object missing from a partial clone or mirror) becomes an
     # item with a load error, not the end of the batch.
     errors: tuple[str, ...] = ()
-    try:
-        diff = _diff(repo, parent, commit.sha)
-    except InputError as exc:
-        diff, errors = b"", (f"git:{commit.short}: {exc.format_message()}",)
+    diff = streamed
+    if diff is None:
+        try:
+            diff = _diff(repo, parent, commit.sha)
+        except InputError as exc:
+            diff, errors = b"", (f"git:{commit.short}: {exc.format_message()}",)
     return PullRequest(
         id=commit.short,
         title=commit.subject,
@@ -197,7 +193,13 @@ def read_range(repo: GitRepo, rev_range: str, squash: bool = False) -> Iterator[
     commits = [c for c in everything if len(c.parents) <= 1]
     if squash:
         return _one(lambda: _squash_pr(repo, base, head, commits)) if everything else iter(())
-    return (_commit_pr(repo, c) for c in commits)
+    return _commit_prs(repo, commits)
+
+
+def _commit_prs(repo: GitRepo, commits: Sequence[Commit]) -> Iterator[PullRequest]:
+    diffs = repo.commit_diffs((c.sha for c in commits), _PATCH_ARGS)
+    for commit, diff in zip(commits, diffs, strict=True):
+        yield _commit_pr(repo, commit, diff)
 
 
 def _one(make: Callable[[], PullRequest]) -> Iterator[PullRequest]:
