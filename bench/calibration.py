@@ -34,6 +34,7 @@ are public repositories the user fetches and points to.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -393,7 +394,8 @@ def overhead_scenario(work: Path, prs: int = 150, repeat: int = 3) -> dict[str, 
 
 def synthetic_rows(commits: int = SCALE_COMMITS, seed: int = 3) -> tuple[list[Any], dict[str, bool]]:
     """Mined-commit rows shaped like a real window's (log-normal sizes, a Zipf vocabulary of
-    30,000 code and message tokens, about 150 distinct tokens a commit) with labels that
+    30,000 code and message tokens; distinct tokens a commit log-normal, median about 100 and
+    mean about 250, as in zeppelin's and zookeeper's mined rows) with labels that
     depend on size and on a few tokens: what `fit` sees after mining, without the mining."""
     import math
 
@@ -402,15 +404,15 @@ def synthetic_rows(commits: int = SCALE_COMMITS, seed: int = 3) -> tuple[list[An
 
     rng = random.Random(seed)
     words = [f"{p}{w}{i}" for i in range(10_000) for p, w in (("+", "name"), ("-", "name"), ("m:", "word"))]
-    weights = [1.0 / (1 + i) for i in range(len(words))]
+    cumulative = list(itertools.accumulate(1.0 / (1 + i) for i in range(len(words))))
     risky = set(rng.sample(words[:2000], 40))
     rows, labels = [], {}
     for i in range(commits):
         added = int(rng.lognormvariate(3.0, 1.6))
         numeric = [float(added), float(int(rng.lognormvariate(2.0, 1.5)))]
         numeric += [float(rng.randrange(0, 30)) for _ in range(len(NUMERIC_FEATURES) - 2)]
-        toks = set(rng.choices(words, weights, k=min(600, 20 + added // 2)))
-        logit = -3.0 + 0.5 * math.log1p(added) + sum(1.0 for t in toks if t in risky)
+        toks = set(rng.choices(words, cum_weights=cumulative, k=min(4000, int(rng.lognormvariate(5.0, 1.3)))))
+        logit = -4.0 + 0.5 * math.log1p(added) + sum(0.4 for t in toks if t in risky)
         sha = f"{i:040x}"
         rows.append(
             CommitFeatures(

@@ -149,26 +149,32 @@ def weights_report(rows: Sequence[dict[str, Any]], exclude: set[str] | frozenset
     weight; the coefficient of a logistic fit of all terms per project and pooled (one
     intercept per project, no penalty to speak of: C = 100); the in-sample ROC-AUC gain of
     "lines added + the term" over lines added alone per project; the AUC change when the
-    current default drops the term. The rule that set WEIGHTS: keep a term when it adds signal
-    beyond lines added on both projects with the same sign, at its pooled coefficient, rounded
-    to 0.05; lines added carries the scale."""
+    current default drops the term (recomputed from the raw values with today's WEIGHTS).
+    WEIGHTS were read from this table, not rounded from it mechanically: a term is weighted
+    when it adds signal beyond lines added on both projects with the same sign; its weight is
+    at or below its pooled coefficient (shrunk toward 0: halving or doubling the non-size
+    weights never took a development set's gain below -0.001).
+    """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     from triage.metrics.risk import WEIGHTS
 
     terms = list(WEIGHTS)
+    weights = np.array([WEIGHTS[t] for t in terms])
     sets = sorted({r["set"] for r in rows if r["set"].endswith("_links")})
     data: dict[str, tuple[Any, Any, list[ScoredCommit]]] = {}
     for name in sets:
         chosen = [r for r in rows if r["set"] == name and r["sha"] not in exclude]
         x = np.array([[term_input(t, r["factors"].get(t, [0.0, 0.0])[0]) for t in terms] for r in chosen])
         y = np.array([int(r["buggy"]) for r in chosen])
+        # contributions under the *current* weights, from the raw values: a dump made under
+        # other weights still measures today's default
         scored = [
             ScoredCommit(
-                r["sha"], r["buggy"], 0.0, 0.0, int(r["la"]), 0, tuple((n, v, k) for n, (v, k) in r["factors"].items())
+                r["sha"], r["buggy"], 0.0, 0.0, int(r["la"]), 0, tuple(zip(terms, raws, raws * weights, strict=True))
             )
-            for r in chosen
+            for r, raws in zip(chosen, x, strict=True)
         ]
         data[name] = (x, y, scored)
 
