@@ -32,7 +32,7 @@ number of clusters predicted and true.
 
 **Cost.** The same batch with `[cluster] enabled = false` is the static run without clustering.
 The headline is CPU, which a machine busy with other work disturbs much less than wall time:
-whole runs without and with clustering, interleaved, best of 2, with the process pool off so
+whole runs without and with clustering, interleaved, best of 3, with the process pool off so
 that this process's CPU time is all of it (`added_cpu_percent`); then the clustering work
 alone (every `fingerprint` plus the `cluster` stage, best of 3). With a pool of N workers the
 static stage's wall time is about its CPU / N while the cluster stage runs in the parent, so
@@ -459,7 +459,7 @@ def _serial() -> Iterator[None]:
         pipeline._workers = saved  # type: ignore[assignment]
 
 
-def cost(prs: Sequence[PullRequest], cfg: Config, repeat: int = 2) -> dict[str, Any]:
+def cost(prs: Sequence[PullRequest], cfg: Config, repeat: int = 3) -> dict[str, Any]:
     """The added time of clustering on one batch (module docstring)."""
     off = replace(cfg, cluster=replace(cfg.cluster, enabled=False))
     cpu = {"off": float("inf"), "on": float("inf")}

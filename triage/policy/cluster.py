@@ -175,10 +175,8 @@ _STOP = frozenset(
 _SPACE = {c: None for c in range(0x3001) if chr(c).isspace() and c != 0x0A}
 # A run of changed lines: '+' and '-' lines, and the "\\ No newline" markers among them.
 _RUN = re.compile(r"(?:^[-+\\].*(?:\n|\Z))+", re.MULTILINE)
-# In changed lines without whitespace: those that keep nothing but their '+' / '-', and markers.
-_EMPTY = re.compile(r"^(?:[-+]|\\.*)(?:\n|\Z)", re.MULTILINE)
-# ... and (encoded) those long enough to say something, 4 bytes, for the line sample.
-_SAMPLED = re.compile(rb"^[-+](.{4,})", re.MULTILINE)
+# In changed lines without whitespace (encoded), those that keep something but their '+' / '-'.
+_KEPT = re.compile(rb"^[-+].+", re.MULTILINE)
 
 
 def _hunk(body: str, old_start: int) -> tuple[int, int, str]:
@@ -228,12 +226,12 @@ def fingerprint(diff: ParsedDiff) -> Fingerprint | None:
         for hunk in f.hunks:
             first, last, text = _hunk(hunk.body, hunk.old_start)
             # kind + the line without whitespace, one a line, for each changed line that keeps some
-            parts = _EMPTY.sub("", text.translate(_SPACE)).encode("utf-8", "surrogatepass")
+            parts = _KEPT.findall(text.translate(_SPACE).encode("utf-8", "surrogatepass"))
             if parts:
                 changed = True
-                patch.update(parts if parts[-1:] == b"\n" else parts + b"\n")
+                patch.update(b"\n".join(parts) + b"\n")
                 if counted and len(sampled) < _MAX_SAMPLED_LINES:
-                    sampled.extend(_SAMPLED.findall(parts))
+                    sampled.extend([p[1:] for p in parts if len(p) >= 5])  # 4 bytes say something
             if in_hunks and first >= 0:
                 if f.change is ChangeType.ADDED:
                     hunks.append(HunkRange(f.path, 0, 0))  # two PRs adding the same file overlap
