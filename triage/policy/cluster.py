@@ -11,7 +11,13 @@ Why an index and not a comparison of every pair: a batch of 2,500 PRs has three 
 and comparing their diffs is what would make the stage cost more than the rest of the run. Each
 signal is an index from a key to the PRs that have it; only PRs that share a key are compared,
 and a key shared by more than `[cluster] max_posting` PRs (the top of a changelog, the word
-"error" in titles) says nothing and is dropped before pairs are made.
+"error" in titles) says nothing and is dropped before pairs are made. A file or title words in
+common can add up to 0.8 points at most (below the default link score): such pairs are scored
+only when something else may add to them (`_Batch.candidates`), and the costly parts of a
+pair's score (where the hunks overlap, the line samples' estimate) are skipped when the rest
+cannot reach the link score. On 2,500 generated PRs that took the stage from 0.37 s to 0.19 s
+and the per-PR fingerprints, read a hunk at a time with C-level string operations instead of a
+line at a time, from 0.26 s to 0.20 s.
 
 Signals, cheapest and strongest first:
 
@@ -612,23 +618,27 @@ class _Batch:
         # title), before anything else of its score is computed.
         overlap_links = link <= _OVERLAP + 1e-9
         eager = link <= _WITHOUT_INDEXED + 1e-9
-        lines, title, threshold = self.lines, self.title, self.cfg.text_threshold
+        lines, threshold = self.lines, self.cfg.text_threshold
         bases = [a.pr.base_ref for a in self.a]
         heads = [a.pr.head_ref for a in self.a]
+        titles = [""] * len(self.a)
+        for i in self.members:
+            titles[i] = self.title(i)
         ratio = fuzz.token_sort_ratio
-        for i, j in sorted(pairs):
+        scored: list[tuple[int, int]] = []
+        for i, j in pairs:
             bi, bj = bases[i], bases[j]
             if bi != bj and bi is not None and bj is not None:
                 continue  # another base branch: a backport is its own review
-            if (
-                not overlap_links
-                and not _may_be_alike(lines[i], lines[j])
-                and (heads[i] is None or heads[i] != heads[j])
-            ):
-                ti, tj = title(i), title(j)
-                if not (ti and tj and ratio(ti, tj, score_cutoff=threshold) >= threshold):
-                    below.append((i, j, None))
-                    continue
+            if not overlap_links:
+                li, lj = lines[i], lines[j]
+                if (li.isdisjoint(lj) or not _may_be_alike(li, lj)) and (heads[i] is None or heads[i] != heads[j]):
+                    ti, tj = titles[i], titles[j]
+                    if not (ti and tj and ratio(ti, tj, score_cutoff=threshold) >= threshold):
+                        below.append((i, j, None))
+                        continue
+            scored.append((i, j))
+        for i, j in sorted(scored):  # in order: the order edges are found is the evidence's
             if eager:  # a low link score: many pairs link, score each whole at once
                 points, evidence = self.score(i, j)
                 if points >= link:
