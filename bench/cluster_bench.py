@@ -32,11 +32,12 @@ number of clusters predicted and true.
 
 **Cost.** The same batch with `[cluster] enabled = false` is the static run without clustering.
 The headline is CPU, which a machine busy with other work disturbs much less than wall time:
-whole runs without and with clustering, interleaved, best of 2, with the process pool off so
-that this process's CPU time is all of it (`added_cpu_percent`); then the clustering work
-alone (every `fingerprint` plus the `cluster` stage, best of 3). With a pool of N workers the
-static stage's wall time is about its CPU / N while the cluster stage runs in the parent, so
-`added_wall_percent_expected_on_a_pool` is (fingerprints + N x stage) / CPU. One pooled run of
+whole runs without and with clustering, interleaved in alternating order, best of 4, with
+the process pool off so that this process's CPU time is all of it (`added_cpu_percent`);
+then the clustering work alone (every `fingerprint` plus the `cluster` stage, best of 3).
+With a pool of N workers the static stage's wall time is about its CPU / N while the cluster
+stage runs in the parent, so `added_wall_percent_expected_on_a_pool` is
+(fingerprints + N x stage) / CPU. One pooled run of
 each gives the measured wall figures (noisy on a loaded machine: the load average is
 recorded). The target is 10 %. The generated corpus is `bench.corpus` with one issue per PR,
 titles from a vocabulary, and 10 % of PRs copies of an earlier one (re-submitted, or a
@@ -459,13 +460,16 @@ def _serial() -> Iterator[None]:
         pipeline._workers = saved  # type: ignore[assignment]
 
 
-def cost(prs: Sequence[PullRequest], cfg: Config, repeat: int = 2) -> dict[str, Any]:
+def cost(prs: Sequence[PullRequest], cfg: Config, repeat: int = 4) -> dict[str, Any]:
     """The added time of clustering on one batch (module docstring)."""
     off = replace(cfg, cluster=replace(cfg.cluster, enabled=False))
     cpu = {"off": float("inf"), "on": float("inf")}
     with _serial():
-        for _ in range(repeat):
-            for name, c in (("off", off), ("on", cfg)):
+        for n in range(repeat):
+            # Alternating order (off, on, on, off, ...): a run that always comes second (a heap
+            # already grown, another job's burst) must not bias the difference.
+            order = (("off", off), ("on", cfg)) if n % 2 == 0 else (("on", cfg), ("off", off))
+            for name, c in order:
                 start = time.process_time()
                 run(iter(prs), c, RunContext(now=NOW))
                 cpu[name] = min(cpu[name], time.process_time() - start)
