@@ -10,7 +10,8 @@ tree is in that parent's children time already: the overlap is taken off once. T
 itself is measured exactly by `getrusage` after it exits. The peak is the largest sum of
 resident sets seen at one instant as well as the largest single process, and the largest sum
 of proportional set sizes (PSS: shared pages split between the processes sharing them, so the
-pack files every `git` process maps count once; what the machine had to hold). The 1-minute
+pack files every `git` process maps count once; what the machine had to hold). A `vfork` child
+caught before its exec shows its parent's memory and is not counted again. The 1-minute
 load average before and after says how busy the machine was (wall time on a shared machine
 means little without it). Linux only; elsewhere the CPU and memory figures are None.
 """
@@ -53,6 +54,27 @@ def _pss(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return 0
+
+
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(_PROC / str(pid) / "exe")
+    except OSError:
+        return None
+
+
+def _shares_parent_memory(pid: int, tree: Mapping[int, tuple[int, int, int, int]], pss: Mapping[int, int]) -> bool:
+    """Whether `pid` is a `vfork` child that has not called exec yet: Python starts each `git`
+    that way, and until exec the child runs in its parent's address space, so /proc shows it
+    the parent's whole memory a second time (a sample that caught one counted a worker twice).
+    Seen as: same executable as its parent, and the very same resident and proportional sizes
+    (the parent is suspended meanwhile). A child just forked also matches for an instant;
+    skipping it then undercounts one sample by its share, which a peak does not notice."""
+    parent = tree[pid][0]
+    if parent not in tree or tree[pid][3] != tree[parent][3] or pss.get(pid) != pss.get(parent):
+        return False
+    exe = _exe(pid)
+    return exe is not None and exe == _exe(parent)
 
 
 def _load() -> float | None:
@@ -118,10 +140,12 @@ def measure_command(
                 own[pid] = max(own.get(pid, 0), used)
                 reaped[pid] = max(reaped.get(pid, 0), kids)
                 parent_of[pid] = parent
-            rss = [pages * page for *_, pages in now.values()]
+            pss = {pid: _pss(pid) for pid in now}
+            alone = [pid for pid in now if not _shares_parent_memory(pid, now, pss)]
+            rss = [now[pid][3] * page for pid in alone]
             peak_total = max(peak_total, sum(rss))
             peak_one = max(peak_one, max(rss, default=0))
-            peak_pss = max(peak_pss, sum(_pss(pid) for pid in now))
+            peak_pss = max(peak_pss, sum(pss[pid] for pid in alone))
         time.sleep(interval)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

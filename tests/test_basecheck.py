@@ -5,6 +5,7 @@ diff with the commit it was made on, or a bare patch); the clone itself is never
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -386,3 +387,56 @@ def test_a_pr_containing_the_base_skips_patch_ids_but_is_still_found_applied(rep
 
 def _patch_id_of(git: GitRepo, diff: bytes) -> str:
     return git.plumb("patch-id", "--stable", input=diff)[1].decode().split()[0]
+
+
+# hist3 (#13): the reverse apply is told from the base's files when they prove it cannot apply;
+# whenever the check says "cannot", git must agree, and anything it cannot tell goes to git.
+@pytest.mark.parametrize(
+    ("case", "told"),
+    [
+        ("new change", True),  # the after-side lines are nowhere in the base
+        ("already there", False),  # the base has them: git decides (and applies)
+        ("only whitespace differs", False),  # whitespace is ignored: git decides
+        ("deletes a file the base has", True),
+        ("adds a file the base lacks", True),
+        ("binary", False),
+    ],
+)
+def test_the_reverse_apply_precheck_agrees_with_git(repo: ScratchRepo, case: str, told: bool) -> None:
+    base = repo.head()
+    if case == "already there":
+        repo.write("app.txt", _edit(LINES, 9, "changed 9"))
+        base = repo.commit("the base has it")
+        repo.write("app.txt", LINES)
+        start = repo.commit("undo on the branch")
+        repo.write("app.txt", _edit(LINES, 9, "changed 9"))
+    elif case == "only whitespace differs":
+        repo.write("app.txt", _edit(LINES, 9, "changed  9"))
+        base = repo.commit("the base has it, spaced differently")
+        repo.write("app.txt", LINES)
+        start = repo.commit("undo on the branch")
+        repo.write("app.txt", _edit(LINES, 9, "changed 9"))
+    else:
+        start = base
+        if case == "new change":
+            repo.write("app.txt", _edit(LINES, 9, "changed 9"))
+        elif case == "deletes a file the base has":
+            repo.write("gone.txt", "bye\n")
+            base = start = repo.commit("a file to delete")
+            repo.remove("gone.txt")
+        elif case == "adds a file the base lacks":
+            repo.write("new.txt", "hello\n")
+        else:
+            repo.write("logo.bin", bytes(range(256)))
+    head = repo.commit(case)
+    pr = _pr(repo, "pr", start, head, with_head=False, with_base=False)
+    if case == "binary":
+        pr = replace(pr, diff=repo.git("diff", "--binary", start, head))
+    git = GitRepo(repo.root)
+    with BaseChecker(git, base) as checker:
+        said = checker._cannot_be_in_base(pr, parse_diff(pr.diff))
+        applies = checker._applies(pr.diff, reverse=True)[0]
+    assert said is told
+    assert not (said and applies)
+    if case == "already there":
+        assert applies

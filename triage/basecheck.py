@@ -44,7 +44,7 @@ from pathlib import Path
 from triage.errors import InputError
 from triage.gitrepo import GitRepo
 from triage.metrics.history import HistoryCache, Lru, SharedLog
-from triage.models import Assessment, BaseCheck, ParsedDiff, PullRequest
+from triage.models import Assessment, BaseCheck, ChangeType, FileDiff, ParsedDiff, PullRequest
 
 __all__ = ["MAX_BASE_COMMITS", "MAX_PR_COMMITS", "MERGE_TREE_VERSION", "BaseChecker"]
 
@@ -67,6 +67,25 @@ _APPLY_FAILED = re.compile(
     r"|already exists in index|does not match index))$",
     re.MULTILINE,
 )
+
+
+_PRECHECK_FILES = 64  # beyond this many files the reverse apply is left to git alone
+_SPACES = b" \t\r\x0b\x0c"  # what C's isspace() calls whitespace, the newline aside
+
+
+def _hunk_missing(f: FileDiff, there: bytes) -> bool:
+    """Whether some hunk of `f` has after-side lines that do not appear together in `there`
+    (a file's bytes without whitespace, between newlines), whitespace ignored."""
+    for hunk in f.hunks:
+        if "\ufffd" in hunk.body:
+            return False  # bytes that did not decode: the text is not the file's
+        after = [text for kind, text in hunk.rows() if kind != "-"]
+        if not after:
+            continue
+        block = b"\n".join(text.encode("utf-8", "surrogateescape").translate(None, _SPACES) for text in after)
+        if b"\n" + block + b"\n" not in there:
+            return True
+    return False
 
 
 class BaseChecker:
@@ -166,6 +185,37 @@ class BaseChecker:
         rc, _, err = self._git(*args, input=diff, index=index or self._base_index)
         return rc == 0, err.decode("utf-8", "replace")
 
+    def _cannot_be_in_base(self, pr: PullRequest, diff: ParsedDiff) -> bool:
+        """Whether the diff certainly does NOT apply in reverse to the base, seen from the
+        base's files without starting `git apply`: a deleted file the base has, a changed
+        file it lacks, or a hunk whose after-side lines appear nowhere in the base's file, even
+        with all whitespace ignored (looser than any whitespace mode of `git apply`, which
+        must find each hunk's lines together in the file). False means "ask git": binary,
+        symlink, submodule and copied files, text that did not decode, a diff with files the
+        parser did not list. Most PRs whose changes are not on the base are told here, and
+        the reverse apply was a git process per PR."""
+        files = diff.files
+        sections = pr.diff.count(b"\ndiff --git ") + pr.diff.startswith(b"diff --git ")
+        if not files or len(files) > _PRECHECK_FILES or sections != len(files):
+            return False
+        if len({f.path for f in files}) != len(files):
+            return False
+        for f in files:
+            if f.binary or f.symlink or f.submodule or f.change is ChangeType.COPIED:
+                continue
+            if f.change is ChangeType.DELETED:
+                if self.repo.show(self.base, f.path) is not None:
+                    return True
+                continue
+            if not f.hunks:
+                continue
+            there = self.repo.show(self.base, f.path)
+            if there is None:
+                return True
+            if _hunk_missing(f, b"\n" + there.translate(None, _SPACES) + b"\n"):
+                return True
+        return False
+
     def _subject(self, commit: str) -> str:
         return self._git_ok("log", "-1", "--no-show-signature", "--format=%h %s", commit)
 
@@ -215,7 +265,7 @@ class BaseChecker:
                 commits = out.decode("ascii", "replace").split() if rc == 0 else []
                 if 1 < len(commits) <= MAX_PR_COMMITS:
                     check = replace(check, commit_patch_ids=self._commit_patch_ids(commits))
-        applied, _ = self._applies(pr.diff, reverse=True)
+        applied = not self._cannot_be_in_base(pr, diff) and self._applies(pr.diff, reverse=True)[0]
         if applied:
             paths = [f.path for f in diff.files][:50]
             last = self._git_ok("log", "-1", "--no-show-signature", "--format=%h %s", self.base, "--", *paths)
