@@ -122,14 +122,15 @@ def _author(commit: Commit) -> tuple[str, bool]:
     return login, "[bot]" in f"{commit.author_name} {commit.author_email}"
 
 
-def _commit_pr(repo: GitRepo, commit: Commit) -> PullRequest:
+def _commit_pr(repo: GitRepo, commit: Commit, diff: bytes | None = None) -> PullRequest:
+    """`diff`, when given, is the commit's diff read already (calibration reads many at once)."""
     parent = commit.parents[0] if commit.parents else None
     author, is_bot = _author(commit)
     # One commit git cannot diff (an object missing from a partial clone or mirror) becomes an
     # item with a load error, not the end of the batch.
     errors: tuple[str, ...] = ()
     try:
-        diff = _diff(repo, parent, commit.sha)
+        diff = _diff(repo, parent, commit.sha) if diff is None else diff
     except InputError as exc:
         diff, errors = b"", (f"git:{commit.short}: {exc.format_message()}",)
     return PullRequest(
