@@ -24,7 +24,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import PurePosixPath
 
 from triage.classify import LOCKFILES
@@ -263,10 +263,13 @@ _KEY_FILE = re.compile(
 )
 
 
+# Both are asked once per added run of a file, about the same path: remembered per path.
+@lru_cache(maxsize=1024)
 def is_key_path(path: str | None) -> bool:
     return bool(path) and bool(_KEY_FILE.search(path or ""))
 
 
+@lru_cache(maxsize=1024)
 def _is_config_path(path: str | None) -> bool:
     if not path:
         return False
