@@ -783,13 +783,16 @@ def _glued(text: str, start: int, end: int) -> bool:
 
 
 def _detect_secrets(text: str, lower: str | None, rules: _Rules) -> Iterator[_Candidate]:
-    folded_text = lower if lower is not None else None
+    folded_text = lower  # lower-cased on first need when the caller had no lower-cased copy
     for secret_type, patterns, gate in rules.detect:
         if gate is not None:
             needles, folded = gate
-            if folded and folded_text is None:
-                folded_text = text.lower()
-            if not _gate(folded_text if folded else text, needles):
+            haystack = text
+            if folded:
+                if folded_text is None:
+                    folded_text = text.lower()
+                haystack = folded_text
+            if not _gate(haystack, needles):
                 continue
         yield from _detect_matches(text, secret_type, patterns)
 
