@@ -10,6 +10,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triage.metrics.complexity import analyse, supported_languages
 
@@ -406,3 +408,28 @@ def test_analyse_cache_returns_what_a_fresh_analysis_returns() -> None:
     edited = complexity.analyse(source.replace(b"x and ", b""), "python")
     assert edited is not None and edited.units[0].cyclomatic == 2  # new content, new answer
     assert complexity.analyse(source, "javascript") != first  # the language is part of the key
+
+
+# static3 (#13): the hunk-local mode dedents each side of a hunk without textwrap's regexes.
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet=" \t\r\x0bab\n", max_size=8), max_size=8))
+def test_hunk_sides_are_dedented_exactly_as_textwrap_does(lines: list[str]) -> None:
+    from triage.metrics.touched import _dedent
+
+    assert _dedent(lines) == textwrap.dedent("\n".join(lines) + "\n")
+
+
+def test_dedent_of_typical_hunk_sides() -> None:
+    from triage.metrics.touched import _dedent
+
+    cases = [
+        ["    if x:", "        y()", "", "    z()"],
+        ["\tif x:", "\t\ty()", "  \t", "\tz()"],
+        ["  a", "   ", " b"],
+        ["a", "  b"],
+        ["   ", "\t"],
+        [],
+    ]
+    for lines in cases:
+        assert _dedent(lines) == textwrap.dedent("\n".join(lines) + "\n"), lines
+    assert _dedent(["    if x:", "        y()"]) == "if x:\n    y()\n"

@@ -211,3 +211,25 @@ def test_rules_opened_on_the_fixture_diffs_files_find_the_same_in_each_run() -> 
                 assert findings == secrets.find_secrets(run, file.path), (pr.id, file.path)
                 found += len(findings)
     assert found  # the fixtures hold secrets: the check is not vacuous
+
+
+# static3 (#13): `injection.scan` tests each run only for the needles and rules open on its file.
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=10), max_size=4))
+def test_injection_rules_opened_on_a_whole_text_find_the_same_in_each_part(runs: list[list[tuple[str, str]]]) -> None:
+    parts = ["".join(word + sep for word, sep in run) for run in runs]
+    scope = injection._scope_of(parts)
+    for part in parts:
+        assert injection.find_injections(part, scope) == injection.find_injections(part)
+
+
+def test_injection_rules_opened_on_the_test_samples_find_the_same_in_each() -> None:
+    texts = _samples()
+    scope = injection._scope_of(t for t in texts if t.isascii())
+    assert scope is not None and len(scope.rules) >= 20  # the samples open most rules: not vacuous
+    found = 0
+    for text in texts:
+        findings = injection.find_injections(text, injection._scope_of([text, "unrelated words"]))
+        assert findings == injection.find_injections(text), text[:80]
+        found += len(findings)
+    assert found

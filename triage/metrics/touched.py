@@ -134,7 +134,42 @@ def _side(hunk: Hunk, side: str) -> tuple[bytes, list[int], list[int]]:
             new_no += 1
     if not texts:
         return b"", [], []
-    return textwrap.dedent("\n".join(texts) + "\n").encode("utf-8", "replace"), numbers, changed
+    return _dedent(texts).encode("utf-8", "replace"), numbers, changed
+
+
+def _common_prefix(a: str, b: str) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return a[:i]
+    return a if len(a) <= len(b) else b
+
+
+def _dedent(lines: list[str]) -> str:
+    """`textwrap.dedent` of the lines joined (each ended by a newline), without its regular
+    expressions over the joined text: a quarter of the hunk-local mode's Python time on real
+    diffs went there. Same rules: lines of only spaces and tabs become empty, and the longest
+    run of spaces and tabs that starts every other line is removed."""
+    text = "\n".join(lines) + "\n"
+    if text.count("\n") != len(lines):  # a line holding a newline of its own: the reference
+        return textwrap.dedent(text)
+    margin: str | None = None
+    blank = False
+    for line in lines:
+        body = line.lstrip(" \t")
+        if not body:
+            blank = blank or bool(line)
+            continue
+        indent = line[: len(line) - len(body)]
+        if margin is None:
+            margin = indent
+        elif not indent.startswith(margin):
+            margin = _common_prefix(margin, indent)
+        if not margin and blank:
+            break
+    if not margin and not blank:
+        return text
+    cut = len(margin or "")
+    return "\n".join(line[cut:] if line.strip(" \t") else "" for line in lines) + "\n"
 
 
 def _line_of(numbers: Sequence[int], fragment_line: int) -> int:

@@ -20,7 +20,7 @@ import binascii
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -328,14 +328,49 @@ def _open(gate: tuple[tuple[str, ...], ...], present: frozenset[str]) -> bool:
     return all(not present.isdisjoint(group) for group in gate)
 
 
-def _match_rules(text: str) -> Iterator[tuple[str, int, int]]:
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The needles present in a larger (cleaned, ASCII) text and the rules their gates open.
+
+    A needle found in part of a text is found in the whole, so for any part the present
+    needles are among these and its open rules among these rules: `scan` computes one scope
+    per file and each added run then tests only those needles and rules (issue #13: testing
+    all ~100 needles and 26 gates per run was most of the injection scan on real diffs).
+    """
+
+    needles: tuple[str, ...]
+    rules: tuple[int, ...]
+
+
+_EVERY_RULE = tuple(range(len(_RULES)))
+
+
+def _scope_of(texts: Iterable[str]) -> _Scope | None:
+    """The scope of the texts' cleaned lines, joined (None when they are not ASCII)."""
+    cleaned = "\n".join(_clean(line) for text in texts for line in text.split("\n"))
+    if not cleaned.isascii():
+        return None
+    lower = cleaned.lower()
+    present = frozenset(word for word in _NEEDLES if word in lower)
+    return _Scope(
+        needles=tuple(word for word in _NEEDLES if word in present),
+        rules=tuple(i for i in _EVERY_RULE if _open(_GATES[i], present)),
+    )
+
+
+def _match_rules(text: str, scope: _Scope | None = None) -> Iterator[tuple[str, int, int]]:
     # Rules match case-insensitively; for non-ASCII text Unicode case folding could match what
     # lower-casing does not produce, so such text skips the gates and meets every rule.
     present: frozenset[str] | None = None
+    rules = _EVERY_RULE
     if text.isascii():
         lower = text.lower()
-        present = frozenset(word for word in _NEEDLES if word in lower)
-    for (name, pattern), gate in zip(_RULES, _GATES, strict=True):
+        needles = _NEEDLES
+        if scope is not None:
+            needles, rules = scope.needles, scope.rules
+        present = frozenset(word for word in needles if word in lower)
+    for index in rules:
+        (name, pattern), gate = _RULES[index], _GATES[index]
         if present is not None and not _open(gate, present):
             continue
         for m in pattern.finditer(text):
@@ -373,7 +408,12 @@ def _has_invisible(raw: str) -> bool:
     return any(ord(c) in _INVISIBLE_TABLE for c in raw) or bool(_TAGS.search(raw))
 
 
-def find_injections(text: str) -> tuple[InjectionFinding, ...]:
+def _clean(raw: str) -> str:
+    """One line as the rules read it: normalised, its comment leader dropped."""
+    return _COMMENT_LEADER.sub("", normalise(raw), count=1)
+
+
+def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFinding, ...]:
     """Instruction-shaped passages and hiding tricks in one text, at most one per line and rule.
 
     Lines are joined (with comment leaders dropped) before matching so that a sentence wrapped
@@ -398,10 +438,10 @@ def find_injections(text: str) -> tuple[InjectionFinding, ...]:
             in_comment.update(range(first, last + 1))
 
     # Normalised line by line, so a match offset maps back to its source line.
-    cleaned = [_COMMENT_LEADER.sub("", normalise(raw), count=1) for raw in raw_lines]
+    cleaned = [_clean(raw) for raw in raw_lines]
     starts = _line_starts(cleaned)
     joined = "\n".join(cleaned)
-    for rule, start, end in _match_rules(joined):
+    for rule, start, end in _match_rules(joined, scope):
         line = bisect_right(starts, start) - 1
         if line in in_comment:
             hidden = "in an HTML comment"
@@ -473,8 +513,10 @@ def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
     for file in diff.files:
         if file.binary:
             continue
-        for texts, numbers in (run for hunk in file.hunks for run in hunk.added_runs()):
-            for f in find_injections("\n".join(texts)):
+        runs = [("\n".join(texts), numbers) for hunk in file.hunks for texts, numbers in hunk.added_runs()]
+        scope = _scope_of(text for text, _ in runs) if len(runs) > 1 else None
+        for text, numbers in runs:
+            for f in find_injections(text, scope):
                 flags.append(_flag(f, "added line", file, numbers[f.line]))
                 if len(flags) >= _MAX_FLAGS:
                     return tuple(flags)

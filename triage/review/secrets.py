@@ -24,7 +24,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import PurePosixPath
 
 from triage.classify import LOCKFILES
@@ -263,10 +263,13 @@ _KEY_FILE = re.compile(
 )
 
 
+# Both are asked once per added run of a file, about the same path: remembered per path.
+@lru_cache(maxsize=1024)
 def is_key_path(path: str | None) -> bool:
     return bool(path) and bool(_KEY_FILE.search(path or ""))
 
 
+@lru_cache(maxsize=1024)
 def _is_config_path(path: str | None) -> bool:
     if not path:
         return False
@@ -780,13 +783,16 @@ def _glued(text: str, start: int, end: int) -> bool:
 
 
 def _detect_secrets(text: str, lower: str | None, rules: _Rules) -> Iterator[_Candidate]:
-    folded_text = lower if lower is not None else None
+    folded_text = lower  # lower-cased on first need when the caller had no lower-cased copy
     for secret_type, patterns, gate in rules.detect:
         if gate is not None:
             needles, folded = gate
-            if folded and folded_text is None:
-                folded_text = text.lower()
-            if not _gate(folded_text if folded and folded_text is not None else text, needles):
+            haystack = text
+            if folded:
+                if folded_text is None:
+                    folded_text = text.lower()
+                haystack = folded_text
+            if not _gate(haystack, needles):
                 continue
         yield from _detect_matches(text, secret_type, patterns)
 
