@@ -123,3 +123,22 @@ def test_full_object_ids_are_resolved_once_per_handle(tmp_path: Path) -> None:
     assert handle.rev_parse(tag) == first and handle.has_revision(first)  # cached
     assert not handle.has_revision("HEAD")  # a name that can move is asked again
     (moved).rename(repo.root / ".git")
+
+
+def test_close_returns_when_another_process_holds_the_batch_pipe(tmp_path: Path) -> None:
+    """A forked worker inherits the pipe to the handle's `cat-file`, so closing our end does not
+    end its input; close() (also run from __del__, in any thread) must not wait for it forever:
+    a calibration once hung in the pool's result thread exactly so."""
+    repo = ScratchRepo.create(tmp_path)
+    repo.write("a.py", "x = 1\n")
+    head = repo.commit("one")
+    handle = GitRepo(repo.root)
+    assert handle.rev_parse("HEAD") == head  # starts the batch process
+    proc = handle._batch
+    assert proc is not None and proc.stdin is not None
+    held = os.dup(proc.stdin.fileno())  # what a forked child would hold
+    try:
+        handle.close()
+        assert proc.returncode is not None  # ended (killed after the grace period)
+    finally:
+        os.close(held)

@@ -81,11 +81,10 @@ class GitRepo:
         """Stop the `cat-file` process (also done when the handle is garbage-collected)."""
         proc, self._batch = self._batch, None
         if proc is not None:
-            if proc.stdin:
-                proc.stdin.close()
-            proc.wait()
-            if proc.stdout:
-                proc.stdout.close()
+            # `stop_process` never waits forever: a forked child holding a copy of the pipe would keep
+            # cat-file from seeing the end of its input, and close() runs from __del__, in
+            # whatever thread the garbage collector interrupts.
+            stop_process(proc, timeout=2)
 
     def __del__(self) -> None:
         try:
@@ -231,12 +230,12 @@ class GitRepo:
                     proc = self._popen(["diff-tree", "--stdin", "--always", "--root", *args])
                 diff = _one_diff(proc, sha)
                 if diff is None:
-                    _stop(proc, kill=True)
+                    stop_process(proc, kill=True)
                     proc = None
                 yield diff
         finally:
             if proc is not None:
-                _stop(proc)
+                stop_process(proc)
 
     def _popen(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
         env = {**os.environ, **_GIT_ENV}
@@ -275,16 +274,16 @@ def _one_diff(proc: subprocess.Popen[bytes], sha: str) -> bytes | None:
     return None  # git stopped halfway through the diff
 
 
-def _stop(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+def stop_process(proc: subprocess.Popen[bytes], *, kill: bool = False, timeout: float = 30) -> None:
     """End a streaming process: at the end of its input it exits by itself; one that went
-    wrong is killed."""
+    wrong, or that does not exit within `timeout` seconds, is killed."""
     if proc.stdin is not None:
         with contextlib.suppress(OSError):  # a pipe to a process that died
             proc.stdin.close()
     if kill and proc.poll() is None:
         proc.kill()
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

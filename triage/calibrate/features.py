@@ -17,11 +17,11 @@ Cost, which is what decides whether a 10,000-commit history fits in minutes:
   parent's log (a test checks it against `metrics.history.file_history`); on a branchy one a
   few commits of parallel branches count as well.
 * The per-commit work (its diff, blob reads, tree-sitter) runs in a process pool, one worker
-  per core; the index built from the log is inherited by `fork`, not copied per task. A task's
+  per core (started by a fork server); the log and its index reach each worker once, through
+  the pool's initializer, not per task. A task's
   diffs come from one `git diff-tree --stdin` process (`gitstream`), the same bytes as
   `triage run --git` reads one process per commit for; blobs from one `cat-file --batch` per
-  worker. Fork is safe here because nothing else runs then: the labelling threads have ended
-  and the cache is closed before the pool starts.
+  worker.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from triage.calibrate.gitstream import diff_batch
 from triage.classify import GitAttributes, unquote_c_path
 from triage.config import Config
 from triage.diff import parse_diff
-from triage.gitrepo import _GIT_ENV, GitRepo
+from triage.gitrepo import _GIT_ENV, GitRepo, stop_process
 from triage.metrics import measure
 from triage.metrics.risk import assess_risk
 from triage.metrics.risk_model import NUMERIC_FEATURES, change_tokens, numeric_raws
@@ -238,11 +238,7 @@ class BlobReader:
 
     def close(self) -> None:
         if self._proc is not None:
-            if self._proc.stdin is not None:
-                self._proc.stdin.close()
-            self._proc.wait()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
+            stop_process(self._proc, timeout=2)
             self._proc = None
 
 
@@ -257,7 +253,7 @@ class _BatchTree:
         return self.reader.read(self.rev, path)
 
 
-# Worker state, set before the pool forks (read-only; inherited, not pickled per task). The blob
+# Worker state, set by the pool's initializer (read-only; sent once per worker). The blob
 # reader is per process: each worker starts its own on first use.
 _state: tuple[GitRepo, Config, Sequence[LoggedCommit], HistoryIndex] | None = None
 _reader: BlobReader | None = None
@@ -306,6 +302,11 @@ def _measure_one(position: int, patch: bytes | None = None) -> CommitFeatures:
 # `git diff-tree -p ... parent commit` as `triage run --git` reads it, for `--stdin`: the
 # commit-id line is what separates one commit's patch from the next.
 _STREAM_OPTIONS = tuple(a for a in _DIFF_ARGS[1:] if a != "--no-commit-id")
+
+
+def _init_worker(state: tuple[GitRepo, Config, Sequence[LoggedCommit], HistoryIndex] | None) -> None:
+    global _state
+    _state = state
 
 
 def _measure_batch(positions: tuple[int, ...]) -> list[CommitFeatures]:
@@ -358,10 +359,12 @@ def _stream(todo: list[int], workers: int) -> Iterator[CommitFeatures]:
         for task in tasks:
             yield from _measure_batch(task)
         return
-    # fork: the workers inherit the log and its index without pickling them; calibration runs
-    # no threads of its own, which is what makes fork safe here.
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    # forkserver, not fork: a forked worker would inherit this process's threads' locks (a
+    # progress bar's refresh thread) and the pipes of its `git cat-file` processes, whose stdin
+    # then never closes, so closing one of them waited forever (seen as a hung calibration).
+    # The state travels once per worker, not per task.
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(_state,)) as pool:
         window: list[Future[list[CommitFeatures]]] = []
         pending = iter(tasks)
         for task in pending:
