@@ -233,3 +233,29 @@ def test_injection_rules_opened_on_the_test_samples_find_the_same_in_each() -> N
         assert findings == injection.find_injections(text), text[:80]
         found += len(findings)
     assert found
+
+
+# static3 (#13): the assignment rule starts on the first line holding a secret-name word.
+ASSIGNMENT_WORDS = ["password", "PassWord", "db_pass", "api_key", "apiKey", "TOKEN", "secret", "credentials"]
+ASSIGNMENT_WORDS += ["x", "=", ":", '"hunter2x9"', "'s3cr3t-Value1'", "value42abc", "\u212aey", "get_token()"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(ASSIGNMENT_WORDS + WORDS[:10]), st.sampled_from(SEPARATORS)), max_size=14))
+def test_assignments_found_from_the_first_keyword_line_are_those_found_from_the_start(
+    parts: list[tuple[str, str]],
+) -> None:
+    import re
+
+    text = "".join(word + sep for word, sep in parts)
+    for config in (False, True):
+        fast = list(secrets._assignments(text, config))
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(secrets, "_ASSIGNMENT_WORD", re.compile(""))  # matches at 0: the whole text
+            assert fast == list(secrets._assignments(text, config)), text
+
+
+def test_an_assignment_after_lines_without_secret_words_is_still_found() -> None:
+    text = 'int x = 1;\nfoo(bar);\n  String password = "hunter2x9";\ntoken =\n  "a1b2c3d4e5"\n'
+    found = [text[s:e] for _, s, e, _ in secrets._assignments(text, False)]
+    assert found == ["hunter2x9", "a1b2c3d4e5"]

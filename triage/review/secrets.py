@@ -677,8 +677,17 @@ def _npm_auth(text: str) -> Iterator[_Candidate]:
             yield "npm-token", m.start(1), m.end(1), "[REDACTED:secret]"
 
 
+# Every `_ASSIGNMENT` name holds one of these (each alternative of `_SECRET_NAME` contains one,
+# matched with the same IGNORECASE), and a name never spans lines: so no match starts on a line
+# before the first of them, and the regex (tried at every position) can start there.
+_ASSIGNMENT_WORD = re.compile("|".join(_ASSIGNMENT_GATE), re.IGNORECASE)
+
+
 def _assignments(text: str, config: bool) -> Iterator[_Candidate]:
-    for m in _ASSIGNMENT.finditer(text):
+    first = _ASSIGNMENT_WORD.search(text)
+    if first is None:
+        return
+    for m in _ASSIGNMENT.finditer(text, text.rfind("\n", 0, first.start()) + 1):
         name = m.group("name")
         env_style = False
         if m.group("qv") is not None:
