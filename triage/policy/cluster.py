@@ -371,12 +371,19 @@ def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[tuple[str, int]], set[str]
     return out, long
 
 
-def _pairs_of(index: dict[_K, list[int]], cap: int) -> set[tuple[int, int]]:
-    """Every pair of PRs that share a key of `index`, keys of more than `cap` PRs left out."""
+def _pairs_of(
+    index: dict[_K, list[int]], cap: int, known: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()
+) -> set[tuple[int, int]]:
+    """Every pair of PRs that share a key of `index` and is not `known`, keys of more than
+    `cap` PRs left out. (A known pair is skipped before it is stored: the stage's pairs are
+    most of what it allocates, and allocations are what make the garbage collector run.)"""
     pairs: set[tuple[int, int]] = set()
     for members in index.values():
         if 1 < len(members) <= cap:
-            pairs.update(combinations(sorted(members), 2))
+            if known:
+                pairs.update(p for p in combinations(sorted(members), 2) if p not in known)
+            else:
+                pairs.update(combinations(sorted(members), 2))
     return pairs
 
 
@@ -478,18 +485,23 @@ class _Batch:
             if len(members) > 1:
                 self.group(members, f"branch {head} pushed again by the same author")
 
-    def loose(self) -> set[tuple[int, int]]:
+    def loose(self, known: set[tuple[int, int]]) -> set[tuple[int, int]]:
         """Pairs that share a changed file, or two uncommon title words (or the title is a
-        single word): alone, evidence that can reach at most `_WITHOUT_INDEXED` points."""
+        single word), other than the `known` ones: alone, evidence that can reach at most
+        `_WITHOUT_INDEXED` points."""
         cap = self.cfg.max_posting
-        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap)
+        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap, known)
         words = _postings((i, [w for w in self.title(i).split() if w not in _STOP]) for i in self.members)
         shared: dict[tuple[int, int], int] = defaultdict(int)
         for members in words.values():
             if 1 < len(members) <= cap:
                 for pair in combinations(sorted(members), 2):
                     shared[pair] += 1
-        pairs.update(pair for pair, n in shared.items() if n >= 2 or min(len(self.title(i).split()) for i in pair) <= 1)
+        pairs.update(
+            pair
+            for pair, n in shared.items()
+            if (n >= 2 or min(len(self.title(i).split()) for i in pair) <= 1) and pair not in known
+        )
         return pairs
 
     def candidates(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
@@ -521,7 +533,7 @@ class _Batch:
                     others = on_path.get(path, [])
                     if len(others) <= cap:
                         pairs.update((min(i, j), max(i, j)) for j in others if j != i)
-        loose = self.loose()
+        loose = self.loose(pairs)
         if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
             return pairs | loose, set()
         crowded: dict[int, set[tuple[str, int]]] = defaultdict(set)
@@ -541,7 +553,6 @@ class _Batch:
             return bool(li and not li.isdisjoint(self.spots(j))) or bool(lj and not lj.isdisjoint(self.spots(i)))
 
         lines = self.lines
-        loose -= pairs
         alike = {(i, j) for i, j in loose if _may_be_alike(lines[i], lines[j]) or may_overlap(i, j)}
         return pairs | alike, loose - alike
 
@@ -611,7 +622,8 @@ class _Batch:
     def weak(self) -> None:
         link = self.cfg.link_score
         pairs, rest = self.candidates()
-        below: list[tuple[int, int, tuple[str, ...] | None]] = []  # with the evidence, once scored
+        below: list[tuple[int, int]] = []
+        scored_below: dict[tuple[int, int], tuple[str, ...]] = {}  # their evidence, once scored
         # Most candidate pairs of a big batch overlap and share nothing else, and an overlap
         # alone (0.6) is below the link score: such a pair is told apart here, inline, by the
         # three checks that could add to it (lines alike, the same branch name, a similar
@@ -626,7 +638,8 @@ class _Batch:
             titles[i] = self.title(i)
         ratio = fuzz.token_sort_ratio
         scored: list[tuple[int, int]] = []
-        for i, j in pairs:
+        for p in pairs:
+            i, j = p
             bi, bj = bases[i], bases[j]
             if bi != bj and bi is not None and bj is not None:
                 continue  # another base branch: a backport is its own review
@@ -635,29 +648,32 @@ class _Batch:
                 if (li.isdisjoint(lj) or not _may_be_alike(li, lj)) and (heads[i] is None or heads[i] != heads[j]):
                     ti, tj = titles[i], titles[j]
                     if not (ti and tj and ratio(ti, tj, score_cutoff=threshold) >= threshold):
-                        below.append((i, j, None))
+                        below.append(p)
                         continue
-            scored.append((i, j))
+            scored.append(p)
         for i, j in sorted(scored):  # in order: the order edges are found is the evidence's
             if eager:  # a low link score: many pairs link, score each whole at once
                 points, evidence = self.score(i, j)
                 if points >= link:
                     self.link(i, j, *evidence)
                 else:
-                    below.append((i, j, evidence))
+                    below.append((i, j))
+                    scored_below[(i, j)] = evidence
             elif self.points(i, j) >= link:
                 self.link(i, j, *self.score(i, j)[1])
             else:
-                below.append((i, j, None))
+                below.append((i, j))
         # Weaker evidence explains a cluster only between PRs that something put together: the
         # pairs that share a file or title words are scored for it, but only within a cluster.
         root = [self.union.find(i) for i in range(len(self.a))]
         within = [p for p in below if root[p[0]] == root[p[1]]]
-        within.extend((i, j, None) for i, j in rest if root[i] == root[j] and self.same_base(i, j))
-        for i, j, known in sorted(within, key=lambda p: (p[0], p[1])):
-            evidence = self.score(i, j)[1] if known is None else known
-            if evidence:
-                self.weaker.append(_Edge(i, j, evidence))
+        within.extend(p for p in rest if root[p[0]] == root[p[1]] and self.same_base(*p))
+        for i, j in sorted(within):
+            found = scored_below.get((i, j))
+            if found is None:
+                found = self.score(i, j)[1]
+            if found:
+                self.weaker.append(_Edge(i, j, found))
 
     def explained(self) -> list[_Edge]:
         """Every edge that explains a cluster: those that joined it, and weaker evidence between
