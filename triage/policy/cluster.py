@@ -371,19 +371,16 @@ def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[tuple[str, int]], set[str]
     return out, long
 
 
-def _pairs_of(
-    index: dict[_K, list[int]], cap: int, known: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset()
-) -> set[tuple[int, int]]:
+def _pairs_of(index: dict[_K, list[int]], cap: int, n: int, known: set[int] | frozenset[int] = frozenset()) -> set[int]:
     """Every pair of PRs that share a key of `index` and is not `known`, keys of more than
-    `cap` PRs left out. (A known pair is skipped before it is stored: the stage's pairs are
-    most of what it allocates, and allocations are what make the garbage collector run.)"""
-    pairs: set[tuple[int, int]] = set()
+    `cap` PRs left out; pair (i, j), i < j, as the number i * n + j. (Numbers, and a known pair
+    skipped before it is stored: the stage's pairs are most of what it allocates, and tuples,
+    unlike numbers, are what the garbage collector walks over the whole batch for.)"""
+    pairs: set[int] = set()
     for members in index.values():
         if 1 < len(members) <= cap:
-            if known:
-                pairs.update(p for p in combinations(sorted(members), 2) if p not in known)
-            else:
-                pairs.update(combinations(sorted(members), 2))
+            coded = (i * n + j for i, j in combinations(sorted(members), 2))
+            pairs.update((p for p in coded if p not in known) if known else coded)
     return pairs
 
 
@@ -485,26 +482,26 @@ class _Batch:
             if len(members) > 1:
                 self.group(members, f"branch {head} pushed again by the same author")
 
-    def loose(self, known: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    def loose(self, known: set[int]) -> set[int]:
         """Pairs that share a changed file, or two uncommon title words (or the title is a
         single word), other than the `known` ones: alone, evidence that can reach at most
         `_WITHOUT_INDEXED` points."""
         cap = self.cfg.max_posting
-        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap, known)
+        n = len(self.a)
+        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap, n, known)
         words = _postings((i, [w for w in self.title(i).split() if w not in _STOP]) for i in self.members)
         shared: dict[tuple[int, int], int] = defaultdict(int)
         for members in words.values():
             if 1 < len(members) <= cap:
                 for pair in combinations(sorted(members), 2):
                     shared[pair] += 1
-        pairs.update(
-            pair
-            for pair, n in shared.items()
-            if (n >= 2 or min(len(self.title(i).split()) for i in pair) <= 1) and pair not in known
-        )
+        for (i, j), words_in_common in shared.items():
+            single = min(len(self.title(i).split()), len(self.title(j).split())) <= 1
+            if (words_in_common >= 2 or single) and (p := i * n + j) not in known:
+                pairs.add(p)
         return pairs
 
-    def candidates(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    def candidates(self) -> tuple[set[int], set[int]]:
         """The pairs worth scoring, those that can reach the link score, and the other pairs
         that share a file or title words (`loose`).
 
@@ -522,8 +519,9 @@ class _Batch:
         prints = {i: fp for i in self.members if (fp := self.a[i].fingerprint)}
         buckets = {i: _buckets(fp.hunks) for i, fp in prints.items()}
         index = _postings((i, b) for i, (b, _) in buckets.items())
-        pairs = _pairs_of(index, cap)
-        pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap)
+        n = len(self.a)
+        pairs = _pairs_of(index, cap, n)
+        pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap, n)
         # A spot too long to index bucket by bucket meets every spot of another PR on its file.
         long = {i: paths for i, (_, paths) in buckets.items() if paths}
         if long:
@@ -532,7 +530,7 @@ class _Batch:
                 for path in paths:
                     others = on_path.get(path, [])
                     if len(others) <= cap:
-                        pairs.update((min(i, j), max(i, j)) for j in others if j != i)
+                        pairs.update(min(i, j) * n + max(i, j) for j in others if j != i)
         loose = self.loose(pairs)
         if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
             return pairs | loose, set()
@@ -553,7 +551,7 @@ class _Batch:
             return bool(li and not li.isdisjoint(self.spots(j))) or bool(lj and not lj.isdisjoint(self.spots(i)))
 
         lines = self.lines
-        alike = {(i, j) for i, j in loose if _may_be_alike(lines[i], lines[j]) or may_overlap(i, j)}
+        alike = {p for p in loose if _may_be_alike(lines[p // n], lines[p % n]) or may_overlap(p // n, p % n)}
         return pairs | alike, loose - alike
 
     def spot(self, i: int, j: int) -> HunkRange | None:
@@ -622,8 +620,9 @@ class _Batch:
     def weak(self) -> None:
         link = self.cfg.link_score
         pairs, rest = self.candidates()
-        below: list[tuple[int, int]] = []
-        scored_below: dict[tuple[int, int], tuple[str, ...]] = {}  # their evidence, once scored
+        n = len(self.a)
+        below: list[int] = []  # pairs as numbers (`_pairs_of`)
+        scored_below: dict[int, tuple[str, ...]] = {}  # their evidence, once scored
         # Most candidate pairs of a big batch overlap and share nothing else, and an overlap
         # alone (0.6) is below the link score: such a pair is told apart here, inline, by the
         # three checks that could add to it (lines alike, the same branch name, a similar
@@ -637,9 +636,9 @@ class _Batch:
         for i in self.members:
             titles[i] = self.title(i)
         ratio = fuzz.token_sort_ratio
-        scored: list[tuple[int, int]] = []
+        scored: list[int] = []
         for p in pairs:
-            i, j = p
+            i, j = divmod(p, n)
             bi, bj = bases[i], bases[j]
             if bi != bj and bi is not None and bj is not None:
                 continue  # another base branch: a backport is its own review
@@ -651,25 +650,27 @@ class _Batch:
                         below.append(p)
                         continue
             scored.append(p)
-        for i, j in sorted(scored):  # in order: the order edges are found is the evidence's
+        for p in sorted(scored):  # in order: the order edges are found is the evidence's
+            i, j = divmod(p, n)
             if eager:  # a low link score: many pairs link, score each whole at once
                 points, evidence = self.score(i, j)
                 if points >= link:
                     self.link(i, j, *evidence)
                 else:
-                    below.append((i, j))
-                    scored_below[(i, j)] = evidence
+                    below.append(p)
+                    scored_below[p] = evidence
             elif self.points(i, j) >= link:
                 self.link(i, j, *self.score(i, j)[1])
             else:
-                below.append((i, j))
+                below.append(p)
         # Weaker evidence explains a cluster only between PRs that something put together: the
         # pairs that share a file or title words are scored for it, but only within a cluster.
         root = [self.union.find(i) for i in range(len(self.a))]
-        within = [p for p in below if root[p[0]] == root[p[1]]]
-        within.extend(p for p in rest if root[p[0]] == root[p[1]] and self.same_base(*p))
-        for i, j in sorted(within):
-            found = scored_below.get((i, j))
+        within = [p for p in below if root[p // n] == root[p % n]]
+        within.extend(p for p in rest if root[p // n] == root[p % n] and self.same_base(p // n, p % n))
+        for p in sorted(within):
+            i, j = divmod(p, n)
+            found = scored_below.get(p)
             if found is None:
                 found = self.score(i, j)[1]
             if found:
