@@ -357,17 +357,18 @@ def _postings(keys_of: Iterable[tuple[int, Iterable[_K]]]) -> dict[_K, list[int]
     return index
 
 
-def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[tuple[str, int]], set[str]]:
-    """The hunk-index buckets of one PR's base-side spots, and the paths where a spot is too
-    long to index bucket by bucket (a rewrite of most of a long file: `_MAX_BUCKETS`)."""
-    out: set[tuple[str, int]] = set()
+def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[str], set[str]]:
+    """The hunk-index buckets of one PR's base-side spots ("path NUL bucket number": a string,
+    which the garbage collector does not track, where a tuple would be), and the paths where a
+    spot is too long to index bucket by bucket (a rewrite of most of a long file: `_MAX_BUCKETS`)."""
+    out: set[str] = set()
     long: set[str] = set()
     for h in hunks:
         first, last = (h.start - _HUNK_SLACK) // _BUCKET, (h.end + _HUNK_SLACK) // _BUCKET
         if last - first >= _MAX_BUCKETS:
             long.add(h.path)
             last = first + _MAX_BUCKETS - 1
-        out.update((h.path, b) for b in range(first, last + 1))
+        out.update(f"{h.path}\0{b}" for b in range(first, last + 1))
     return out, long
 
 
@@ -534,7 +535,7 @@ class _Batch:
         loose = self.loose(pairs)
         if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
             return pairs | loose, set()
-        crowded: dict[int, set[tuple[str, int]]] = defaultdict(set)
+        crowded: dict[int, set[str]] = defaultdict(set)
         for key, members in index.items():
             if len(members) > cap:
                 for i in members:
