@@ -357,26 +357,31 @@ def _postings(keys_of: Iterable[tuple[int, Iterable[_K]]]) -> dict[_K, list[int]
     return index
 
 
-def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[tuple[str, int]], set[str]]:
-    """The hunk-index buckets of one PR's base-side spots, and the paths where a spot is too
-    long to index bucket by bucket (a rewrite of most of a long file: `_MAX_BUCKETS`)."""
-    out: set[tuple[str, int]] = set()
+def _buckets(hunks: Sequence[HunkRange]) -> tuple[set[str], set[str]]:
+    """The hunk-index buckets of one PR's base-side spots ("path NUL bucket number": a string,
+    which the garbage collector does not track, where a tuple would be), and the paths where a
+    spot is too long to index bucket by bucket (a rewrite of most of a long file: `_MAX_BUCKETS`)."""
+    out: set[str] = set()
     long: set[str] = set()
     for h in hunks:
         first, last = (h.start - _HUNK_SLACK) // _BUCKET, (h.end + _HUNK_SLACK) // _BUCKET
         if last - first >= _MAX_BUCKETS:
             long.add(h.path)
             last = first + _MAX_BUCKETS - 1
-        out.update((h.path, b) for b in range(first, last + 1))
+        out.update(f"{h.path}\0{b}" for b in range(first, last + 1))
     return out, long
 
 
-def _pairs_of(index: dict[_K, list[int]], cap: int) -> set[tuple[int, int]]:
-    """Every pair of PRs that share a key of `index`, keys of more than `cap` PRs left out."""
-    pairs: set[tuple[int, int]] = set()
+def _pairs_of(index: dict[_K, list[int]], cap: int, n: int, known: set[int] | frozenset[int] = frozenset()) -> set[int]:
+    """Every pair of PRs that share a key of `index` and is not `known`, keys of more than
+    `cap` PRs left out; pair (i, j), i < j, as the number i * n + j. (Numbers, and a known pair
+    skipped before it is stored: the stage's pairs are most of what it allocates, and tuples,
+    unlike numbers, are what the garbage collector walks over the whole batch for.)"""
+    pairs: set[int] = set()
     for members in index.values():
         if 1 < len(members) <= cap:
-            pairs.update(combinations(sorted(members), 2))
+            coded = (i * n + j for i, j in combinations(sorted(members), 2))
+            pairs.update((p for p in coded if p not in known) if known else coded)
     return pairs
 
 
@@ -478,21 +483,26 @@ class _Batch:
             if len(members) > 1:
                 self.group(members, f"branch {head} pushed again by the same author")
 
-    def loose(self) -> set[tuple[int, int]]:
+    def loose(self, known: set[int]) -> set[int]:
         """Pairs that share a changed file, or two uncommon title words (or the title is a
-        single word): alone, evidence that can reach at most `_WITHOUT_INDEXED` points."""
+        single word), other than the `known` ones: alone, evidence that can reach at most
+        `_WITHOUT_INDEXED` points."""
         cap = self.cfg.max_posting
-        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap)
+        n = len(self.a)
+        pairs = _pairs_of(_postings((i, self.paths(i)) for i in self.members), cap, n, known)
         words = _postings((i, [w for w in self.title(i).split() if w not in _STOP]) for i in self.members)
         shared: dict[tuple[int, int], int] = defaultdict(int)
         for members in words.values():
             if 1 < len(members) <= cap:
                 for pair in combinations(sorted(members), 2):
                     shared[pair] += 1
-        pairs.update(pair for pair, n in shared.items() if n >= 2 or min(len(self.title(i).split()) for i in pair) <= 1)
+        for (i, j), words_in_common in shared.items():
+            single = min(len(self.title(i).split()), len(self.title(j).split())) <= 1
+            if (words_in_common >= 2 or single) and (p := i * n + j) not in known:
+                pairs.add(p)
         return pairs
 
-    def candidates(self) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    def candidates(self) -> tuple[set[int], set[int]]:
         """The pairs worth scoring, those that can reach the link score, and the other pairs
         that share a file or title words (`loose`).
 
@@ -510,8 +520,9 @@ class _Batch:
         prints = {i: fp for i in self.members if (fp := self.a[i].fingerprint)}
         buckets = {i: _buckets(fp.hunks) for i, fp in prints.items()}
         index = _postings((i, b) for i, (b, _) in buckets.items())
-        pairs = _pairs_of(index, cap)
-        pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap)
+        n = len(self.a)
+        pairs = _pairs_of(index, cap, n)
+        pairs |= _pairs_of(_postings((i, [head]) for i in self.members if (head := self.head(i))), cap, n)
         # A spot too long to index bucket by bucket meets every spot of another PR on its file.
         long = {i: paths for i, (_, paths) in buckets.items() if paths}
         if long:
@@ -520,11 +531,11 @@ class _Batch:
                 for path in paths:
                     others = on_path.get(path, [])
                     if len(others) <= cap:
-                        pairs.update((min(i, j), max(i, j)) for j in others if j != i)
-        loose = self.loose()
+                        pairs.update(min(i, j) * n + max(i, j) for j in others if j != i)
+        loose = self.loose(pairs)
         if self.cfg.link_score <= _WITHOUT_INDEXED + 1e-9:
             return pairs | loose, set()
-        crowded: dict[int, set[tuple[str, int]]] = defaultdict(set)
+        crowded: dict[int, set[str]] = defaultdict(set)
         for key, members in index.items():
             if len(members) > cap:
                 for i in members:
@@ -541,8 +552,7 @@ class _Batch:
             return bool(li and not li.isdisjoint(self.spots(j))) or bool(lj and not lj.isdisjoint(self.spots(i)))
 
         lines = self.lines
-        loose -= pairs
-        alike = {(i, j) for i, j in loose if _may_be_alike(lines[i], lines[j]) or may_overlap(i, j)}
+        alike = {p for p in loose if _may_be_alike(lines[p // n], lines[p % n]) or may_overlap(p // n, p % n)}
         return pairs | alike, loose - alike
 
     def spot(self, i: int, j: int) -> HunkRange | None:
@@ -611,7 +621,9 @@ class _Batch:
     def weak(self) -> None:
         link = self.cfg.link_score
         pairs, rest = self.candidates()
-        below: list[tuple[int, int, tuple[str, ...] | None]] = []  # with the evidence, once scored
+        n = len(self.a)
+        below: list[int] = []  # pairs as numbers (`_pairs_of`)
+        scored_below: dict[int, tuple[str, ...]] = {}  # their evidence, once scored
         # Most candidate pairs of a big batch overlap and share nothing else, and an overlap
         # alone (0.6) is below the link score: such a pair is told apart here, inline, by the
         # three checks that could add to it (lines alike, the same branch name, a similar
@@ -625,8 +637,9 @@ class _Batch:
         for i in self.members:
             titles[i] = self.title(i)
         ratio = fuzz.token_sort_ratio
-        scored: list[tuple[int, int]] = []
-        for i, j in pairs:
+        scored: list[int] = []
+        for p in pairs:
+            i, j = divmod(p, n)
             bi, bj = bases[i], bases[j]
             if bi != bj and bi is not None and bj is not None:
                 continue  # another base branch: a backport is its own review
@@ -635,29 +648,34 @@ class _Batch:
                 if (li.isdisjoint(lj) or not _may_be_alike(li, lj)) and (heads[i] is None or heads[i] != heads[j]):
                     ti, tj = titles[i], titles[j]
                     if not (ti and tj and ratio(ti, tj, score_cutoff=threshold) >= threshold):
-                        below.append((i, j, None))
+                        below.append(p)
                         continue
-            scored.append((i, j))
-        for i, j in sorted(scored):  # in order: the order edges are found is the evidence's
+            scored.append(p)
+        for p in sorted(scored):  # in order: the order edges are found is the evidence's
+            i, j = divmod(p, n)
             if eager:  # a low link score: many pairs link, score each whole at once
                 points, evidence = self.score(i, j)
                 if points >= link:
                     self.link(i, j, *evidence)
                 else:
-                    below.append((i, j, evidence))
+                    below.append(p)
+                    scored_below[p] = evidence
             elif self.points(i, j) >= link:
                 self.link(i, j, *self.score(i, j)[1])
             else:
-                below.append((i, j, None))
+                below.append(p)
         # Weaker evidence explains a cluster only between PRs that something put together: the
         # pairs that share a file or title words are scored for it, but only within a cluster.
         root = [self.union.find(i) for i in range(len(self.a))]
-        within = [p for p in below if root[p[0]] == root[p[1]]]
-        within.extend((i, j, None) for i, j in rest if root[i] == root[j] and self.same_base(i, j))
-        for i, j, known in sorted(within, key=lambda p: (p[0], p[1])):
-            evidence = self.score(i, j)[1] if known is None else known
-            if evidence:
-                self.weaker.append(_Edge(i, j, evidence))
+        within = [p for p in below if root[p // n] == root[p % n]]
+        within.extend(p for p in rest if root[p // n] == root[p % n] and self.same_base(p // n, p % n))
+        for p in sorted(within):
+            i, j = divmod(p, n)
+            found = scored_below.get(p)
+            if found is None:
+                found = self.score(i, j)[1]
+            if found:
+                self.weaker.append(_Edge(i, j, found))
 
     def explained(self) -> list[_Edge]:
         """Every edge that explains a cluster: those that joined it, and weaker evidence between
