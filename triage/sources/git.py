@@ -41,7 +41,7 @@ __all__ = ["Commit", "list_commits", "parse_range", "read_range"]
 _FORMAT = "%H%x00%h%x00%P%x00%an%x00%ae%x00%aI%x00%cI%x00%s%x00%B"
 _FIELDS = 9
 _PATCH_ARGS = ("-p", "--binary", "-M", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/")
-_DIFF_ARGS = ("diff-tree", "--no-commit-id", *_PATCH_ARGS)
+_DIFF_ARGS = ("diff-tree", "-p", "--no-commit-id", *_PATCH_ARGS[1:])  # this order names it in errors
 
 
 @dataclass(frozen=True, slots=True)
