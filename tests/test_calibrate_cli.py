@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from rich.console import Console
 from triage.calibrate.szz import label_history
 from triage.cli import main
 from triage.gitrepo import GitRepo
+from triage.kvstore import CACHE_FILE, KVStore
 from triage.metrics.risk_model import describe, load_model
 from triage.report import load_schema
 from triage.report.text import md as md_escape
@@ -150,9 +153,12 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     return _history(tmp_path_factory.mktemp("calib"))
 
 
-def _run(argv: list[str]) -> tuple[int, str]:
+_CACHE = Path(tempfile.mkdtemp(prefix="calibrate-cli-cache-"))  # never the working directory's
+
+
+def _run(argv: list[str], cache: Path = _CACHE) -> tuple[int, str]:
     console = Console(record=True, width=400, force_terminal=False)
-    code = main(argv, environ={}, console=console)
+    code = main(argv, environ={"TRIAGE_CACHE_DIR": str(cache)}, console=console)
     return code, console.export_text()
 
 
@@ -298,6 +304,23 @@ def test_run_names_the_model_in_every_report(planted: Planted, calibrated: tuple
 
 
 @pytest.mark.slow
+def test_a_second_calibration_reads_the_blame_outcomes_from_the_cache(planted: Planted, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    argv = ["calibrate", "--repo", str(planted.repo.root), "--name", NAME, "--no-progress", "--jobs", "2"]
+    code, first = _run([*argv, "--out", str(tmp_path / "a.json")], cache)
+    assert code == 0, first
+    with KVStore(cache / CACHE_FILE, "szz-blame") as store:
+        entries = len(store)
+    fixes = label_history(GitRepo(planted.repo.root)).fixes
+    assert 0 < entries <= fixes  # one outcome per blamed fix (reverts need no blame)
+    code, second = _run([*argv, "--out", str(tmp_path / "b.json")], cache)
+    assert code == 0, second
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    with KVStore(cache / CACHE_FILE, "szz-blame") as store:
+        assert len(store) == entries
+    assert re.search(r"fitting [\d.]+ s \(CPU [\d.]+ s, [\d.]+ s, [\d.]+ s\)", " ".join(second.split()))
+
+
 def test_calibrate_refuses_a_model_that_does_not_beat_lines_added(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -207,3 +207,58 @@ def test_control_characters_in_a_message_do_not_break_the_walk(tmp_path: Path) -
     result, by = _labels(repo)
     assert [c.sha for c in result.commits] == [root, bug, fix]
     assert by[bug].buggy and by[bug].fixed_by == (fix,)
+
+
+class _Store(dict[str, bytes]):
+    """A blame store in memory (the calibration passes a `KVStore` namespace)."""
+
+    def put(self, key: str, value: bytes) -> None:
+        self[key] = value
+
+
+def _fixed_history(tmp_path: Path) -> tuple[ScratchRepo, str, str]:
+    repo, _ = _start(tmp_path)
+    repo.write("src/app.py", _BASE + "\n\ndef mean(items):\n    return total(items) / (len(items) - 1)\n")
+    feature = repo.commit("add mean", date=_day(2))
+    repo.write("src/app.py", _BASE + "\n\ndef mean(items):\n    return total(items) / len(items)\n")
+    fix = repo.commit("Fix off-by-one in mean", date=_day(3))
+    return repo, feature, fix
+
+
+def test_blame_outcomes_are_cached_and_a_second_run_blames_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, feature, fix = _fixed_history(tmp_path)
+    store = _Store()
+    first, by = _labels(repo, cache=store)
+    assert by[feature].fixed_by == (fix,) and len(store) == 1
+
+    import triage.calibrate.szz as szz
+
+    def no_blame(*args: object) -> object:
+        raise AssertionError("blamed although the outcome was cached")
+
+    monkeypatch.setattr(szz, "_blame_batch", no_blame)
+    again, _ = _labels(repo, cache=store)
+    assert again == first
+
+
+def test_a_cache_entry_that_is_not_ours_is_blamed_again(tmp_path: Path) -> None:
+    repo, feature, fix = _fixed_history(tmp_path)
+    store = _Store()
+    fresh, _ = _labels(repo, cache=store)
+    (key,) = store
+    store[key] = b'{"c": "not a mapping"}'
+    result, by = _labels(repo, cache=store)
+    assert result == fresh and by[feature].fixed_by == (fix,)
+    assert store[key] != b'{"c": "not a mapping"}'  # rewritten with the real outcome
+
+
+def test_the_cache_key_changes_with_the_fix_limit(tmp_path: Path) -> None:
+    repo, _, _ = _fixed_history(tmp_path)
+    store = _Store()
+    _labels(repo, cache=store)
+    _labels(repo, cache=store, max_fix_files=0)  # the fix is now too large: a different answer
+    assert len(store) == 2
+    result, _ = _labels(repo, cache=store, max_fix_files=0)
+    assert result.skipped_fixes == 1 and result.buggy == 0

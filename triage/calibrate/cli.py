@@ -153,6 +153,7 @@ def cmd_calibrate(args: argparse.Namespace, environ: Mapping[str, str], console:
     console.print(
         f"time: labelling {cal.seconds_labelling:.1f} s, measuring {cal.seconds_mining:.1f} s "
         f"({cal.workers} workers), fitting {cal.seconds_fitting:.1f} s"
+        f" (CPU {cal.cpu_labelling:.1f} s, {cal.cpu_mining:.1f} s, {cal.cpu_fitting:.1f} s)"
         + (f"; {len(cal.unmeasured)} commits could not be measured" if cal.unmeasured else ""),
         markup=False,
         highlight=False,

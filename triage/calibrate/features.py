@@ -16,8 +16,12 @@ Cost, which is what decides whether a 10,000-commit history fits in minutes:
   ancestors come first, none of its descendants do. On a linear history this is exactly the
   parent's log (a test checks it against `metrics.history.file_history`); on a branchy one a
   few commits of parallel branches count as well.
-* The per-commit work (one `git diff-tree`, blob reads, tree-sitter) runs in a process pool,
-  one worker per core; the index built from the log is inherited by `fork`, not copied per task.
+* The per-commit work (its diff, blob reads, tree-sitter) runs in a process pool, one worker
+  per core; the index built from the log is inherited by `fork`, not copied per task. A task's
+  diffs come from one `git diff-tree --stdin` process (`gitstream`), the same bytes as
+  `triage run --git` reads one process per commit for; blobs from one `cat-file --batch` per
+  worker. Fork is safe here because nothing else runs then: the labelling threads have ended
+  and the cache is closed before the pool starts.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from triage.calibrate.gitstream import diff_batch
 from triage.classify import GitAttributes, unquote_c_path
 from triage.config import Config
 from triage.diff import parse_diff
@@ -40,7 +45,7 @@ from triage.metrics import measure
 from triage.metrics.risk import assess_risk
 from triage.metrics.risk_model import NUMERIC_FEATURES, change_tokens, numeric_raws
 from triage.models import ChangeType, FileDiff, FileHistory, History, PullRequest
-from triage.sources.git import Commit, _commit_pr
+from triage.sources.git import _DIFF_ARGS, Commit, _commit_pr
 from triage.timeutil import parse_iso8601_or_none
 
 __all__ = ["CommitFeatures", "HistoryIndex", "mine", "read_log"]
@@ -265,14 +270,14 @@ def _blob_reader(repo: GitRepo) -> BlobReader:
     return _reader
 
 
-def _measure_one(position: int) -> CommitFeatures:
+def _measure_one(position: int, diff: bytes | None = None) -> CommitFeatures:
     assert _state is not None
     repo, cfg, log, index = _state
     entry = log[position]
     commit = entry.commit
     try:
         parent = commit.parents[0]
-        pr = _commit_pr(repo, commit)
+        pr = _commit_pr(repo, commit, diff)
         reader = _blob_reader(repo)
         base = _BatchTree(reader, parent)
         attrs_data = base.read(".gitattributes")
@@ -298,8 +303,19 @@ def _measure_one(position: int) -> CommitFeatures:
         return CommitFeatures(sha=commit.sha, time=entry.time, error=f"{type(exc).__name__}: {exc}")
 
 
+# `git diff-tree -p ... parent commit` as `triage run --git` reads it, for `--stdin`: the
+# commit-id line is what separates one commit's patch from the next.
+_STREAM_OPTIONS = tuple(a for a in _DIFF_ARGS[1:] if a != "--no-commit-id")
+
+
 def _measure_batch(positions: tuple[int, ...]) -> list[CommitFeatures]:
-    return [_measure_one(p) for p in positions]
+    """A task's commits, their diffs read by one `git diff-tree --stdin` process (a commit it
+    could not answer reads its own, as `triage run` does, which records git's error)."""
+    assert _state is not None
+    repo, _, log, _ = _state
+    pairs = [(log[p].commit.parents[0], log[p].commit.sha) for p in positions]
+    diffs = diff_batch(repo, pairs, _STREAM_OPTIONS)
+    return [_measure_one(p, d) for p, d in zip(positions, diffs, strict=True)]
 
 
 def default_workers() -> int:

@@ -11,10 +11,12 @@ nothing.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from triage.calibrate.features import CommitFeatures, default_workers, mine, read_log
 from triage.calibrate.fit import FitResult, fit
@@ -22,6 +24,7 @@ from triage.calibrate.szz import label_history
 from triage.config import Config
 from triage.errors import UsageError
 from triage.gitrepo import GitRepo
+from triage.kvstore import CACHE_FILE, KVStore
 from triage.timeutil import parse_iso8601
 
 __all__ = ["Calibration", "Window", "calibrate", "resolve_window"]
@@ -64,19 +67,37 @@ class Calibration:
     seconds_mining: float
     seconds_fitting: float
     workers: int
+    # CPU seconds (user + system) of each stage, this process and the processes it started and
+    # waited for (git, the measuring workers): what the stage cost, whatever else ran alongside.
+    cpu_labelling: float = 0.0
+    cpu_mining: float = 0.0
+    cpu_fitting: float = 0.0
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _label(
-    repo: GitRepo, window: Window, issue_pattern: str | None, progress: StageProgress | None
+    repo: GitRepo, cfg: Config, window: Window, issue_pattern: str | None, progress: StageProgress | None
 ) -> tuple[dict[str, bool], int]:
-    """SZZ labels of the window's commits, and how many fixes they rest on."""
-    result = label_history(
-        repo,
-        rev=window.rev,
-        until=window.until,
-        issue_pattern=issue_pattern,
-        progress=None if progress is None else (lambda done, total: progress("labelling", done, total)),
-    )
+    """SZZ labels of the window's commits, and how many fixes they rest on. Blame outcomes
+    are kept in the tool's cache (`[cache]`): calibrating again, or up to a later date, blames
+    only the fixes not seen before."""
+    store = KVStore(Path(cfg.cache.dir).expanduser() / CACHE_FILE, "szz-blame") if cfg.cache.enabled else None
+    try:
+        result = label_history(
+            repo,
+            rev=window.rev,
+            until=window.until,
+            issue_pattern=issue_pattern,
+            progress=None if progress is None else (lambda done, total: progress("labelling", done, total)),
+            cache=store if store is not None and store.available else None,
+        )
+    finally:
+        if store is not None:
+            store.close()  # before the measuring stage forks its workers
     return {c.sha: c.buggy for c in result.commits}, result.fixes
 
 
@@ -95,11 +116,11 @@ def calibrate(
     """Label (unless `labels` are given), mine and fit. Raises `ModelRejected` when there is
     too little to fit; the caller decides what to do with a model that does not beat lines added."""
     window = resolve_window(repo, until)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), _cpu()
     fixes = 0
     if labels is None:
-        labels, fixes = _label(repo, window, issue_pattern, progress)
-    t1 = time.monotonic()
+        labels, fixes = _label(repo, cfg, window, issue_pattern, progress)
+    t1, c1 = time.monotonic(), _cpu()
     log = read_log(repo, window.rev)
     if window.until is not None:
         cutoff = window.until.timestamp()
@@ -113,7 +134,9 @@ def calibrate(
         workers=n,
         progress=(lambda done, total: progress("measuring", done, total)) if progress else None,
     )
-    t2 = time.monotonic()
+    t2, c2 = time.monotonic(), _cpu()
+    if progress:
+        progress("fitting", 0, 1)
     result = fit(
         rows,
         labels,
@@ -122,7 +145,9 @@ def calibrate(
         until=window.label,
         validation_fraction=validation_fraction,
     )
-    t3 = time.monotonic()
+    t3, c3 = time.monotonic(), _cpu()
+    if progress:
+        progress("fitting", 1, 1)
     return Calibration(
         result=result,
         window=window,
@@ -134,4 +159,7 @@ def calibrate(
         seconds_mining=t2 - t1,
         seconds_fitting=t3 - t2,
         workers=n,
+        cpu_labelling=c1 - c0,
+        cpu_mining=c2 - c1,
+        cpu_fitting=c3 - c2,
     )

@@ -32,21 +32,32 @@ for Evaluating the Results of the SZZ Approach"; Neto et al. 2018 on refactoring
 * **Large fixes** (more than `max_fix_files` source files) are skipped: they are refactorings
   or imports more often than fixes, and blame them would label half the history.
 
-Cost: one `git log` walk for messages and dates, then per fix one `git diff` and one
-`git blame` per file with blamable lines, run by a small thread pool (git does the work in its
-own processes, so two workers use both cores of a small machine). Results are memoised per
-fix within a call. `progress(done, total)` is called as fixes finish.
+Cost: one `git log` walk for messages and dates; then, by batches of fixes, one
+`git diff-tree --stdin` process for the batch's diffs and one `git blame` per file with
+blamable lines (all its line ranges in one call), run by a small thread pool (git does the
+work in its own processes, so two workers use both cores of a small machine). With a `cache`
+(calibration passes the tool's cache), each fix's outcome is kept, keyed by the fix and a
+digest of the labelling code: commits never change, so a second run, or one up to a later
+date, blames only the fixes it has not seen. `progress(done, total)` is called as fixes finish.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
 
+from triage import __version__
+from triage.calibrate.gitstream import diff_batch
 from triage.diff import parse_diff
 from triage.errors import InputError
 from triage.gitrepo import GitRepo
@@ -55,6 +66,7 @@ from triage.timeutil import from_timestamp, parse_iso8601
 
 __all__ = [
     "DEFAULT_ISSUE_KEY",
+    "BlameStore",
     "CommitLabel",
     "FixMessage",
     "SzzResult",
@@ -67,6 +79,8 @@ __all__ = [
 DEFAULT_ISSUE_KEY = r"\b[A-Z][A-Z0-9_]+-\d+\b"
 DEFAULT_WORKERS = 2
 DEFAULT_MAX_FIX_FILES = 50
+_BATCH_FIXES = 16  # fixes per task: one diff process each, small enough to keep both workers busy
+_CACHE_VERSION = 1  # bump when what an outcome means changes
 
 _FIX_WORDS = re.compile(
     r"\b(?:fix(?:e[sd]|ing)?|bug(?:s|fix(?:es)?)?|hotfix(?:es)?|defects?|regressions?)\b",
@@ -289,6 +303,7 @@ class _FixOutcome:
     blamed: int = 0
     ignored: int = 0
     skipped: bool = False
+    failed: bool = False  # git could not diff or blame it: worth trying again, never cached
 
 
 def _resolve_tip(repo: GitRepo, rev: str, until: str | datetime | None) -> tuple[str, datetime | None]:
@@ -343,29 +358,26 @@ def _walk(repo: GitRepo, tip: str, until: datetime | None, issue_pattern: str | 
 # Blame
 
 
-def _blame_fix(repo: GitRepo, fix: _Commit, max_files: int) -> _FixOutcome:
-    """Diff the fix against its parent, keep the removed source lines that carry code, and ask
-    blame (at the parent) which commits wrote them."""
-    outcome = _FixOutcome()
+_DIFF_OPTIONS = ("-p", "-w", "-U0", "-M", "--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/")
+_DIFF_CONFIG = ("-c", "core.quotepath=off")
+
+
+def _fix_diff(repo: GitRepo, fix: _Commit) -> bytes | None:
+    """One fix's diff on its own (what a batch could not give); None when git cannot diff it."""
     assert fix.parent is not None
     try:
-        diff = repo.git(
-            "-c",
-            "core.quotepath=off",
-            "diff",
-            "-w",
-            "-U0",
-            "-M",
-            "--no-color",
-            "--no-ext-diff",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            fix.parent,
-            fix.sha,
-            "--",
-        )
+        return repo.git(*_DIFF_CONFIG, "diff-tree", *_DIFF_OPTIONS, fix.parent, fix.sha, "--")
     except InputError:
-        outcome.skipped = True
+        return None
+
+
+def _blame_fix(repo: GitRepo, fix: _Commit, diff: bytes | None, max_files: int) -> _FixOutcome:
+    """Keep the removed source lines of the fix's diff (against its first parent) that carry
+    code, and ask blame (at the parent) which commits wrote them."""
+    outcome = _FixOutcome()
+    assert fix.parent is not None
+    if diff is None:
+        outcome.skipped = outcome.failed = True
         return outcome
     if not diff.strip():
         return outcome
@@ -399,12 +411,74 @@ def _blame_fix(repo: GitRepo, fix: _Commit, max_files: int) -> _FixOutcome:
         try:
             out = repo.git(*args, fix.parent, "--", path)
         except InputError:
-            outcome.skipped = True
+            outcome.skipped = outcome.failed = True
             continue
         for sha in _porcelain_shas(out):
             outcome.blamed += 1
             outcome.candidates[sha] = outcome.candidates.get(sha, 0) + 1
     return outcome
+
+
+def _blame_batch(repo: GitRepo, fixes: Sequence[_Commit], max_files: int) -> list[_FixOutcome]:
+    """Blame a batch of fixes: their diffs come from one `git diff-tree --stdin` process
+    (a fix it could not answer is diffed on its own), then one blame per file."""
+    pairs = [(f.parent or "", f.sha) for f in fixes]
+    diffs = list(diff_batch(repo, pairs, _DIFF_OPTIONS, config=_DIFF_CONFIG))
+    return [
+        _blame_fix(repo, fix, diff if diff is not None else _fix_diff(repo, fix), max_files)
+        for fix, diff in zip(fixes, diffs, strict=True)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# The cache of blame outcomes
+
+
+class BlameStore(Protocol):
+    """Where blame outcomes persist between runs (a `triage.kvstore.KVStore` namespace)."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+
+@lru_cache(maxsize=1)
+def _rules_digest() -> str:
+    """What an outcome depends on besides the fix: the code of the labelling rules (this
+    module, the diff parser, the file classifier). A change to any of them is a new key, so a
+    cache written by another version is never read as this one's answer."""
+    import triage.classify
+    import triage.diff
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{_CACHE_VERSION}\0{__version__}\0".encode())
+    for module in (sys.modules[__name__], triage.diff, triage.classify):
+        try:
+            h.update(Path(module.__file__ or "").read_bytes())
+        except OSError:
+            h.update((module.__name__ or "").encode())
+    return h.hexdigest()
+
+
+def _cache_key(fix: _Commit, max_files: int) -> str:
+    return f"szz:{_rules_digest()}:{fix.sha}:{fix.parent}:{max_files}"
+
+
+def _encode(outcome: _FixOutcome) -> bytes:
+    data = {"c": outcome.candidates, "b": outcome.blamed, "i": outcome.ignored, "s": outcome.skipped}
+    return json.dumps(data, sort_keys=True).encode("ascii")
+
+
+def _decode(raw: bytes | None) -> _FixOutcome | None:
+    """A stored outcome, or None when absent or not one of ours (then the fix is blamed)."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        candidates = {str(k): int(v) for k, v in data["c"].items()}
+        return _FixOutcome(candidates, int(data["b"]), int(data["i"]), bool(data["s"]))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def _ranges(numbers: Iterable[int]) -> list[tuple[int, int]]:
@@ -445,10 +519,13 @@ def label_history(
     progress: Callable[[int, int], None] | None = None,
     workers: int = DEFAULT_WORKERS,
     max_fix_files: int = DEFAULT_MAX_FIX_FILES,
+    cache: BlameStore | None = None,
 ) -> SzzResult:
     """Label every non-merge commit reachable from `rev` (or up to `until`: a date, as a
     `datetime` or ISO-8601 text, or a revision): which are fixes, which a later fix blamed.
-    See the module docstring."""
+    `cache` keeps each fix's blame outcome for the next run (a commit never changes, so a
+    history calibrated again, or up to a later date, only blames its new fixes). See the
+    module docstring."""
     if issue_pattern is not None:
         try:
             re.compile(issue_pattern)
@@ -479,29 +556,24 @@ def label_history(
             to_blame.append(c)
 
     blamed = ignored = dropped = unknown = skipped = 0
-    done = 0
     total = len(to_blame)
     if progress is not None:
         progress(0, total)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for fix, outcome in zip(
-            to_blame, pool.map(lambda f: _blame_fix(repo, f, max_fix_files), to_blame), strict=True
-        ):
-            done += 1
-            if progress is not None:
-                progress(done, total)
-            blamed += outcome.blamed
-            ignored += outcome.ignored
-            skipped += outcome.skipped
-            known = min([fix.time, *(first_seen[r] for r in fix.message.refs if r in first_seen)])
-            for sha, count in outcome.candidates.items():
-                i = index.get(sha)
-                if i is None or sha == fix.sha:
-                    unknown += count
-                elif commits[i].time > known:
-                    dropped += 1
-                else:
-                    fixed_by[sha].append(fix.sha)
+    for done, (fix, outcome) in enumerate(_outcomes(repo, to_blame, max_fix_files, workers, cache), 1):
+        if progress is not None:
+            progress(done, total)
+        blamed += outcome.blamed
+        ignored += outcome.ignored
+        skipped += outcome.skipped
+        known = min([fix.time, *(first_seen[r] for r in fix.message.refs if r in first_seen)])
+        for sha, count in outcome.candidates.items():
+            i = index.get(sha)
+            if i is None or sha == fix.sha:
+                unknown += count
+            elif commits[i].time > known:
+                dropped += 1
+            else:
+                fixed_by[sha].append(fix.sha)
 
     labels = tuple(
         CommitLabel(
@@ -522,6 +594,32 @@ def label_history(
         dropped_late=dropped,
         unknown_origin=unknown,
     )
+
+
+def _outcomes(
+    repo: GitRepo, fixes: Sequence[_Commit], max_files: int, workers: int, cache: BlameStore | None
+) -> Iterator[tuple[_Commit, _FixOutcome]]:
+    """Each fix with its blame outcome, in order: from the cache, or blamed in batches by a
+    pool of threads (git does the work in its own processes, so two threads keep two cores
+    busy). New outcomes are stored as they arrive, so an interrupted run keeps what it did."""
+    known: dict[int, _FixOutcome] = {}
+    if cache is not None:
+        for i, fix in enumerate(fixes):
+            if (hit := _decode(cache.get(_cache_key(fix, max_files)))) is not None:
+                known[i] = hit
+    todo = [i for i in range(len(fixes)) if i not in known]
+    batches = [todo[k : k + _BATCH_FIXES] for k in range(0, len(todo), _BATCH_FIXES)]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = pool.map(lambda batch: _blame_batch(repo, [fixes[i] for i in batch], max_files), batches)
+        pending = iter(zip(batches, results, strict=True))
+        for i, fix in enumerate(fixes):
+            while i not in known:
+                batch, outcomes = next(pending)
+                for j, outcome in zip(batch, outcomes, strict=True):
+                    known[j] = outcome
+                    if cache is not None and not outcome.failed:
+                        cache.put(_cache_key(fixes[j], max_files), _encode(outcome))
+            yield fix, known.pop(i)
 
 
 def _revert_target(
