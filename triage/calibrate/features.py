@@ -270,14 +270,14 @@ def _blob_reader(repo: GitRepo) -> BlobReader:
     return _reader
 
 
-def _measure_one(position: int, diff: bytes | None = None) -> CommitFeatures:
+def _measure_one(position: int, patch: bytes | None = None) -> CommitFeatures:
     assert _state is not None
     repo, cfg, log, index = _state
     entry = log[position]
     commit = entry.commit
     try:
         parent = commit.parents[0]
-        pr = _commit_pr(repo, commit, diff)
+        pr = _commit_pr(repo, commit, patch)
         reader = _blob_reader(repo)
         base = _BatchTree(reader, parent)
         attrs_data = base.read(".gitattributes")
