@@ -18,8 +18,8 @@ can score; this step measures the disagreement, per project, over the period Apa
   Precision and recall of our `buggy` on the commits both sides label, and the base rates.
 
 Each project is labelled with no issue pattern (what `triage calibrate` does by default), once
-with and once without the outlier filters (`default_all_fixes`), and, with `--pattern` (always
-in `make bench`), with `--issue-pattern '<PROJECT>-\\d+'`.
+more with ApacheJIT's outlier filters (`default_outlier_filters`, `drop_outliers`), and, with
+`--pattern` (always in `make bench`), with `--issue-pattern '<PROJECT>-\\d+'`.
 Nothing here ships data: the user fetches the public mirrors and points to them.
 """
 
@@ -83,7 +83,7 @@ def project_agreement(
     repo: GitRepo,
     apachejit: Path,
     pattern: str | None,
-    drop_outliers: bool = True,
+    drop_outliers: bool = False,
     cache: _MemoryStore | None = None,
 ) -> dict[str, Any]:
     key = name.upper()
@@ -125,6 +125,13 @@ def project_agreement(
             "our_rate": round(len(ours) / len(theirs), 3) if theirs else None,
             **_pr(ours, {s for s, b in theirs.items() if b}),
         }
+        positives = sum(theirs.values())
+        if 0 < positives < len(theirs):
+            # Our label as a score of theirs: (TPR + TNR) / 2, the ROC-AUC that a perfect
+            # predictor of our labels would reach on ApacheJIT's.
+            tpr = len(ours & {s for s, b in theirs.items() if b}) / positives
+            fpr = len({s for s in ours if not theirs[s]}) / (len(theirs) - positives)
+            buggy[label_set]["auc_of_our_labels"] = round((1 + tpr - fpr) / 2, 3)
     return {
         "pattern": pattern,
         "drop_outliers": drop_outliers,
@@ -163,7 +170,7 @@ def scenario(
             store = _MemoryStore()
             runs = {
                 "default": project_agreement(name, repo, apachejit, None, cache=store),
-                "default_all_fixes": project_agreement(name, repo, apachejit, None, False, store),
+                "default_outlier_filters": project_agreement(name, repo, apachejit, None, True, store),
             }
             if with_pattern:
                 pattern = rf"{name.upper()}-\d+"

@@ -346,11 +346,11 @@ def test_a_fix_blaming_unusually_many_commits_is_dropped(tmp_path: Path) -> None
         repo.write(f"src/big{k}.py", f"LIMIT_{k} = {k + 10}\n")
     tangled = repo.commit("Fix limits everywhere", date=_day(6))
 
-    result, by = _labels(repo)
+    result, by = _labels(repo, drop_outliers=True)
     assert all(by[f].buggy for f in features)
     assert by[tangled].is_fix and not any(by[p].buggy for p in tangled_parts)
     assert result.outlier_fixes == 1 and result.outlier_candidates == 0
-    result, by = _labels(repo, drop_outliers=False)
+    result, by = _labels(repo)  # off by default
     assert all(by[p].buggy for p in tangled_parts) and result.outlier_fixes == 0
 
 
@@ -363,7 +363,7 @@ def test_a_commit_blamed_by_unusually_many_fixes_is_not_labelled(tmp_path: Path)
         repo.write("src/core.py", "".join(f"V{j} = {j + 100 if j <= k else j}\n" for j in range(12)))
         repo.commit(f"Fix V{k}", date=_day(6 + k))
 
-    result, by = _labels(repo)
+    result, by = _labels(repo, drop_outliers=True)
     assert all(by[f].buggy for f in features) and not by[core].buggy
     assert result.outlier_candidates == 1 and result.outlier_fixes == 0
-    assert _labels(repo, drop_outliers=False)[1][core].buggy
+    assert _labels(repo)[1][core].buggy
