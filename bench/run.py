@@ -44,7 +44,17 @@ from typing import Any
 
 import unidiff
 
-from bench import calibration, cluster_bench, github_scale, history_scale, huge_llm, llm_scale, llm_server, risk_dev
+from bench import (
+    calibration,
+    cluster_bench,
+    github_scale,
+    history_scale,
+    huge_llm,
+    llm_scale,
+    llm_server,
+    risk_dev,
+    szz_agreement,
+)
 from bench.corpus import NOW, generate
 from bench.memory import peak_rss_mb
 from triage.config import Config
@@ -196,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         "huge_llm_50mb": lambda: huge_llm.scenario(50),
         "llm_server": llm_server.scenario,
         "risk_default": risk_dev.scenario,
+        # issue 10: our SZZ labels against ApacheJIT's on the dev projects (bench/szz_agreement.py)
+        "szz_agreement": szz_agreement.scenario,
         "history_generated": history_scale.generated_scenario,
         "history_real": history_scale.real_scenario,
         "real_diffs": history_scale.real_diffs_scenario,

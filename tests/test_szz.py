@@ -262,3 +262,108 @@ def test_the_cache_key_changes_with_the_fix_limit(tmp_path: Path) -> None:
     assert len(store) == 2
     result, _ = _labels(repo, cache=store, max_fix_files=0)
     assert result.skipped_fixes == 1 and result.buggy == 0
+
+
+# Fix detection by bug-report titles and PR templates (branch szzq): ApacheJIT-style fixes name
+# the symptom ("ZOOKEEPER-12. Deadlock in ...") rather than the action.
+
+
+def test_symptom_words_in_the_subject_make_a_fix() -> None:
+    assert parse_message("ZOOKEEPER-1839. Deadlock in NettyServerCnxn").is_fix
+    assert parse_message("Potential NPE in ReferenceCountedACLCache#deserialize").is_fix
+    assert parse_message("zkCli exits when an invalid ACL exception is thrown").is_fix
+    assert parse_message("Watch event isn't handled correctly; server cannot rejoin").is_fix
+    assert not parse_message("Support cancel job in the R interpreter").is_fix
+    assert not parse_message("Upgrade Jetty to 9.4").is_fix
+    # Only the subject speaks: a body's stack trace or quoted history does not make a fix.
+    assert not parse_message("Add metrics endpoint\n\nThis avoids an exception seen before").is_fix
+
+
+def test_a_pr_templates_declared_type_decides_over_the_words() -> None:
+    heading = "### What type of PR is it?\n"
+    assert parse_message(f"ZEPPELIN-9 Shell output order\n\n{heading}Bug Fix\n").is_fix
+    assert parse_message(f"ZEPPELIN-9 Shell output order\n\n{heading}[Hot Fix]\n").is_fix
+    assert not parse_message(f"Avoid error messages on startup\n\n{heading}[Improvement]\n").is_fix
+    assert not parse_message(f"Handle missing docs\n\n{heading}Documentation\n").is_fix
+    # The template left unedited lists every type: no answer, the subject decides.
+    assert parse_message(f"Crash on empty note\n\n{heading}Bug Fix | Improvement | Feature\n").is_fix
+    boxes = "## Types of changes\n- [ ] Bug fix (non-breaking change which fixes an issue)\n"
+    assert not parse_message(f"Handle empty input\n\n{boxes}- [x] New feature (adds a thing)\n").is_fix
+    boxes = "- [x] Bug fix (non-breaking change which fixes an issue)\n- [ ] Breaking change (fix or feature)\n"
+    assert parse_message(f"Handle empty input\n\n{boxes}").is_fix
+    assert not parse_message("Handle empty input\n\n- [x] Breaking change (fix or feature)\n").is_fix
+
+
+def test_with_an_issue_pattern_a_fix_must_name_an_issue() -> None:
+    pattern = r"ZOOKEEPER-\d+"
+    assert parse_message("ZOOKEEPER-12: Deadlock in leader election", pattern).is_fix
+    assert not parse_message("ZOOKEEPER-12: Add metrics for the leader", pattern).is_fix
+    assert not parse_message("Fix typo in the log message", pattern).is_fix  # no issue: not tracked
+    assert parse_message('Revert "ZOOKEEPER-12: Add metrics"', pattern).is_fix  # reverts always count
+    assert parse_message("Fix typo in the log message").is_fix  # without a pattern, the words decide
+
+
+def test_key_only_bug_titles_label_the_inducing_commit_on_a_history(tmp_path: Path) -> None:
+    repo, root = _start(tmp_path)
+    repo.write("src/app.py", _BASE + "\n\ndef mean(items):\n    return total(items) / (len(items) - 1)\n")
+    feature = repo.commit("PROJ-1. Add mean", date=_day(2))
+    repo.write("src/app.py", _BASE + "\n\ndef mean(items):\n    return total(items) / (len(items) + 1)\n")
+    improvement = repo.commit(
+        "PROJ-2. Mean divides by count plus one\n\n### What type of PR is it?\n[Improvement]\n", date=_day(3)
+    )
+    repo.write("src/app.py", _BASE + "\n\ndef mean(items):\n    return total(items) / len(items)\n")
+    fix = repo.commit("PROJ-3. Wrong mean for short lists", date=_day(4))
+
+    for pattern in (None, r"PROJ-\d+"):
+        result, by = _labels(repo, issue_pattern=pattern)
+        assert by[fix].is_fix and not by[improvement].is_fix and not by[feature].is_fix
+        # The declared improvement blames nothing; the symptom-titled fix blames the line it
+        # changed, which the improvement wrote.
+        assert by[improvement].buggy and by[improvement].fixed_by == (fix,)
+        assert not by[feature].buggy and not by[root].buggy and result.fixes == 1
+
+
+def _feature_and_fix_pairs(repo: ScratchRepo, n: int, day: int) -> list[str]:
+    """`n` features, each in its own module, each later fixed once: one link per fix."""
+    features = []
+    for k in range(n):
+        repo.write(f"src/mod{k}.py", f"def f{k}(x):\n    return x + {k}\n")
+        features.append(repo.commit(f"add f{k}", date=_day(day)))
+    for k in range(n):
+        repo.write(f"src/mod{k}.py", f"def f{k}(x):\n    return x - {k}\n")
+        repo.commit(f"Fix sign in f{k}", date=_day(day + 1))
+    return features
+
+
+def test_a_fix_blaming_unusually_many_commits_is_dropped(tmp_path: Path) -> None:
+    repo, _ = _start(tmp_path)
+    features = _feature_and_fix_pairs(repo, 10, 2)
+    tangled_parts = []
+    for k in range(6):
+        repo.write(f"src/big{k}.py", f"LIMIT_{k} = {k}\n")
+        tangled_parts.append(repo.commit(f"add limit {k}", date=_day(5)))
+    for k in range(6):
+        repo.write(f"src/big{k}.py", f"LIMIT_{k} = {k + 10}\n")
+    tangled = repo.commit("Fix limits everywhere", date=_day(6))
+
+    result, by = _labels(repo, drop_outliers=True)
+    assert all(by[f].buggy for f in features)
+    assert by[tangled].is_fix and not any(by[p].buggy for p in tangled_parts)
+    assert result.outlier_fixes == 1 and result.outlier_candidates == 0
+    result, by = _labels(repo)  # off by default
+    assert all(by[p].buggy for p in tangled_parts) and result.outlier_fixes == 0
+
+
+def test_a_commit_blamed_by_unusually_many_fixes_is_not_labelled(tmp_path: Path) -> None:
+    repo, _ = _start(tmp_path)
+    features = _feature_and_fix_pairs(repo, 10, 2)
+    repo.write("src/core.py", "".join(f"V{k} = {k}\n" for k in range(12)))
+    core = repo.commit("import core", date=_day(5))
+    for k in range(12):
+        repo.write("src/core.py", "".join(f"V{j} = {j + 100 if j <= k else j}\n" for j in range(12)))
+        repo.commit(f"Fix V{k}", date=_day(6 + k))
+
+    result, by = _labels(repo, drop_outliers=True)
+    assert all(by[f].buggy for f in features) and not by[core].buggy
+    assert result.outlier_candidates == 1 and result.outlier_fixes == 0
+    assert _labels(repo)[1][core].buggy

@@ -36,7 +36,9 @@ def add_calibrate_parser(sub: Any) -> None:
     p.add_argument("--until", metavar="DATE|REV", help="only history up to this date (ISO 8601) or revision")
     p.add_argument("--out", metavar="FILE", default=DEFAULT_OUT, help=f"model file to write (default {DEFAULT_OUT})")
     p.add_argument("--force", action="store_true", help="write the model even when it does not beat lines added")
-    p.add_argument("--issue-pattern", metavar="REGEX", help="issue keys that mark fixes (e.g. 'ZOOKEEPER-\\d+')")
+    p.add_argument(
+        "--issue-pattern", metavar="REGEX", help="tracker issue keys, e.g. 'ZOOKEEPER-\\d+' (a fix must name one)"
+    )
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core)")
     p.add_argument(
         "--validation", type=float, default=0.2, metavar="FRACTION", help="newest share held out (default 0.2)"

@@ -8,12 +8,17 @@ refinements the literature found to matter (Kim et al. 2006; da Costa et al. 201
 for Evaluating the Results of the SZZ Approach"; Neto et al. 2018 on refactorings):
 
 * **Fix commits** by message: fix/bug words in the subject (`fix`, `fixes`, `bugfix`,
-  `hotfix`, `defect`, `regression`; bodies carry PR templates that name every type), `Fixes #12`
-  / `Resolves #12` (not `Closes #12`: merge scripts write it for every pull request),
-  `Closes-Bug:` / `Partial-Bug:` trailers, and, when an `issue_pattern` is configured (e.g.
-  `ZOOKEEPER-\\d+`), any message naming such an issue. Without a configured pattern, issue
-  keys shaped like `PROJ-123` only group commits about the same issue (below); they do not make
-  a fix on their own, because in most trackers features carry keys too.
+  `hotfix`, `defect`, `regression`) or a bug report's symptom words (`deadlock`, `NPE`,
+  `fails`, `wrong`, `cannot`...: issue-keyed projects title a fix by its issue's summary, as in
+  `ZOOKEEPER-1839. Deadlock in NettyServerCnxn`); a PR template's declared type (`### What
+  type of PR is it?` answered `Bug Fix`, or a checked `- [x] Bug fix` box) decides over the
+  words either way; `Fixes #12` / `Resolves #12` (not `Closes #12`: merge scripts write it for
+  every pull request), `Closes-Bug:` / `Partial-Bug:` trailers. When an `issue_pattern` is
+  configured (e.g. `ZOOKEEPER-\\d+`) the tracker is the authority: a fix must also name such an
+  issue (as the JIT datasets link fixes to tracker issues), and a key alone is not a fix
+  (features carry keys too). Without a pattern, keys shaped like `PROJ-123` only group
+  commits about the same issue (below). Measured against ApacheJIT's fix commits on the dev
+  projects by `bench/szz_agreement.py`.
 * **Reverts** (`This reverts commit <sha>`, or a `Revert "<subject>"` subject naming an earlier
   commit's subject) label the reverted commit directly: no blame is needed to know which
   commit went wrong.
@@ -31,6 +36,11 @@ for Evaluating the Results of the SZZ Approach"; Neto et al. 2018 on refactoring
   wrote a line), and a line that blame pins on a merge (a conflict resolution) is dropped.
 * **Large fixes** (more than `max_fix_files` source files) are skipped: they are refactorings
   or imports more often than fixes, and blame them would label half the history.
+* **Outliers** (`drop_outliers`, off by default): ApacheJIT's two count filters, fixes
+  blaming more commits than the mean + one standard deviation of all fixes, then commits
+  blamed by more fixes than that cut. On the dev projects they lowered the agreement with
+  ApacheJIT's final labels (fewer of their buggy commits found, few false ones removed), so
+  they stay an option.
 
 Cost: one `git log` walk for messages and dates; then, by batches of fixes, one
 `git diff-tree --stdin` process for the batch's diffs and one `git blame` per file with
@@ -46,6 +56,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -79,6 +90,7 @@ __all__ = [
 DEFAULT_ISSUE_KEY = r"\b[A-Z][A-Z0-9_]+-\d+\b"
 DEFAULT_WORKERS = 2
 DEFAULT_MAX_FIX_FILES = 50
+_OUTLIER_MIN_VALUES = 10
 _BATCH_FIXES = 16  # fixes per task: one diff process each, small enough to keep both workers busy
 _CACHE_VERSION = 1  # bump when what an outcome means changes
 
@@ -86,6 +98,27 @@ _FIX_WORDS = re.compile(
     r"\b(?:fix(?:e[sd]|ing)?|bug(?:s|fix(?:es)?)?|hotfix(?:es)?|defects?|regressions?)\b",
     re.IGNORECASE,
 )
+# What a bug report's title says went wrong. Issue-keyed projects name the issue, not the
+# action ("ZOOKEEPER-1839. Deadlock in NettyServerCnxn"), so a fix's subject is often the
+# symptom; the words are the corrective-maintenance vocabulary of Mockus & Votta (2000)
+# ("error", "fail", "problem", "incorrect") with the failure symptoms of bug titles.
+_SYMPTOM_WORDS = re.compile(
+    r"\b(?:errors?|exceptions?|npe|\w*nullpointer\w*|fail(?:s|ed|ing|ures?)?|crash(?:es|ed|ing)?|"
+    r"hang(?:s|ing)?|deadlocks?|leak(?:s|ing)?|race|wrong(?:ly)?|incorrect(?:ly)?|broke(?:n)?|"
+    r"breaks?|invalid|doesn'?t|does\s+not|don'?t|can'?t|cannot|unable|not\s+work\w*|missing|"
+    r"should(?:n'?t)?|never|typos?|problems?|issue|mistakes?)\b",
+    re.IGNORECASE,
+)
+# A PR template's "type of change" section (`### What type of PR is it?` then `Bug Fix`, or
+# checkboxes `- [x] Bug fix (...)`): the author's own answer, so it decides over the words.
+_TYPE_HEADING = re.compile(
+    r"^\W*(?:what\s+)?(?:is\s+the\s+)?(?:kind|type)s?\s+of\s+(?:this\s+)?"
+    r"(?:pr|pull\s+request|change|changes|patch)\b.*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CHECKED_BOX = re.compile(r"^\s*[-*]?\s*\[[xX]\]\s*(.+)$", re.MULTILINE)
+_BUG_TYPE = re.compile(r"\b(?:bug|fix|hot\s*fix|hotfix)", re.IGNORECASE)
+
 _CLOSES_REF = re.compile(r"\b(?:fix(?:e[sd])?|resolve[sd]?)\s*:?\s+(?:GH-|#)(\d+)\b", re.IGNORECASE)
 _LAUNCHPAD = re.compile(r"^\s*(?:closes|partial)-bug:\s*#?(\d+)", re.IGNORECASE | re.MULTILINE)
 _REVERTS_SHA = re.compile(r"\breverts?\s+commit\s+([0-9a-f]{7,40})\b", re.IGNORECASE)
@@ -204,6 +237,8 @@ class SzzResult:
     ignored_lines: int = 0  # removed lines skipped: blank, comment, test/doc/generated file
     dropped_late: int = 0  # blamed commits dropped: made after the bug was first known
     unknown_origin: int = 0  # blamed lines pinned on a merge or outside the walked history
+    outlier_fixes: int = 0  # fixes dropped: they blamed unusually many commits
+    outlier_candidates: int = 0  # commits not labelled: blamed by unusually many fixes
 
     @property
     def fixes(self) -> int:
@@ -228,17 +263,20 @@ class FixMessage:
 
 
 def parse_message(message: str, issue_pattern: str | None = None) -> FixMessage:
-    """Classify one commit message. `issue_pattern`, when given, names the user's bug keys: a
-    message matching it is a fix. Without it, tracker-shaped keys are recorded as references
-    only (they group partial fixes of one issue) and the fix words decide."""
+    """Classify one commit message: a fix when a revert, a `Fixes #12` / `Closes-Bug:`
+    reference, the PR template's type, or else the subject's fix or symptom words say so.
+    `issue_pattern`, when given, names the project's tracker keys: the tracker is then the
+    authority, so a fix must also name such an issue (keys alone do not make a fix: features
+    carry keys too). Without it, tracker-shaped keys are recorded as references only (they
+    group partial fixes of one issue)."""
     subject = message.split("\n", 1)[0]
     refs: list[str] = []
     fix = False
+    keyed = True
     if issue_pattern is not None:
         keys = re.findall(issue_pattern, message)
-        if keys:
-            fix = True
-            refs += [k if isinstance(k, str) else k[0] for k in keys]
+        keyed = bool(keys)
+        refs += [k if isinstance(k, str) else k[0] for k in keys]
     else:
         refs += re.findall(DEFAULT_ISSUE_KEY, message)
     for number in _CLOSES_REF.findall(message):
@@ -253,18 +291,39 @@ def parse_message(message: str, issue_pattern: str | None = None) -> FixMessage:
         reverts_sha = m.group(1).lower()
     if (m := _REVERT_SUBJECT.match(subject)) is not None:
         reverts_subject = m.group(1)
-    if reverts_sha or reverts_subject:
-        fix = True
-    if not fix:
-        # Words count in the subject only: bodies carry PR templates ("Bug Fix / Improvement /
-        # Feature") and quoted history that would make every commit a fix.
-        fix = bool(_FIX_WORDS.search(subject))
+    revert = bool(reverts_sha or reverts_subject)
+    if not fix and not revert:
+        # Words count in the subject only: bodies carry quoted history, stack traces and
+        # templates that would make every commit a fix.
+        declared = pr_type_is_bug(message)
+        worded = bool(_FIX_WORDS.search(subject) or _SYMPTOM_WORDS.search(subject))
+        fix = keyed and (worded if declared is None else declared)
     return FixMessage(
-        is_fix=fix,
+        is_fix=fix or revert,
         refs=tuple(dict.fromkeys(refs)),
         reverts_sha=reverts_sha,
         reverts_subject=reverts_subject,
     )
+
+
+def pr_type_is_bug(message: str) -> bool | None:
+    """The type a PR template's answer declares: True for a bug fix, False for another type
+    (improvement, feature, documentation, refactoring), None when the message has no answer
+    (no template, or the unedited list of every type)."""
+    if (m := _TYPE_HEADING.search(message)) is not None:
+        for line in message[m.end() :].lstrip("\n").split("\n")[:3]:
+            answer = line.strip().strip("-*[] ").strip()
+            if not answer:
+                continue
+            if re.match(r"^\s*[-*]?\s*\[[ xX]\]", line):
+                break  # checkboxes: the checked ones answer (below)
+            if "|" in answer or answer.count(",") > 1:
+                return None  # the template's list of choices, left as it was
+            return bool(_BUG_TYPE.search(answer))
+    checked = [re.sub(r"\(.*?\)", "", c) for c in _CHECKED_BOX.findall(message)]
+    if checked:
+        return any(_BUG_TYPE.search(c) for c in checked)
+    return None
 
 
 def is_comment_line(path: str, text: str) -> bool:
@@ -520,12 +579,14 @@ def label_history(
     workers: int = DEFAULT_WORKERS,
     max_fix_files: int = DEFAULT_MAX_FIX_FILES,
     cache: BlameStore | None = None,
+    drop_outliers: bool = False,
 ) -> SzzResult:
     """Label every non-merge commit reachable from `rev` (or up to `until`: a date, as a
     `datetime` or ISO-8601 text, or a revision): which are fixes, which a later fix blamed.
     `cache` keeps each fix's blame outcome for the next run (a commit never changes, so a
-    history calibrated again, or up to a later date, only blames its new fixes). See the
-    module docstring."""
+    history calibrated again, or up to a later date, only blames its new fixes).
+    `drop_outliers` applies ApacheJIT's two count filters (off by default: see the module
+    docstring)."""
     if issue_pattern is not None:
         try:
             re.compile(issue_pattern)
@@ -555,6 +616,7 @@ def label_history(
         elif c.message.reverts_sha is None and c.message.reverts_subject is None and c.parent is not None:
             to_blame.append(c)
 
+    links: dict[str, list[str]] = {}  # blamed fix -> the earlier commits it blames
     blamed = ignored = dropped = unknown = skipped = 0
     total = len(to_blame)
     if progress is not None:
@@ -573,7 +635,14 @@ def label_history(
             elif commits[i].time > known:
                 dropped += 1
             else:
-                fixed_by[sha].append(fix.sha)
+                links.setdefault(fix.sha, []).append(sha)
+
+    outlier_fixes = outlier_candidates = 0
+    if drop_outliers:
+        links, outlier_fixes, outlier_candidates = _drop_outliers(links)
+    for fix_sha, candidates in links.items():
+        for sha in candidates:
+            fixed_by[sha].append(fix_sha)
 
     labels = tuple(
         CommitLabel(
@@ -593,7 +662,35 @@ def label_history(
         ignored_lines=ignored,
         dropped_late=dropped,
         unknown_origin=unknown,
+        outlier_fixes=outlier_fixes,
+        outlier_candidates=outlier_candidates,
     )
+
+
+def _count_limit(counts: Sequence[int]) -> int | None:
+    """ApacheJIT's cut for an unusually large count: the integer part of mean + one
+    (sample) standard deviation; None below ten values, too few to say what is unusual."""
+    if len(counts) < _OUTLIER_MIN_VALUES:
+        return None
+    return int(statistics.fmean(counts) + statistics.stdev(counts))
+
+
+def _drop_outliers(links: dict[str, list[str]]) -> tuple[dict[str, list[str]], int, int]:
+    """Drop the fixes that blame unusually many commits (tangled changes: a refactoring or a
+    merge of several fixes more often than one bug's repair), then the candidates blamed by
+    unusually many fixes (an import or a core file's first version, blamed for whatever was
+    fixed near it later), as ApacheJIT's construction did (Keshavarz & Nagappan, MSR 2022:
+    both cut at mean + std)."""
+    fix_limit = _count_limit([len(c) for c in links.values()])
+    kept = {f: c for f, c in links.items() if fix_limit is None or len(c) <= fix_limit}
+    per_candidate: dict[str, int] = defaultdict(int)
+    for candidates in kept.values():
+        for sha in candidates:
+            per_candidate[sha] += 1
+    cand_limit = _count_limit(list(per_candidate.values()))
+    noisy = {s for s, n in per_candidate.items() if cand_limit is not None and n > cand_limit}
+    out = {f: [s for s in c if s not in noisy] for f, c in kept.items()}
+    return out, len(links) - len(kept), len(noisy)
 
 
 def _outcomes(
