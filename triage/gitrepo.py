@@ -213,13 +213,16 @@ class GitRepo:
         """The file's bytes at `rev`, or None when it does not exist there."""
         return self._show(rev, path)
 
-    def commit_diffs(self, commits: Iterable[str], args: Sequence[str]) -> Iterator[bytes | None]:
+    def commit_diffs(
+        self, commits: Iterable[str], args: Sequence[str], *, config: Sequence[str] = ()
+    ) -> Iterator[bytes | None]:
         """`git diff-tree -p ARGS COMMIT` against its parents for each commit, in order, from ONE
         `git diff-tree --stdin` process (a process per commit cost more than the diff itself on
         a range of thousands). Lazy: a commit is asked for when the consumer wants its diff, so
         one diff is in flight at a time. None for a commit the stream could not give (git stopped
         on it, e.g. an object missing from a partial clone): the caller asks git for that commit
-        alone, which says why; the stream restarts for the next one."""
+        alone, which says why; the stream restarts for the next one. `config` are `-c key=value`
+        arguments for git (calibration's SZZ diffs keep paths unquoted)."""
         proc: subprocess.Popen[bytes] | None = None
         try:
             for sha in commits:
@@ -227,7 +230,7 @@ class GitRepo:
                     yield None  # only object ids travel down the stream
                     continue
                 if proc is None:
-                    proc = self._popen(["diff-tree", "--stdin", "--always", "--root", *args])
+                    proc = self._popen(["diff-tree", "--stdin", "--always", "--root", *args], config)
                 diff = _one_diff(proc, sha)
                 if diff is None:
                     stop_process(proc, kill=True)
@@ -237,11 +240,11 @@ class GitRepo:
             if proc is not None:
                 stop_process(proc)
 
-    def _popen(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
+    def _popen(self, args: Sequence[str], config: Sequence[str] = ()) -> subprocess.Popen[bytes]:
         env = {**os.environ, **_GIT_ENV}
         try:
             return subprocess.Popen(
-                ["git", "-C", str(self.path), *_LONG_LIVED, *args],
+                ["git", "-C", str(self.path), *_LONG_LIVED, *config, *args],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ Cost, which is what decides whether a 10,000-commit history fits in minutes:
 * The per-commit work (its diff, blob reads, tree-sitter) runs in a process pool, one worker
   per core (started by a fork server); the log and its index reach each worker once, through
   the pool's initializer, not per task. A task's
-  diffs come from one `git diff-tree --stdin` process (`gitstream`), the same bytes as
+  diffs come from one `git diff-tree --stdin` process (`GitRepo.commit_diffs`), the same bytes as
   `triage run --git` reads one process per commit for; blobs from one `cat-file --batch` per
   worker.
 """
@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from triage.calibrate.gitstream import diff_batch
 from triage.classify import GitAttributes, unquote_c_path
 from triage.config import Config
 from triage.diff import parse_diff
@@ -45,7 +44,7 @@ from triage.metrics import measure
 from triage.metrics.risk import assess_risk
 from triage.metrics.risk_model import NUMERIC_FEATURES, change_tokens, numeric_raws
 from triage.models import ChangeType, FileDiff, FileHistory, History, PullRequest
-from triage.sources.git import _DIFF_ARGS, Commit, _commit_pr
+from triage.sources.git import _PATCH_ARGS, Commit, _commit_pr
 from triage.timeutil import parse_iso8601_or_none
 
 __all__ = ["CommitFeatures", "HistoryIndex", "mine", "read_log"]
@@ -299,11 +298,6 @@ def _measure_one(position: int, patch: bytes | None = None) -> CommitFeatures:
         return CommitFeatures(sha=commit.sha, time=entry.time, error=f"{type(exc).__name__}: {exc}")
 
 
-# `git diff-tree -p ... parent commit` as `triage run --git` reads it, for `--stdin`: the
-# commit-id line is what separates one commit's patch from the next.
-_STREAM_OPTIONS = tuple(a for a in _DIFF_ARGS[1:] if a != "--no-commit-id")
-
-
 def _init_worker(state: tuple[GitRepo, Config, Sequence[LoggedCommit], HistoryIndex] | None) -> None:
     global _state
     _state = state
@@ -314,8 +308,9 @@ def _measure_batch(positions: tuple[int, ...]) -> list[CommitFeatures]:
     could not answer reads its own, as `triage run` does, which records git's error)."""
     assert _state is not None
     repo, _, log, _ = _state
-    pairs = [(log[p].commit.parents[0], log[p].commit.sha) for p in positions]
-    diffs = diff_batch(repo, pairs, _STREAM_OPTIONS)
+    # The commits of the log have one parent (merges are left out), so the diff against their
+    # parents is the diff against the first one: the bytes `triage run --git` reads.
+    diffs = repo.commit_diffs((log[p].commit.sha for p in positions), _PATCH_ARGS)
     return [_measure_one(p, d) for p, d in zip(positions, diffs, strict=True)]
 
 

@@ -68,7 +68,6 @@ from pathlib import Path
 from typing import Protocol
 
 from triage import __version__
-from triage.calibrate.gitstream import diff_batch
 from triage.diff import parse_diff
 from triage.errors import InputError
 from triage.gitrepo import GitRepo
@@ -481,8 +480,7 @@ def _blame_fix(repo: GitRepo, fix: _Commit, diff: bytes | None, max_files: int) 
 def _blame_batch(repo: GitRepo, fixes: Sequence[_Commit], max_files: int) -> list[_FixOutcome]:
     """Blame a batch of fixes: their diffs come from one `git diff-tree --stdin` process
     (a fix it could not answer is diffed on its own), then one blame per file."""
-    pairs = [(f.parent or "", f.sha) for f in fixes]
-    diffs = list(diff_batch(repo, pairs, _DIFF_OPTIONS, config=_DIFF_CONFIG))
+    diffs = list(repo.commit_diffs((f.sha for f in fixes), _DIFF_OPTIONS, config=_DIFF_CONFIG))
     return [
         _blame_fix(repo, fix, diff if diff is not None else _fix_diff(repo, fix), max_files)
         for fix, diff in zip(fixes, diffs, strict=True)
