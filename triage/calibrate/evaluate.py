@@ -37,12 +37,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.config import Config
 from triage.errors import InputError, TriageError
 from triage.gitrepo import GitRepo, GitTree
 from triage.metrics.risk_model import RiskModel
+
+if TYPE_CHECKING:
+    from triage.calibrate.szz import BlameStore
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -110,15 +113,17 @@ def szz_labels(
     rev: str = "HEAD",
     issue_pattern: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: BlameStore | None = None,
 ) -> tuple[list[tuple[str, bool]], str]:
     """Label the history by SZZ and keep the newest `newest` share of commits (by time): the
     slice a model calibrated on the older history would be judged on. Returns the labels and a
-    one-line description of where they came from, for the report."""
+    one-line description of where they came from, for the report. `cache` keeps blame outcomes
+    (the one `triage calibrate` fills: evaluating after calibrating blames nothing again)."""
     from triage.calibrate.szz import label_history
 
     if not 0.0 < newest <= 1.0:
         raise InputError(f"--slice {newest}: must be in (0, 1]")
-    result = label_history(repo, rev=rev, issue_pattern=issue_pattern, progress=progress)
+    result = label_history(repo, rev=rev, issue_pattern=issue_pattern, progress=progress, cache=cache)
     ordered = sorted(result.commits, key=lambda c: c.time)
     keep = ordered[len(ordered) - max(1, round(len(ordered) * newest)) :] if ordered else []
     labels = [(c.sha, c.buggy) for c in keep]
@@ -542,12 +547,16 @@ def run_eval(
         labels = read_labels(labels_path)
         source = f"{labels_path}: {len(labels)} commits"
     else:
-        labels, source = szz_labels(
-            repo,
-            newest=newest,
-            issue_pattern=issue_pattern,
-            progress=None if progress is None else (lambda d, t: progress("labelling (SZZ)", d, t)),
-        )
+        from triage.calibrate.run import blame_store
+
+        with blame_store(cfg) as store:
+            labels, source = szz_labels(
+                repo,
+                newest=newest,
+                issue_pattern=issue_pattern,
+                progress=None if progress is None else (lambda d, t: progress("labelling (SZZ)", d, t)),
+                cache=store,
+            )
     if not labels:
         raise InputError(f"{repo.path}: no commits to evaluate")
     scored, skipped = score_commits(

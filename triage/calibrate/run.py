@@ -11,9 +11,10 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,20 +86,29 @@ def _label(
     """SZZ labels of the window's commits, and how many fixes they rest on. Blame outcomes
     are kept in the tool's cache (`[cache]`): calibrating again, or up to a later date, blames
     only the fixes not seen before."""
-    store = KVStore(Path(cfg.cache.dir).expanduser() / CACHE_FILE, "szz-blame") if cfg.cache.enabled else None
-    try:
+    with blame_store(cfg) as store:
         result = label_history(
             repo,
             rev=window.rev,
             until=window.until,
             issue_pattern=issue_pattern,
             progress=None if progress is None else (lambda done, total: progress("labelling", done, total)),
-            cache=store if store is not None and store.available else None,
+            cache=store,
         )
+    return {c.sha: c.buggy for c in result.commits}, result.fixes
+
+
+@contextlib.contextmanager
+def blame_store(cfg: Config) -> Iterator[KVStore | None]:
+    """The tool's cache of SZZ blame outcomes (`[cache]`), shared by `calibrate` and `eval`;
+    None when the cache is off or cannot be opened. Closed before the measuring stage starts
+    its workers."""
+    store = KVStore(Path(cfg.cache.dir).expanduser() / CACHE_FILE, "szz-blame") if cfg.cache.enabled else None
+    try:
+        yield store if store is not None and store.available else None
     finally:
         if store is not None:
-            store.close()  # before the measuring stage forks its workers
-    return {c.sha: c.buggy for c in result.commits}, result.fixes
+            store.close()
 
 
 def calibrate(
