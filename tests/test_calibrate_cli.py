@@ -321,7 +321,6 @@ def test_a_second_calibration_reads_the_blame_outcomes_from_the_cache(planted: P
     assert re.search(r"fitting [\d.]+ s \(CPU [\d.]+ s, [\d.]+ s, [\d.]+ s\)", " ".join(second.split()))
 
 
-
 @pytest.mark.slow
 def test_eval_without_labels_reads_the_blame_outcomes_calibrate_cached(planted: Planted, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
@@ -329,7 +328,8 @@ def test_eval_without_labels_reads_the_blame_outcomes_calibrate_cached(planted: 
     argv = ["eval", "--repo", repo, "--json", "--no-progress", "--bootstrap", "50", "--slice", "0.5"]
     code, cold = _run(argv, tmp_path / "empty")  # no outcomes cached: blames every fix itself
     assert code == 0, cold
-    code, out = _run(["calibrate", "--repo", repo, "--name", NAME, "--no-progress", "--out", str(tmp_path / "m.json")], cache)
+    model = str(tmp_path / "m.json")
+    code, out = _run(["calibrate", "--repo", repo, "--name", NAME, "--no-progress", "--out", model], cache)
     assert code == 0, out
     with KVStore(cache / CACHE_FILE, "szz-blame") as store:
         entries = len(store)
@@ -341,6 +341,7 @@ def test_eval_without_labels_reads_the_blame_outcomes_calibrate_cached(planted: 
     assert json.loads(warm)["labels"] == json.loads(cold)["labels"]
     with KVStore(tmp_path / "empty" / CACHE_FILE, "szz-blame") as store:
         assert len(store) == entries  # eval fills the same cache calibrate reads
+
 
 def test_calibrate_refuses_a_model_that_does_not_beat_lines_added(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
