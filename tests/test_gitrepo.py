@@ -142,3 +142,27 @@ def test_close_returns_when_another_process_holds_the_batch_pipe(tmp_path: Path)
         assert proc.returncode is not None  # ended (killed after the grace period)
     finally:
         os.close(held)
+
+
+def test_file_contents_are_kept_bounded_and_a_huge_one_is_not_kept(tmp_path: Path) -> None:
+    from triage.errors import InputError
+    from triage.gitrepo import _BLOB_BYTES
+
+    repo = ScratchRepo.create(tmp_path)
+    repo.write("small.txt", "small\n")
+    repo.write("huge.txt", "x" * (_BLOB_BYTES // 2) + "\n")
+    sha = repo.commit("two files")
+    handle = GitRepo(repo.root)
+    assert handle.show(sha, "small.txt") == b"small\n"
+    assert handle.show(sha, "huge.txt") is not None
+    assert handle.show(sha, "absent.txt") is None
+    handle.close()
+    moved = tmp_path / "moved"
+    (repo.root / ".git").rename(moved)  # from now on only what the handle kept can be answered
+    try:
+        assert handle.show(sha, "small.txt") == b"small\n"
+        assert handle.show(sha, "absent.txt") is None  # "not there" is kept as well
+        with pytest.raises(InputError):
+            handle.show(sha, "huge.txt")  # a quarter of the budget or more is never kept
+    finally:
+        moved.rename(repo.root / ".git")

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,8 @@ _GIT_ENV = {
 # most of it (three of them held more memory than the Python workers). 8 MB costs about a
 # tenth more CPU on reads through deep delta chains.
 _LONG_LIVED = ("-c", "core.deltaBaseCacheLimit=8m")
+_BLOBS = 256  # file contents kept per repository handle ...
+_BLOB_BYTES = 8 << 20  # ... and their total size
 # A full object id names the same object for the whole run: what it resolves to can be cached.
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # `diff-tree --stdin` copies a line that names no object to its output and flushes: written
@@ -63,9 +66,10 @@ class GitRepo:
         self._open()
 
     def _open(self) -> None:
-        # Blob contents, bounded by count: a PR rereads a few files (lines before, complexity);
-        # a larger cache only held file contents of PRs long done (peak memory of a range grew).
-        self._show = lru_cache(maxsize=256)(self._show_uncached)
+        # Blob contents (`show`), bounded by count and bytes: a larger cache only held file
+        # contents of PRs long done (peak memory of a range grew).
+        self._blobs: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
+        self._blob_bytes = 0
         self._commit_of_id = lru_cache(maxsize=4096)(self._commit_of)
         self._batch: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -210,8 +214,27 @@ class GitRepo:
         return found[1] if found is not None and found[0] == b"blob" else None
 
     def show(self, rev: str, path: str) -> bytes | None:
-        """The file's bytes at `rev`, or None when it does not exist there."""
-        return self._show(rev, path)
+        """The file's bytes at `rev`, or None when it does not exist there. The last files read
+        are kept, bounded by count and by bytes (`_BLOBS`, `_BLOB_BYTES`): a PR rereads a few
+        files (lines before, complexity, the base check), and a count alone let a run of
+        lockfile updates hold tens of megabytes in every worker."""
+        key = (rev, path)
+        with self._lock:
+            if key in self._blobs:
+                self._blobs.move_to_end(key)
+                return self._blobs[key]
+        data = self._show_uncached(rev, path)
+        size = len(data) if data is not None else 0
+        if size > _BLOB_BYTES // 4:
+            return data  # one file that large would push out everything else
+        with self._lock:
+            if key not in self._blobs:
+                self._blobs[key] = data
+                self._blob_bytes += size
+            while len(self._blobs) > _BLOBS or self._blob_bytes > _BLOB_BYTES:
+                _, old = self._blobs.popitem(last=False)
+                self._blob_bytes -= len(old) if old is not None else 0
+        return data
 
     def commit_diffs(
         self, commits: Iterable[str], args: Sequence[str], *, config: Sequence[str] = ()
