@@ -181,15 +181,20 @@ def dev_project(name: str, clone: Path, work: Path, workers: int = 2) -> dict[st
 def dev_scenario(repos: Path | None) -> dict[str, Any]:
     if repos is None or not repos.is_dir():
         return {"skipped": "set TRIAGE_BENCH_REPOS (or --repos) to a directory with zookeeper / zeppelin clones"}
+    return per_project(repos, "dev", dev_project)
+
+
+def per_project(repos: Path, label: str, run: Callable[[str, Path, Path], dict[str, Any]]) -> dict[str, Any]:
+    """`run(name, clone, tmp)` for each development project found under `repos`, a line each."""
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="calib-dev-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"calib-{label}-") as tmp:
         for name in PROJECTS:
             clone = find_clone(repos, name, Path(tmp))
             if clone is None:
                 results[name] = {"skipped": f"no clone named {name} under the repos directory"}
                 continue
-            results[name] = dev_project(name, clone, Path(tmp))
-            print(f"calibration dev {name}: {json.dumps(summary(results[name]))}", flush=True)
+            results[name] = run(name, clone, Path(tmp))
+            print(f"calibration {label} {name}: {json.dumps(summary(results[name]))}", flush=True)
     return results
 
 
@@ -244,16 +249,7 @@ def jit_scenario(repos: Path | None, apachejit: Path | None) -> dict[str, Any]:
     small_text = _read(apachejit, SMALL)
     if small_text is None:
         return {"skipped": f"{apachejit}: no {SMALL}"}
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="calib-jit-") as tmp:
-        for name in PROJECTS:
-            clone = find_clone(repos, name, Path(tmp))
-            if clone is None:
-                results[name] = {"skipped": f"no clone named {name} under the repos directory"}
-                continue
-            results[name] = jit_project(name, clone, small_text, Path(tmp))
-            print(f"calibration jit {name}: {json.dumps(summary(results[name]))}", flush=True)
-    return results
+    return per_project(repos, "jit", lambda name, clone, tmp: jit_project(name, clone, small_text, tmp))
 
 
 def summary(project: dict[str, Any]) -> dict[str, Any]:
