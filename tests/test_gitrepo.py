@@ -166,3 +166,17 @@ def test_file_contents_are_kept_bounded_and_a_huge_one_is_not_kept(tmp_path: Pat
             handle.show(sha, "huge.txt")  # a quarter of the budget or more is never kept
     finally:
         moved.rename(repo.root / ".git")
+
+
+def test_a_full_id_not_there_yet_is_asked_again_once_it_arrives(tmp_path: Path) -> None:
+    """Only found commits are cached: a PR head fetched after the first question must be seen."""
+    here = ScratchRepo.create(tmp_path / "here")
+    here.write("a.txt", "one\n")
+    here.commit("one")
+    other = ScratchRepo.create(tmp_path / "other")
+    other.write("b.txt", "two\n")
+    later = other.commit("elsewhere")
+    handle = GitRepo(here.root)
+    assert not handle.has_revision(later)
+    here.git("fetch", "-q", str(other.root), "HEAD")
+    assert handle.has_revision(later) and handle.rev_parse(later) == later

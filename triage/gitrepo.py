@@ -15,7 +15,6 @@ import subprocess
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +36,7 @@ _LONG_LIVED = ("-c", "core.deltaBaseCacheLimit=8m")
 _BLOBS = 256  # file contents kept per repository handle ...
 _BLOB_BYTES = 8 << 20  # ... and their total size
 # A full object id names the same object for the whole run: what it resolves to can be cached.
+_MAX_KNOWN_COMMITS = 65_536  # resolved full ids kept per handle (~10 MB at most)
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # `diff-tree --stdin` copies a line that names no object to its output and flushes: written
 # after each commit, it marks where that commit's diff ends. No line of a diff starts with `#`.
@@ -70,7 +70,8 @@ class GitRepo:
         # contents of PRs long done (peak memory of a range grew).
         self._blobs: OrderedDict[tuple[str, str], bytes | None] = OrderedDict()
         self._blob_bytes = 0
-        self._commit_of_id = lru_cache(maxsize=4096)(self._commit_of)
+        # Full object ids found to be commits (only hits: an id absent now may be fetched later).
+        self._commits: dict[str, str] = {}
         self._batch: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -163,11 +164,17 @@ class GitRepo:
         return self._resolve(rev) is not None
 
     def _resolve(self, rev: str) -> str | None:
-        """The commit `rev` names, or None (from the batch process; cached for full ids)."""
+        """The commit `rev` names, or None (from the batch process; a full id found is cached)."""
+        known = self._commits.get(rev)
+        if known is not None:
+            return known
         try:
-            return self._commit_of_id(rev) if _OBJECT_ID.fullmatch(rev) else self._commit_of(rev)
+            found = self._commit_of(rev)
         except InputError:
             return None
+        if found is not None and _OBJECT_ID.fullmatch(rev) and len(self._commits) < _MAX_KNOWN_COMMITS:
+            self._commits[rev] = found
+        return found
 
     def _commit_of(self, rev: str) -> str | None:
         found = self._lookup(f"{rev}^{{commit}}")
