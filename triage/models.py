@@ -475,7 +475,9 @@ class BaseCheck:
 
     `patch_id`, `commit_patch_ids` and `merge_base` are the PR's side of the already-landed
     check, kept until the batch's base patch-ids are known (computed once per batch, from the
-    oldest merge-base).
+    oldest merge-base). Both stay empty for a PR that already contains the base (its merge-base
+    is the base): no base commit can then carry its change, so none is computed. They are not
+    the PR's identity; duplicate detection uses the cluster stage's own fingerprint.
     `conflicts` None means no conflict was found (or none could be checked: see `notes`).
     """
 

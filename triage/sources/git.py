@@ -22,6 +22,7 @@ Only read-only plumbing runs, through `GitRepo.git`; nothing is checked out.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -197,9 +198,11 @@ def read_range(repo: GitRepo, rev_range: str, squash: bool = False) -> Iterator[
 
 
 def _commit_prs(repo: GitRepo, commits: Sequence[Commit]) -> Iterator[PullRequest]:
-    diffs = repo.commit_diffs((c.sha for c in commits), _PATCH_ARGS)
-    for commit, diff in zip(commits, diffs, strict=True):
-        yield _commit_pr(repo, commit, diff)
+    # Closed explicitly: a consumer that stops early (an error, a cap) ends the `diff-tree`
+    # process now, not whenever the generator happens to be collected.
+    with contextlib.closing(repo.commit_diffs((c.sha for c in commits), _PATCH_ARGS)) as diffs:
+        for commit, diff in zip(commits, diffs, strict=True):
+            yield _commit_pr(repo, commit, diff)
 
 
 def _one(make: Callable[[], PullRequest]) -> Iterator[PullRequest]:
