@@ -14,7 +14,7 @@ import re
 import subprocess
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -245,7 +245,7 @@ class GitRepo:
 
     def commit_diffs(
         self, commits: Iterable[str], args: Sequence[str], *, config: Sequence[str] = ()
-    ) -> Iterator[bytes | None]:
+    ) -> Generator[bytes | None, None, None]:
         """`git diff-tree -p ARGS COMMIT` against its parents for each commit, in order, from ONE
         `git diff-tree --stdin` process (a process per commit cost more than the diff itself on
         a range of thousands). Lazy: a commit is asked for when the consumer wants its diff, so
