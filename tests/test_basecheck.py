@@ -252,15 +252,45 @@ def test_the_check_travels_to_pool_workers_with_the_same_answers(repo: ScratchRe
     git = GitRepo(repo.root)
     with BaseChecker(git, "main") as checker:
         copy = pickle.loads(pickle.dumps(checker))
-        assert copy._tmp.name != checker._tmp.name  # its own scratch directory
         pr = _pr(repo, "x", base, head)
         assert copy.check(pr, parse_diff(pr.diff)) == checker.check(pr, parse_diff(pr.diff))
+        assert copy._tmp is not None and checker._tmp is not None
+        assert copy._tmp.name != checker._tmp.name  # its own scratch directory
         copy.close()
+        assert not Path(copy._tmp.name).exists()
     prs = [_pr(repo, f"c{i}", base, head, with_head=i % 2 == 0) for i in range(_SERIAL_FIRST + 20)]
     queue = _triage(repo, prs)
     # (identical PRs are also one cluster; the base check's answer is what is compared here)
     missing = [item.pr.id for item in queue.items if "needs-rebase" not in _rules(item)]
     assert not missing and all(item.assessment.base_check.conflicts == ("app.txt",) for item in queue.items)
+
+
+def test_a_pooled_run_leaves_no_scratch_directory_behind(repo: ScratchRepo, tmp_path: Path) -> None:
+    """Every worker's scratch directory goes when the run ends. Workers unpickle the checker
+    before multiprocessing resets their exit hooks, so a cleanup registered at unpickling was
+    lost: each `--repo` run with a pool left one directory per worker in the temp dir."""
+    import os
+    import subprocess
+    import sys
+
+    from triage.pipeline import _SERIAL_FIRST
+
+    for i in range(_SERIAL_FIRST + 40):
+        repo.write("app.txt", _edit(LINES, i % 40 + 1, f"edit {i}"))
+        repo.commit(f"edit {i}")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    rev_range = f"HEAD~{_SERIAL_FIRST + 40}..HEAD"
+    command = ["run", "--repo", str(repo.root), "--git", rev_range, "--out", str(tmp_path / "out"), "--no-progress"]
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", *command],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "queue.json").is_file()
+    assert sorted(p.name for p in scratch.iterdir() if p.name.startswith("triage-basecheck-")) == []
 
 
 # speed2 (#13): per-commit patch-ids are computed once per checker and shared between PRs.

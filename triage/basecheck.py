@@ -96,17 +96,21 @@ class BaseChecker:
         self.repo = repo
         self.base = repo.rev_parse(base_rev)
         self.version = repo.version()
+        self._commit_ids: Lru[str, str] = Lru(_COMMIT_IDS_CACHED)  # commit -> patch-id ("" = no diff)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._open_scratch()  # here, so that a base git cannot read fails before the batch starts
+
+    def _open_scratch(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="triage-basecheck-")
         root = Path(self._tmp.name)
         objects = root / "objects"
         objects.mkdir()
-        own = Path(repo.git("rev-parse", "--git-path", "objects").decode().strip())
-        own = own if own.is_absolute() else (repo.path / own)
+        own = Path(self.repo.git("rev-parse", "--git-path", "objects").decode().strip())
+        own = own if own.is_absolute() else (self.repo.path / own)
         self._objects = {"GIT_OBJECT_DIRECTORY": str(objects), "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(own.resolve())}
         self._base_index = str(root / "base.index")
         self._pr_index = str(root / "pr.index")
         self._git_ok("read-tree", self.base, index=self._base_index)
-        self._commit_ids: Lru[str, str] = Lru(_COMMIT_IDS_CACHED)  # commit -> patch-id ("" = no diff)
 
     def __getstate__(self) -> dict[str, object]:
         """A checker travels to the static stage's worker processes as its repository and base:
@@ -116,13 +120,23 @@ class BaseChecker:
     def __setstate__(self, state: dict[str, object]) -> None:
         repo, base = state["repo"], state["base"]
         assert isinstance(repo, GitRepo) and isinstance(base, str)
-        self.__init__(repo, base)  # type: ignore[misc]
-        # Pool workers leave through os._exit, which skips weakref finalizers: clean up on the
-        # multiprocessing exit hook instead.
-        multiprocessing.util.Finalize(self, self._tmp.cleanup, exitpriority=10)
+        self.repo, self.base, self.version = repo, base, repo.version()
+        self._commit_ids = Lru(_COMMIT_IDS_CACHED)
+        # The scratch directory is made on first use, not here: a pool worker unpickles its
+        # initializer's arguments before multiprocessing clears the finalizers it inherited,
+        # so a cleanup registered now was dropped and every worker left its directory behind.
+        self._tmp = None
+
+    def _scratch(self) -> None:
+        if self._tmp is None:
+            self._open_scratch()
+            # Pool workers leave through os._exit, which skips weakref finalizers: clean up on
+            # the multiprocessing exit hook instead.
+            multiprocessing.util.Finalize(self, self.close, exitpriority=10)
 
     def close(self) -> None:
-        self._tmp.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
     def __enter__(self) -> BaseChecker:
         return self
@@ -133,6 +147,7 @@ class BaseChecker:
     # --------------------------------------------------------------------------- plumbing
 
     def _env(self, index: str | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+        self._scratch()
         env = dict(self._objects)
         if index is not None:
             env["GIT_INDEX_FILE"] = index
