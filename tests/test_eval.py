@@ -73,6 +73,9 @@ def test_label_files_accept_the_datasets_column_names(tmp_path: Path) -> None:
     # A spreadsheet's byte-order mark, extra fields, blank lines and repeated commits.
     path.write_text("\ufeffCommit,Buggy\nabc,1,extra\n\ndef,no\nabc,0\n", encoding="utf-8")
     assert read_labels(path) == [("abc", True), ("def", False)]
+    # A data frame written by pandas: an index column, float labels.
+    path.write_text(",commit_hash,is_buggy_commit\n0,abc,1.0\n1,def,0.0\n", encoding="utf-8")
+    assert read_labels(path) == [("abc", True), ("def", False)]
     path.write_text("commit,buggy\nabc\n", encoding="utf-8")
     with pytest.raises(TriageError, match=r"labels.csv:2: 1 fields"):
         read_labels(path)

@@ -66,9 +66,10 @@ __all__ = [
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_SLICE = 0.2
 _COMMIT_COLUMNS = ("commit", "commit_hash", "commit_id", "sha", "hash")
-_LABEL_COLUMNS = ("buggy", "bug", "contains_bug", "is_buggy", "label", "defective")
-_TRUE = frozenset({"1", "true", "yes", "y", "t", "buggy"})
-_FALSE = frozenset({"0", "false", "no", "n", "f", "clean"})
+_LABEL_COLUMNS = ("buggy", "bug", "contains_bug", "is_buggy", "is_buggy_commit", "fix_inducing", "label", "defective")
+# Data frames exported to CSV write 0/1 columns as floats ("1.0").
+_TRUE = frozenset({"1", "1.0", "true", "yes", "y", "t", "buggy"})
+_FALSE = frozenset({"0", "0.0", "false", "no", "n", "f", "clean"})
 
 
 # --------------------------------------------------------------------------------------------
