@@ -16,7 +16,9 @@ import hashlib
 import json
 import random
 import re
+import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +156,13 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
 
 
 _CACHE = Path(tempfile.mkdtemp(prefix="calibrate-cli-cache-"))  # never the working directory's
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_cache() -> Iterator[None]:
+    """The shared cache lives as long as this module's tests, then goes."""
+    yield
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def _run(argv: list[str], cache: Path = _CACHE) -> tuple[int, str]:
