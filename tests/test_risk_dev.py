@@ -97,6 +97,20 @@ def test_the_acceptance_protocol_cuts_the_day_before_the_test_period_and_skips_w
     assert "TRIAGE_BENCH_APACHEJIT" in calibration.jit_scenario(None, None)["skipped"]
 
 
+def test_the_acceptance_protocol_skips_each_project_without_a_clone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench import calibration
+
+    apachejit, repos = tmp_path / "apachejit", tmp_path / "repos"
+    (apachejit / "dataset").mkdir(parents=True)
+    (apachejit / "dataset" / "apachejit_test_small.csv").write_text(
+        "commit_id,project,buggy,author_date\na,apache/groovy,True,1481552052\n"
+    )
+    repos.mkdir()
+    result = calibration.jit_scenario(repos, apachejit)
+    assert set(result) == {"zookeeper", "zeppelin", "groovy"}
+    assert all("no clone named" in r["skipped"] for r in result.values())
+
+
 def test_the_fit_scenario_fits_synthetic_rows_with_forward_folds() -> None:
     from bench import calibration
 
