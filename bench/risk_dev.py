@@ -36,6 +36,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import random
 import subprocess
@@ -50,7 +51,9 @@ from triage.calibrate.evaluate import ScoredCommit, evaluate, roc_auc, score_com
 from triage.config import Config
 from triage.gitrepo import GitRepo
 
-PROJECTS = ("zeppelin", "zookeeper")
+# project -> the key of its ApacheJIT `data/commit_links_<KEY>.csv`; a project without a
+# repository under `--repos` is skipped with a note
+PROJECTS = {"zeppelin": "ZEPPELIN", "zookeeper": "ZOOKEEPER", "groovy": "GROOVY", "activemq": "AMQ"}
 SMALL = "dataset/apachejit_test_small.csv"
 
 
@@ -241,23 +244,229 @@ def weights_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------------------------
+# candidate weightings, compared by replaying the dumped raw values (no re-scoring)
+
+# What the default weighed before this measurement (the two-project fit), for comparison.
+PREVIOUS_WEIGHTS: dict[str, float] = {
+    "lines-added": 0.50,
+    "entropy": 0.20,
+    "complexity": 0.10,
+    "sensitive-paths": 0.35,
+    "prior-changes": 0.20,
+}
+_FLOOR_VALUES = (0.70, 0.85)  # `triage.review.merge` floors: replayed as floors, not increments
+
+
+def replay_scores(rows: Sequence[dict[str, Any]], weights: dict[str, float], intercept: float) -> list[float]:
+    """The default score each dumped commit would get under `weights` (0 for a term not
+    named): the logit from the raw values (a missing history input contributes 0, as in
+    `triage.metrics.risk`), then the heuristic review's raises the dump recorded
+    (`review_raises`): its floor, then its increments, capped at 1. A floor the commit's
+    dumped score already exceeded left no trace, so a weighting that lowers such a score
+    replays it unfloored: rare (a high-severity flag on a change scoring over 0.70) and only
+    ever against the weighting. The intercept matters only through those raises."""
+    from triage.metrics.risk import sigmoid
+
+    out = []
+    names = [t for t, w in weights.items() if w]
+    for r, x in zip(rows, term_matrix(rows, names), strict=True):
+        logit = intercept + sum(weights[t] * v for t, v in zip(names, x, strict=True))
+        score = max(sigmoid(logit), r.get("review_floor", 0.0))
+        out.append(min(1.0, score + r.get("review_increment", 0.0)))
+    return out
+
+
+def term_matrix(rows: Sequence[dict[str, Any]], terms: Sequence[str]) -> list[list[float]]:
+    """x_i of each term for each dumped commit, as `triage.metrics.risk` computes it: history
+    terms centred, and 0 when the input is missing (no history in a `--diff-only` dump, no
+    earlier change for file age)."""
+    from triage.metrics.risk import _CENTRE
+
+    out = []
+    for r in rows:
+        factors = r["factors"]
+        history = r.get("history", True)  # dumps before --diff-only were all made with history
+        x = []
+        for t in terms:
+            raw = factors.get(t, [0.0, 0.0])[0]
+            if t not in _CENTRE:
+                x.append(term_input(t, raw))
+            elif not history or (t == "file-age" and raw == 0.0):
+                x.append(0.0)
+            else:
+                x.append(term_input(t, raw) - math.log1p(_CENTRE[t]))
+        out.append(x)
+    return out
+
+
+def _project(set_name: str) -> str:
+    return set_name.rsplit("_", 1)[0]
+
+
+def _set_order(set_name: str) -> tuple[str, str]:
+    project, kind = set_name.rsplit("_", 1)
+    return (kind, project)
+
+
+def compare_report(
+    rows: Sequence[dict[str, Any]], candidates: dict[str, dict[str, float]], intercept: float, rounds: int = 1000
+) -> dict[str, Any]:
+    """Each candidate weighting replayed on every dumped set (`replay_scores`): the default's
+    ROC-AUC, lines added's, the paired gain and its bootstrap 95 % interval; and the mean gain
+    over the projects, per kind of set (`small` = ApacheJIT's test commits, `links` = the
+    larger samples)."""
+    from triage.calibrate.evaluate import bootstrap_auc
+
+    sets = sorted({r["set"] for r in rows}, key=_set_order)
+    by_set = {name: [r for r in rows if r["set"] == name] for name in sets}
+    out: dict[str, Any] = {}
+    for cname, weights in candidates.items():
+        per: dict[str, Any] = {}
+        for name, chosen in by_set.items():
+            labels = [bool(r["buggy"]) for r in chosen]
+            scores = replay_scores(chosen, weights, intercept)
+            la = [float(r["la"]) for r in chosen]
+            a, b = roc_auc(scores, labels), roc_auc(la, labels)
+            if a is None or b is None:
+                continue
+            ci = bootstrap_auc(scores, la, labels, rounds=rounds)["gain"]
+            per[name] = {
+                "commits": len(chosen),
+                "buggy": sum(labels),
+                "default": round(a, 4),
+                "lines_added": round(b, 4),
+                "gain": round(a - b, 4),
+                "gain_ci95": None if ci is None else [round(ci[0], 4), round(ci[1], 4)],
+            }
+        means = {}
+        for kind in ("small", "links"):
+            gains = [v["gain"] for n, v in per.items() if n.endswith(f"_{kind}")]
+            means[kind] = round(sum(gains) / len(gains), 4) if gains else None
+        out[cname] = {"weights": {t: w for t, w in weights.items() if w}, "sets": per, "mean_gain": means}
+    return out
+
+
+def leave_one_out(
+    rows: Sequence[dict[str, Any]], terms: Sequence[str], exclude: set[str] | frozenset[str], rounds: int = 1000
+) -> dict[str, Any]:
+    """Is the choice of `terms` fitted to one project? For each project, a logistic fit of
+    `terms` on the *other* projects' links samples (one intercept per project, test commits
+    left out, C = 100), then its gain over lines added on the held-out project's sets, with
+    the bootstrap interval: the figure to expect on a project the weights never saw."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    projects = sorted({_project(r["set"]) for r in rows if r["set"].endswith("_links")})
+    out: dict[str, Any] = {}
+    for held in projects:
+        train = [
+            r for r in rows if r["set"].endswith("_links") and _project(r["set"]) != held and r["sha"] not in exclude
+        ]
+        others = sorted({_project(r["set"]) for r in train})
+        x = np.array(term_matrix(train, terms))
+        dummies = np.array([[float(_project(r["set"]) == p) for p in others[1:]] for r in train])
+        dummies = dummies.reshape(len(train), -1)
+        y = np.array([int(r["buggy"]) for r in train])
+        clf = LogisticRegression(C=100.0, max_iter=5000).fit(np.hstack([x, dummies]), y)
+        weights = {t: round(float(c), 3) for t, c in zip(terms, clf.coef_[0], strict=False)}
+        held_rows = [r for r in rows if _project(r["set"]) == held]
+        report = compare_report(held_rows, {"fit": weights}, intercept=float(clf.intercept_[0]), rounds=rounds)
+        out[held] = {"fitted_on": others, "weights": weights, "sets": report["fit"]["sets"]}
+    return out
+
+
+def dump_row(name: str, commit: ScoredCommit, *, history: bool) -> dict[str, Any]:
+    """One scored commit as a `--dump` line: what `replay_scores` and the fits need."""
+    row: dict[str, Any] = {"set": name, "sha": commit.sha, "buggy": commit.buggy, "history": history}
+    row["la"], row["ld"] = commit.lines_added, commit.lines_deleted
+    row["factors"] = {n: [v, k] for n, v, k in commit.factors if not n.startswith("review:")}
+    row["review_floor"], row["review_increment"] = review_raises(commit)
+    return row
+
+
+def review_raises(commit: ScoredCommit) -> tuple[float, float]:
+    """The heuristic review's raises of a scored commit's risk (`triage.review.merge`): the
+    floor it put under the score (0 when none did) and the sum of its increments, so a
+    candidate weighting can be replayed with them (`replay_scores`)."""
+    from triage.metrics.risk import sigmoid
+
+    base = sigmoid(sum(k for n, _, k in commit.factors if not n.startswith("review:")))
+    floor, increment = 0.0, 0.0
+    for name, _, contribution in commit.factors:
+        if not name.startswith("review:"):
+            continue
+        if not floor and not increment and any(abs(base + contribution - f) < 1e-5 for f in _FLOOR_VALUES):
+            floor = base + contribution
+        else:
+            increment += contribution
+    return round(floor, 6), increment
+
+
 def read_dump(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def score_diff_only(repo: GitRepo, labels: Sequence[tuple[str, bool]]) -> tuple[list[ScoredCommit], list[str]]:
+    """Every labelled commit as `triage run PATCH` scores it: the diff alone, no `--repo` (no
+    history terms, no file contents for complexity or relative churn). The repository only
+    supplies each commit's patch; the run context knows nothing of it."""
+    from datetime import UTC, datetime
+
+    from triage.errors import TriageError
+    from triage.pipeline import RunContext, assess_all
+    from triage.rank import priority
+    from triage.sources.git import read_range
+
+    cfg = Config(llm_mode="off")
+    scored: list[ScoredCommit] = []
+    skipped: list[str] = []
+    for sha, buggy in labels:
+        try:
+            full = repo.rev_parse(sha)
+            prs = list(read_range(repo, f"{full}^..{full}"))
+        except TriageError as exc:
+            skipped.append(f"{sha}: {exc.format_message()}")
+            continue
+        if len(prs) != 1:
+            skipped.append(f"{sha}: a root or merge commit (no single-parent diff)")
+            continue
+        now = prs[0].updated_at or prs[0].created_at or datetime.now(UTC)
+        (a,) = tuple(assess_all(prs, cfg, RunContext(now=now)))
+        files = a.diff.files
+        scored.append(
+            ScoredCommit(
+                sha=full,
+                buggy=buggy,
+                risk=a.risk.score,
+                priority=priority(a, cfg, now).score,
+                lines_added=sum(f.added for f in files),
+                lines_deleted=sum(f.deleted for f in files),
+                factors=tuple((f.name, f.value, f.contribution) for f in a.risk.factors),
+            )
+        )
+    return scored, skipped
+
+
 def evaluate_set(
-    name: str, repo: GitRepo, labels: list[tuple[str, bool]], dump: Path | None, workers: int
+    name: str,
+    repo: GitRepo,
+    labels: list[tuple[str, bool]],
+    dump: Path | None,
+    workers: int,
+    diff_only: bool = False,
 ) -> dict[str, Any]:
     start = time.perf_counter()
-    scored, skipped = score_commits(repo, labels, Config(llm_mode="off"), workers=workers)
+    if diff_only:
+        scored, skipped = score_diff_only(repo, labels)
+    else:
+        scored, skipped = score_commits(repo, labels, Config(llm_mode="off"), workers=workers)
     seconds = time.perf_counter() - start
     if dump is not None:
         with dump.open("a", encoding="utf-8") as fh:
             for c in scored:
-                row = {"set": name, "sha": c.sha, "buggy": c.buggy, "la": c.lines_added, "ld": c.lines_deleted}
-                row["factors"] = {n: [v, k] for n, v, k in c.factors}
-                fh.write(json.dumps(row) + "\n")
+                fh.write(json.dumps(dump_row(name, c, history=not diff_only)) + "\n")
     report = evaluate(scored, source=name, skipped=skipped).to_dict()
     report["ablation_auc_change"] = ablation(scored)
     report["single_term_auc"] = single_term_auc(scored)
@@ -282,26 +491,29 @@ def run(
     workers: int = 2,
     links_sample: int | None = None,
     small: bool = True,
+    projects: Sequence[str] = tuple(PROJECTS),
+    diff_only: bool = False,
 ) -> dict[str, Any]:
     small_text = _read(apachejit, SMALL)
     if small_text is None:
         raise SystemExit(f"{apachejit}: no {SMALL} (is it a clone of hosseinkshvrz/apachejit?)")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="risk-dev-") as tmp:
-        for project in PROJECTS:
+        for project in projects:
             repo = find_repo(repos, project, Path(tmp))
             if repo is None:
                 results[project] = {"skipped": f"no repository for {project} under --repos"}
                 continue
             if small:
                 results[f"{project}_small"] = evaluate_set(
-                    f"{project}_small", repo, small_labels(small_text, project), dump, workers
+                    f"{project}_small", repo, small_labels(small_text, project), dump, workers, diff_only
                 )
             if links:
-                text = _read(apachejit, f"data/commit_links_{project.upper()}.csv")
+                text = _read(apachejit, f"data/commit_links_{PROJECTS[project]}.csv")
                 if text is not None:
+                    labels = sample(links_labels(text, repo), links_sample)
                     results[f"{project}_links"] = evaluate_set(
-                        f"{project}_links", repo, sample(links_labels(text, repo), links_sample), dump, workers
+                        f"{project}_links", repo, labels, dump, workers, diff_only
                     )
     return results
 
@@ -355,6 +567,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--diff-only",
+        action="store_true",
+        help="score each commit from its diff alone, as `triage run PATCH` does (no --repo history)",
+    )
+    parser.add_argument(
+        "--projects",
+        nargs="+",
+        choices=list(PROJECTS),
+        default=list(PROJECTS),
+        help="the ApacheJIT projects to evaluate (default: all with a repository under --repos)",
+    )
+    parser.add_argument(
         "--weights",
         action="store_true",
         help="after scoring, fit the default's terms on the links sets (how WEIGHTS were chosen); needs --links",
@@ -384,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         links_sample=args.links_sample,
         small=not args.no_small,
+        projects=args.projects,
+        diff_only=args.diff_only,
     )
     print("\n".join(summary_lines(results)))
     if args.weights and dump is not None:

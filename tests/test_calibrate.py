@@ -427,3 +427,27 @@ def test_a_version_2_file_round_trips_its_token_value_and_folds(tmp_path: Path) 
     old = _valid()
     (tmp_path / "v1.json").write_text(json.dumps(old))
     assert load_model(tmp_path / "v1.json").token_value == "log1p"
+
+
+def test_no_scorable_validation_fold_is_a_refusal_saying_why() -> None:
+    """Fix-inducing commits only in the oldest part: every validation fold holds clean commits
+    only, so no fold can say whether the model beats lines added."""
+    rows, _ = _drifting_rows(100)
+    labels = {r.sha: i < 40 and i % 3 == 0 for i, r in enumerate(rows)}
+    with pytest.raises(ModelRejected, match="no validation fold could be scored"):
+        fit(rows, labels, repo_name="drift", rev="abc", min_df=1)
+
+
+def test_a_version_2_file_without_its_token_value_is_rejected_naming_the_field(tmp_path: Path) -> None:
+    rows, labels = _drifting_rows(200)
+    data = fit(rows, labels, repo_name="drift", rev="abc", min_df=1).model.to_dict()
+    del data["tokens"]["value"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as info:
+        load_model(path)
+    text = info.value.format_message()
+    assert text.startswith(f"{path}: ") and "tokens.value" in text and "\n" not in text
+    # a version 1 file has no such field and still loads (log1p token values)
+    (tmp_path / "v1.json").write_text(json.dumps(_valid()))
+    assert load_model(tmp_path / "v1.json").token_value == "log1p"

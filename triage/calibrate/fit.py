@@ -250,6 +250,12 @@ def fit(
                 best = (mean, c, time, scored)
     assert best is not None
     _, c, time, scored = best
+    if not scored:
+        raise ModelRejected(
+            f"no validation fold could be scored: each of the newest {len(usable) - folds[0][0]} commits' "
+            f"{len(folds)} slice(s) holds one class only (or its older part does), so the model cannot be "
+            "compared with lines added"
+        )
     fold_terms = tuple(
         Fold(
             commits=end - start,

@@ -244,6 +244,10 @@ def model_from_dict(data: Any, where: str = "<model>") -> RiskModel:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise ConfigError(f"{where}: not a valid risk model: {loc}: {first['msg']}") from exc
+    if parsed.version >= 2 and "value" not in parsed.tokens.model_fields_set:
+        # The field's default is version 1's log1p: a version 2 file without it would score
+        # its binary-fitted tokens on the wrong scale, silently.
+        raise ConfigError(f"{where}: not a valid risk model: tokens.value: required in version 2 files")
     return RiskModel(
         intercept=parsed.intercept,
         numeric=tuple(parsed.numeric),
