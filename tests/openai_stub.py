@@ -168,6 +168,16 @@ class OpenAIStub:
         with self._lock:
             self.replies.extend(replies)
 
+    def received(self, count: int, within: float = 10.0) -> int:
+        """How many requests the stub has read, once it has read `count` or `within` seconds
+        passed. A client that timed out has sent its request, but on a loaded machine the
+        server thread may not have read it yet when the client gives up: counting at once
+        would race with that thread (not a timing assert: it waits for an event)."""
+        deadline = time.monotonic() + within
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return len(self.requests)
+
     @property
     def bodies(self) -> list[bytes]:
         return [r.raw for r in self.requests]

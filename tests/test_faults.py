@@ -38,7 +38,7 @@ def test_timeouts_never_open_the_breaker() -> None:
     with OpenAIStub(default=delayed(2.0)) as stub:
         r = reviewer(config(stub.base_url, timeout=0.2, max_retries=0, concurrency=1), breaker_after=2)
         reviews = list(r.review_many(item(str(i)) for i in range(4)))
-        assert len(stub.requests) == 4  # every PR was still asked
+        assert stub.received(4) == 4  # every PR was still asked
     assert [rv.source for rv in reviews] == [ReviewSource.UNAVAILABLE] * 4
     assert r.stats.failures == {"timeout": 4}
     assert all("slow" in (rv.error or "") for rv in reviews)

@@ -257,7 +257,7 @@ def test_timeout_is_retried_then_unavailable(stub: OpenAIStub) -> None:
     r = reviewer(config(stub.base_url, timeout=0.2, max_retries=1))
     review = r.review(*item())
     assert review.source is ReviewSource.UNAVAILABLE and "(timeout)" in (review.error or "")
-    assert len(stub.requests) == 2
+    assert stub.received(2) == 2
 
 
 def test_refused_connection_is_unavailable() -> None:
