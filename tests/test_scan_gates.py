@@ -137,10 +137,11 @@ SEPARATORS = [" ", "  ", "\n", "\t", "\n# ", "\n// ", ". ", ", "]
 
 
 def ungated(fn, *args):
-    """`fn(*args)` with every gate open."""
+    """`fn(*args)` with every gate open and every rule searched for at every position."""
     with pytest.MonkeyPatch.context() as m:
         m.setattr(secrets, "_gate", lambda _text, _needles: True)
         m.setattr(injection, "_open", lambda _gate, _lower: True)
+        m.setattr(injection, "_rule_starts", lambda _index, _text, _lower: None)
         return fn(*args)
 
 

@@ -23,8 +23,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from triage.models import FileDiff, FileKind, Flag, FlagKind, ParsedDiff, PullRequest, Severity
+from triage.review.anchors import fold_lower, matches_at, positions
 from triage.review.secrets import find_secrets
 
 __all__ = ["find_injections", "normalise", "scan", "verdict_claim"]
@@ -183,6 +185,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # Comment leaders dropped before matching, so a phrase wrapped over comment lines still reads
 # as one sentence: `#`, `//`, `/*`, `*`, `--`, `;`, `%`, `>`, `<!--`, `"""`.
 _COMMENT_LEADER = re.compile(r"^[ \t]*(?:<!--|/\*+|\*+/?|//+|#+|--+|;+|%+|>+|\"\"\"|''')?[ \t]*")
+_COMMENT_LEADERS = re.compile(_COMMENT_LEADER.pattern, re.MULTILINE)
 _BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,4096}={0,2}(?![A-Za-z0-9+/=])")
 _HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|$)", re.DOTALL)
 
@@ -328,14 +331,85 @@ def _open(gate: tuple[tuple[str, ...], ...], present: frozenset[str]) -> bool:
     return all(not present.isdisjoint(group) for group in gate)
 
 
+# Where each rule's matches can start, so that its regex is tried there only (issue #13: trying
+# each open rule at every position of a large file's added text was most of the injection scan).
+# A tuple of lower-case literals: every match of the rule starts with one of them (each pattern
+# opens with `\b(?:word|...)` or a literal). An `_Anchored` rule starts before one of its words;
+# None: the regex scans the text (a rare, gated rule).
+class _Anchored(NamedTuple):
+    """Matches start at the text's start or on the newline before `words` (`(?:^|\n)`), with
+    only `skip` characters in between (indentation, `#`, `[`); `after_mark`: or on whatever
+    character stands there (the rule then checks it is a punctuation mark)."""
+
+    words: tuple[str, ...]
+    skip: str
+    after_mark: bool = False
+    case_sensitive: bool = False
+
+
+_STARTS: tuple[tuple[str, ...] | _Anchored | None, ...] = (
+    ("ignore", "disregard", "forget", "override", "bypass", "skip"),
+    ("ignore", "disregard", "forget"),
+    ("disregard",),
+    ("new", "updated", "revised"),
+    ("from",),
+    ("you",),
+    ("as",),
+    ("pretend",),
+    ("reveal", "print", "output", "repeat"),
+    ("you", "always", "automatically", "immediately", "just"),
+    ("approve",),
+    None,  # `(?:^|[.!?:;>|*#/\-]\s*|\bai\s*:\s*)approve this PR`: gated on "approve", rare
+    ("lgtm",),
+    ("mark",),
+    ("classify", "rate", "score", "treat", "report"),
+    ("do", "never"),  # do not, don't, dont, never
+    ("do", "never"),
+    ("<|", "[inst", "[/inst", "<<", "<start_of_turn>", "<end_of_turn>"),
+    _Anchored(("system", "assistant"), " \t#"),
+    ("ignore", "disregard", "forget"),
+    ("classify", "rate", "score", "treat", "report", "mark", "label", "consider", "assess", "grade"),
+    ("set", "give", "assign", "put", "keep", "lower", "reduce", "make"),
+    ("return", "respond", "output", "report", "reply", "give", "produce"),
+    ("<<", "</", "["),
+    _Anchored(("SYSTEM", "ASSISTANT", "DEVELOPER"), " \t#[", case_sensitive=True),  # `(?-i:...)`
+    _Anchored(("system", "assistant", "developer", "human"), " \t", after_mark=True),
+)
+assert len(_STARTS) == len(_RULES)
+
+
+def _rule_starts(index: int, text: str, lower: str) -> list[int] | None:
+    """Every position where rule `index` may match in `text` (a superset), sorted, or None
+    when it has to be searched for."""
+    spec = _STARTS[index]
+    if spec is None:
+        return None
+    starts: set[int] = set()
+    if not isinstance(spec, _Anchored):
+        for literal in spec:
+            starts.update(positions(lower, literal))
+        return sorted(starts)
+    haystack = text if spec.case_sensitive else lower
+    for word in spec.words:
+        for at in positions(haystack, word):
+            # Back over what may stand between the line start (or the mark) and the word.
+            while at > 0 and haystack[at - 1] in spec.skip:
+                at -= 1
+            if at == 0:
+                starts.add(0)
+            elif spec.after_mark or haystack[at - 1] == "\n":
+                starts.add(at - 1)
+    return sorted(starts)
+
+
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """The needles present in a larger (cleaned, ASCII) text and the rules their gates open.
+    """The needles present in a larger (cleaned) text and the rules their gates open.
 
     A needle found in part of a text is found in the whole, so for any part the present
     needles are among these and its open rules among these rules: `scan` computes one scope
-    per file and each added run then tests only those needles and rules (issue #13: testing
-    all ~100 needles and 26 gates per run was most of the injection scan on real diffs).
+    per PR, one per file within it, and each added run then tests only those needles and rules
+    (issue #13: testing all ~100 needles and 26 gates per run cost more than the rules).
     """
 
     needles: tuple[str, ...]
@@ -345,35 +419,34 @@ class _Scope:
 _EVERY_RULE = tuple(range(len(_RULES)))
 
 
-def _scope_of(texts: Iterable[str]) -> _Scope | None:
-    """The scope of the texts' cleaned lines, joined (None when they are not ASCII)."""
-    cleaned = "\n".join(_clean(line) for text in texts for line in text.split("\n"))
-    if not cleaned.isascii():
-        return None
-    lower = cleaned.lower()
-    present = frozenset(word for word in _NEEDLES if word in lower)
+def _scope_of(texts: Iterable[str]) -> _Scope:
+    """The scope of the texts' cleaned lines, joined."""
+    return _scope_of_cleaned(_cleaned(text) for text in texts)
+
+
+def _scope_of_cleaned(cleaned: Iterable[str], within: _Scope | None = None) -> _Scope:
+    """The scope of cleaned texts, joined; `within`: the scope of a text that holds them."""
+    lower = fold_lower("\n".join(cleaned))
+    needles, rules = (_NEEDLES, _EVERY_RULE) if within is None else (within.needles, within.rules)
+    present = frozenset(word for word in needles if word in lower)
     return _Scope(
-        needles=tuple(word for word in _NEEDLES if word in present),
-        rules=tuple(i for i in _EVERY_RULE if _open(_GATES[i], present)),
+        needles=tuple(word for word in needles if word in present),
+        rules=tuple(i for i in rules if _open(_GATES[i], present)),
     )
 
 
 def _match_rules(text: str, scope: _Scope | None = None) -> Iterator[tuple[str, int, int]]:
-    # Rules match case-insensitively; for non-ASCII text Unicode case folding could match what
-    # lower-casing does not produce, so such text skips the gates and meets every rule.
-    present: frozenset[str] | None = None
-    rules = _EVERY_RULE
-    if text.isascii():
-        lower = text.lower()
-        needles = _NEEDLES
-        if scope is not None:
-            needles, rules = scope.needles, scope.rules
-        present = frozenset(word for word in needles if word in lower)
+    # Gates and start positions are read off `fold_lower(text)`, where every literal a rule can
+    # match case-insensitively is spelled in lower case at the same offset (non-ASCII text too).
+    lower = fold_lower(text)
+    needles, rules = (_NEEDLES, _EVERY_RULE) if scope is None else (scope.needles, scope.rules)
+    present = frozenset(word for word in needles if word in lower)
     for index in rules:
-        (name, pattern), gate = _RULES[index], _GATES[index]
-        if present is not None and not _open(gate, present):
+        if not _open(_GATES[index], present):
             continue
-        for m in pattern.finditer(text):
+        name, pattern = _RULES[index]
+        starts = _rule_starts(index, text, lower)
+        for m in pattern.finditer(text) if starts is None else matches_at(pattern, text, starts):
             # Rules anchored with `(?:^|\n)` start on the newline: the finding is on the next line.
             start = m.start() + 1 if text.startswith("\n", m.start()) else m.start()
             yield name, start, m.end()
@@ -413,6 +486,15 @@ def _clean(raw: str) -> str:
     return _COMMENT_LEADER.sub("", normalise(raw), count=1)
 
 
+def _cleaned(text: str) -> str:
+    """`text` with each line cleaned (`_clean`), lines still joined by newlines. ASCII text
+    needs no normalising and no line of it can gain a newline, so one pass of the
+    line-anchored leader pattern over the whole text does what a pass per line does."""
+    if text.isascii():
+        return _COMMENT_LEADERS.sub("", text)
+    return "\n".join(_clean(line) for line in text.split("\n"))
+
+
 def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFinding, ...]:
     """Instruction-shaped passages and hiding tricks in one text, at most one per line and rule.
 
@@ -421,7 +503,16 @@ def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFi
     """
     if not text:
         return ()
-    raw_lines = text.split("\n")
+    return _find(text, _cleaned(text), scope)
+
+
+def _newline_starts(text: str) -> list[int]:
+    """The offset of each line of `text` (the first at 0)."""
+    return [0, *(at + 1 for at in positions(text, "\n"))]
+
+
+def _find(text: str, joined: str, scope: _Scope | None) -> tuple[InjectionFinding, ...]:
+    """`find_injections` of `text`, whose cleaned lines (`_cleaned`) are `joined`."""
     # One finding per line: several rules matching the same sentence are one attempt. Rules
     # that read the words run first, so hidden characters become a detail of their finding.
     findings: dict[int, InjectionFinding] = {}
@@ -429,40 +520,51 @@ def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFi
     def add(finding: InjectionFinding) -> None:
         findings.setdefault(finding.line, finding)
 
-    raw_starts = _line_starts(raw_lines)
+    # Line offsets are only needed to place a finding: most texts have none.
+    raw_starts: list[int] | None = None
+    starts: list[int] | None = None
+    in_comment: set[int] | None = None
+    for rule, start, end in _match_rules(joined, scope):
+        if starts is None:
+            raw_starts, starts = _newline_starts(text), _newline_starts(joined)
+            in_comment = _html_comment_lines(text, raw_starts)
+        assert raw_starts is not None and in_comment is not None
+        line = bisect_right(starts, start) - 1
+        if line in in_comment:
+            hidden = "in an HTML comment"
+        else:
+            raw_line = text[raw_starts[line] : raw_starts[line + 1] - 1 if line + 1 < len(raw_starts) else len(text)]
+            hidden = "with invisible characters" if _has_invisible(raw_line) else ""
+        add(InjectionFinding(rule, line, _excerpt(joined, start, end), hidden))
+
+    for offset, decoded in _decoded_blobs(joined):
+        plain = normalise(decoded)
+        for rule, start, end in _match_rules(plain):
+            if starts is None:
+                starts = _newline_starts(joined)
+            line = bisect_right(starts, offset) - 1
+            add(InjectionFinding(rule, line, _excerpt(plain, start, end), "base64-encoded"))
+            break
+
+    if not text.isascii():  # every hiding character is outside ASCII
+        raw_lines = text.split("\n")
+        raw_starts = _line_starts(raw_lines)
+        for rule, offset, detail in _hidden_characters(text):
+            line = bisect_right(raw_starts, offset) - 1
+            shown = normalise(raw_lines[line])
+            add(InjectionFinding(rule, line, _excerpt(shown, 0, len(shown)), detail))
+    return tuple(sorted(findings.values(), key=lambda f: f.line))
+
+
+def _html_comment_lines(text: str, raw_starts: list[int]) -> set[int]:
+    """The lines of `text` an HTML comment covers, wholly or in part."""
     in_comment: set[int] = set()
     if "<!--" in text:
         for m in _HTML_COMMENT.finditer(text):
             first = bisect_right(raw_starts, m.start()) - 1
             last = bisect_right(raw_starts, max(m.start(), m.end() - 1)) - 1
             in_comment.update(range(first, last + 1))
-
-    # Normalised line by line, so a match offset maps back to its source line.
-    cleaned = [_clean(raw) for raw in raw_lines]
-    starts = _line_starts(cleaned)
-    joined = "\n".join(cleaned)
-    for rule, start, end in _match_rules(joined, scope):
-        line = bisect_right(starts, start) - 1
-        if line in in_comment:
-            hidden = "in an HTML comment"
-        elif _has_invisible(raw_lines[line]):
-            hidden = "with invisible characters"
-        else:
-            hidden = ""
-        add(InjectionFinding(rule, line, _excerpt(joined, start, end), hidden))
-
-    for offset, decoded in _decoded_blobs(joined):
-        plain = normalise(decoded)
-        for rule, start, end in _match_rules(plain):
-            line = bisect_right(starts, offset) - 1
-            add(InjectionFinding(rule, line, _excerpt(plain, start, end), "base64-encoded"))
-            break
-
-    for rule, offset, detail in _hidden_characters(text):
-        line = bisect_right(raw_starts, offset) - 1
-        shown = normalise(raw_lines[line])
-        add(InjectionFinding(rule, line, _excerpt(shown, 0, len(shown)), detail))
-    return tuple(sorted(findings.values(), key=lambda f: f.line))
+    return in_comment
 
 
 _RULE_TEXT = {
@@ -510,13 +612,21 @@ def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
     for where, text in (("title", pr.title), ("body", pr.body or "")):
         for f in find_injections(text):
             flags.append(_flag(f, f"PR {where}", None, None))
+    # Scopes nest: the PR's added text opens few rules, each file's a subset of those, so a run
+    # tests only the needles present in its file (most runs of real diffs are a line or two).
+    files: list[tuple[FileDiff, list[tuple[str, list[int]]], list[str]]] = []
     for file in diff.files:
         if file.binary:
             continue
         runs = [("\n".join(texts), numbers) for hunk in file.hunks for texts, numbers in hunk.added_runs()]
-        scope = _scope_of(text for text, _ in runs) if len(runs) > 1 else None
-        for text, numbers in runs:
-            for f in find_injections(text, scope):
+        files.append((file, runs, [_cleaned(text) for text, _ in runs]))
+    pr_scope = _scope_of_cleaned(joined for _, _, cleaned in files for joined in cleaned)
+    for file, runs, cleaned in files:
+        scope = _scope_of_cleaned(cleaned, pr_scope) if len(runs) > 1 else pr_scope
+        for (text, numbers), joined in zip(runs, cleaned, strict=True):
+            if not text:
+                continue
+            for f in _find(text, joined, scope):
                 flags.append(_flag(f, "added line", file, numbers[f.line]))
                 if len(flags) >= _MAX_FLAGS:
                     return tuple(flags)
