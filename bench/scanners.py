@@ -8,7 +8,8 @@ and tree-sitter, so this runs only them, over diffs parsed once beforehand.
     python -m bench.scanners time DIR...            CPU seconds of scan_diff and injection.scan
     python -m bench.scanners profile DIR...         the same under cProfile, top functions
     python -m bench.scanners dump OUT.jsonl DIR...  every finding, one JSON line per PR
-    python -m bench.scanners samples OUT.jsonl      the same on the tests' sample texts
+    python -m bench.scanners texts TEXTS.json       the tests' sample texts, for `samples`
+    python -m bench.scanners samples OUT.jsonl TEXTS.json   every finding on those texts
 
 `dump` is the equivalence check: run it with the old code and the new (e.g. the old `triage/`
 package unpacked from git into a directory, run from there with this file copied beside it)
@@ -17,7 +18,8 @@ and compare the two files with `cmp`. It records each added run's `find_secrets`
 and `find_secrets` / `redact` on the whole diff text, title and body, so a change in what any
 rule finds, or where, shows up as a differing line. `samples` does the same for every string
 literal of the scanner tests (the edge cases they were written for) and for thousands of texts
-made from the gate tests' rule words, seeded, so both runs see the same texts.
+made from the gate tests' rule words, seeded; `texts` writes them once, so that the old code
+and the new read the same texts.
 """
 
 from __future__ import annotations
@@ -128,7 +130,14 @@ def _sample_texts(count: int = 20000) -> list[str]:
 
     tests = Path(__file__).resolve().parents[1] / "tests"
     texts: list[str] = []
-    for name in ("test_secrets", "test_secret_formats", "test_secret_rules", "test_injection", "test_scan_gates"):
+    for name in (
+        "test_secrets",
+        "test_secret_formats",
+        "test_secret_rules",
+        "test_injection",
+        "test_scan_gates",
+        "test_anchors",
+    ):
         tree = ast.parse((tests / f"{name}.py").read_text(encoding="utf-8"))
         texts += [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     for name in ("test_security_injection", "test_security_text", "test_security_huge"):
@@ -142,10 +151,10 @@ def _sample_texts(count: int = 20000) -> list[str]:
     return texts
 
 
-def dump_samples(out: Path) -> int:
+def dump_samples(out: Path, texts_file: Path) -> int:
     from triage.review import injection, secrets
 
-    texts = _sample_texts()
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
     with out.open("w", encoding="utf-8") as fh:
         for text in texts:
             record = {
@@ -168,15 +177,22 @@ def _flag(flag: Any) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("time", "profile", "dump", "samples"):
+    if len(argv) < 2 or argv[0] not in ("time", "profile", "dump", "samples", "texts"):
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "time":
         print(json.dumps(time_scanners(argv[1:]), indent=2))
     elif argv[0] == "profile":
         profile_scanners(argv[1:])
+    elif argv[0] == "texts":
+        texts = _sample_texts()
+        Path(argv[1]).write_text(json.dumps(texts), encoding="utf-8")
+        print(f"{len(texts)} texts written to {argv[1]}")
     elif argv[0] == "samples":
-        print(f"{dump_samples(Path(argv[1]))} texts written to {argv[1]}")
+        if len(argv) < 3:
+            print("samples needs OUT.jsonl and TEXTS.json", file=sys.stderr)
+            return 2
+        print(f"{dump_samples(Path(argv[1]), Path(argv[2]))} texts written to {argv[1]}")
     else:
         if len(argv) < 3:
             print("dump needs OUT.jsonl and at least one DIR", file=sys.stderr)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tests import test_injection, test_secrets
 from triage.diff import parse_diff
 from triage.review import injection, secrets
+from triage.review.anchors import fold_lower
 from triage.sources import load_inputs
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prs"
@@ -142,7 +143,13 @@ def ungated(fn, *args):
         m.setattr(secrets, "_gate", lambda _text, _needles: True)
         m.setattr(injection, "_open", lambda _gate, _lower: True)
         m.setattr(injection, "_rule_starts", lambda _index, _text, _lower: None)
+        m.setattr(secrets, "matches_at", _everywhere)
         return fn(*args)
+
+
+def _everywhere(pattern, text, _starts):
+    """`anchors.matches_at` without the anchors: the regex searched over the whole text."""
+    return pattern.finditer(text)
 
 
 def _samples() -> list[str]:
@@ -236,27 +243,28 @@ def test_injection_rules_opened_on_the_test_samples_find_the_same_in_each() -> N
     assert found
 
 
-# static3 (#13): the assignment rule starts on the first line holding a secret-name word.
+# static3 (#13), scan4: the assignment rule is tried only where a name holding a secret word
+# can start (literal anchors); searched at every position it must find the same.
 ASSIGNMENT_WORDS = ["password", "PassWord", "db_pass", "api_key", "apiKey", "TOKEN", "secret", "credentials"]
 ASSIGNMENT_WORDS += ["x", "=", ":", '"hunter2x9"', "'s3cr3t-Value1'", "value42abc", "\u212aey", "get_token()"]
+ASSIGNMENT_WORDS += ["cfg.db-password", "'my.api_key'", '"x-token"', ".secret", "-", "_", "a.b-c_token", "İ", "ſecret"]
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(ASSIGNMENT_WORDS + WORDS[:10]), st.sampled_from(SEPARATORS)), max_size=14))
-def test_assignments_found_from_the_first_keyword_line_are_those_found_from_the_start(
+def test_assignments_found_from_their_anchors_are_those_found_searching_everywhere(
     parts: list[tuple[str, str]],
 ) -> None:
-    import re
-
     text = "".join(word + sep for word, sep in parts)
+    lower = fold_lower(text)
     for config in (False, True):
-        fast = list(secrets._assignments(text, config))
+        fast = list(secrets._assignments(text, config, lower))
         with pytest.MonkeyPatch.context() as m:
-            m.setattr(secrets, "_ASSIGNMENT_WORD", re.compile(""))  # matches at 0: the whole text
-            assert fast == list(secrets._assignments(text, config)), text
+            m.setattr(secrets, "matches_at", _everywhere)
+            assert fast == list(secrets._assignments(text, config, lower)), text
 
 
 def test_an_assignment_after_lines_without_secret_words_is_still_found() -> None:
     text = 'int x = 1;\nfoo(bar);\n  String password = "hunter2x9";\ntoken =\n  "a1b2c3d4e5"\n'
-    found = [text[s:e] for _, s, e, _ in secrets._assignments(text, False)]
+    found = [text[s:e] for _, s, e, _ in secrets._assignments(text, False, fold_lower(text))]
     assert found == ["hunter2x9", "a1b2c3d4e5"]
