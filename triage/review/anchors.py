@@ -26,9 +26,18 @@ __all__ = ["CASE_FOLDS", "fold_lower", "matches_at", "positions"]
 CASE_FOLDS = {0x130: "i", 0x131: "i", 0x17F: "s", 0x212A: "k"}
 
 
+_FOLDED = tuple(chr(code) for code in CASE_FOLDS)
+
+
 def fold_lower(text: str) -> str:
     """`text` lower-cased, offset for offset, with the case-insensitive look-alikes folded."""
-    return text.lower() if text.isascii() else text.translate(CASE_FOLDS).lower()
+    if text.isascii():
+        return text.lower()
+    # `translate` looks every character up in the table: only worth it when one is there.
+    for char in _FOLDED:
+        if char in text:
+            return text.translate(CASE_FOLDS).lower()
+    return text.lower()
 
 
 def positions(haystack: str, literal: str) -> list[int]:
