@@ -543,25 +543,26 @@ class _Walker:
         """Visit every node under `cursor`; `interesting` holds the kind ids of the node types
         in `rules.interesting` (an int test per node: most nodes count for nothing, and
         reading `node.type` would build a string for each of them)."""
-        stack: list[_Frame] = []
-        root_frame: _Frame = (_PLAIN, 0, self.top, "")
+        stack: list[_Frame] = []  # the frames the ancestors were read in, innermost last
+        parent: _Frame = (_PLAIN, 0, self.top, "")  # the frame the current node is read in
         visit = self.visit
+        first_child, next_sibling, up = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
         while True:
             node = cursor.node
             assert node is not None  # a cursor made from a node always stands on one
-            parent = stack[-1] if stack else root_frame
             if parent[0] == _PLAIN and node.kind_id not in interesting:
                 frame: _Frame | None = parent  # the common case: nothing to count, same frame
             else:
                 frame = visit(node, cursor.field_name, parent)
-            if frame is not None and cursor.goto_first_child():
-                stack.append(frame)
+            if frame is not None and first_child():
+                stack.append(parent)
+                parent = frame
                 continue
-            while not cursor.goto_next_sibling():
+            while not next_sibling():
                 if not stack:
                     return
-                cursor.goto_parent()
-                stack.pop()
+                up()
+                parent = stack.pop()
                 if not stack:
                     return
 

@@ -111,30 +111,34 @@ def full_file_changes(f: FileDiff, before: bytes | None, after: bytes | None) ->
     return tuple(out)
 
 
-def _side(hunk: Hunk, side: str) -> tuple[bytes, list[int], list[int]]:
-    """One side of a hunk (context plus its '+' or '-' lines), dedented.
+def _sides(hunk: Hunk) -> tuple[tuple[bytes, range, list[int]], tuple[bytes, range, list[int]]]:
+    """Both sides of a hunk, new then old: context plus its '+' (or '-') lines, dedented.
 
-    Returns the text, the file line number of each fragment line, and the (1-based, sorted)
-    fragment lines that changed. Context lines are kept because they often hold the enclosing
-    function's header, which names the function and scopes its decision points.
+    Each side is its text, the file line number of each fragment line (consecutive from the
+    hunk's start on that side), and the (1-based, sorted) fragment lines that changed. Context
+    lines are kept because they often hold the enclosing function's header, which names the
+    function and scopes its decision points. One pass over the body serves both sides.
     """
-    texts: list[str] = []
-    numbers: list[int] = []
-    changed: list[int] = []
-    old_no, new_no = hunk.old_start, hunk.new_start
+    new_texts: list[str] = []
+    old_texts: list[str] = []
+    added: list[int] = []
+    removed: list[int] = []
     for kind, text in hunk.rows():
-        if kind == " " or kind == side:
-            texts.append(text)
-            numbers.append(new_no if side == "+" else old_no)
-            if kind == side:
-                changed.append(len(texts))
-        if kind in " -":
-            old_no += 1
-        if kind in " +":
-            new_no += 1
-    if not texts:
-        return b"", [], []
-    return _dedent(texts).encode("utf-8", "replace"), numbers, changed
+        if kind == "+":
+            new_texts.append(text)
+            added.append(len(new_texts))
+        elif kind == "-":
+            old_texts.append(text)
+            removed.append(len(old_texts))
+        else:
+            new_texts.append(text)
+            old_texts.append(text)
+    new = (_dedent(new_texts).encode("utf-8", "replace") if new_texts else b"", added)
+    old = (_dedent(old_texts).encode("utf-8", "replace") if old_texts else b"", removed)
+    return (
+        (new[0], range(hunk.new_start, hunk.new_start + len(new_texts)), new[1]),
+        (old[0], range(hunk.old_start, hunk.old_start + len(old_texts)), old[1]),
+    )
 
 
 def _common_prefix(a: str, b: str) -> str:
@@ -207,8 +211,7 @@ def hunk_local_changes(f: FileDiff, max_bytes: int) -> tuple[tuple[FunctionChang
             skipped += 1
             continue
         parsed += cost
-        new_text, new_numbers, added = _side(hunk, "+")
-        old_text, old_numbers, removed = _side(hunk, "-")
+        (new_text, new_numbers, added), (old_text, old_numbers, removed) = _sides(hunk)
         new_fc = analyse(new_text, language) if new_text else None
         old_fc = analyse(old_text, language) if old_text else None
         if new_fc is None and old_fc is None:

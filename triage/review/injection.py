@@ -20,11 +20,13 @@ import binascii
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from triage.models import FileDiff, FileKind, Flag, FlagKind, ParsedDiff, PullRequest, Severity
+from triage.review.anchors import fold_lower, matches_at, positions
 from triage.review.secrets import find_secrets
 
 __all__ = ["find_injections", "normalise", "scan", "verdict_claim"]
@@ -183,6 +185,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # Comment leaders dropped before matching, so a phrase wrapped over comment lines still reads
 # as one sentence: `#`, `//`, `/*`, `*`, `--`, `;`, `%`, `>`, `<!--`, `"""`.
 _COMMENT_LEADER = re.compile(r"^[ \t]*(?:<!--|/\*+|\*+/?|//+|#+|--+|;+|%+|>+|\"\"\"|''')?[ \t]*")
+_COMMENT_LEADERS = re.compile(_COMMENT_LEADER.pattern, re.MULTILINE)
 _BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,4096}={0,2}(?![A-Za-z0-9+/=])")
 _HTML_COMMENT = re.compile(r"<!--(.*?)(?:-->|$)", re.DOTALL)
 
@@ -275,108 +278,119 @@ def _hidden_characters(raw: str) -> Iterator[tuple[str, int, str]]:
             break
 
 
-# Gates, one per rule in `_RULES`: groups of literals; every match of the rule contains at least
-# one literal of each group (lower-cased, single words, since `\s+` may span lines). Checking a
-# literal runs at memory speed while each rule's regex is tried at every position, and code
-# rarely holds all of a rule's words, so most rules are skipped on most text. A gate only ever
-# skips a rule that could not match (tests/test_scan_gates.py checks gated == ungated).
-_NEGATIONS = ("not", "n't", "dont", "never")
-_GATES: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("ignore", "disregard", "forget", "override", "bypass", "skip"),),
-    (("ignore", "disregard", "forget"),),
-    (("disregard",),),
-    (("instructions",),),
-    (("from",), ("now",)),
-    (("you",), ("now",)),
-    (("ai", "llm", "language"), ("model", "reviewer", "assistant", "you")),
-    (("pretend",),),
-    (("reveal", "print", "output", "repeat"), ("system", "initial")),
-    (("approve", "merge", "accept", "lgtm"),),
-    (("approve",),),
-    (("approve",),),
-    (("lgtm",),),
-    (("mark",), ("safe", "low", "approved", "benign", "harmless", "trusted", "verified", "secure", "clean")),
-    (("classify", "rate", "score", "treat", "report"), ("safe", "low", "benign", "harmless", "trusted")),
-    (("flag",), _NEGATIONS),
-    (("mention", "report"), _NEGATIONS),
-    (("<|", "[inst", "[/inst", "<<", "<start_of_turn>", "<end_of_turn>"),),
-    (("system", "assistant"), (":",)),
-    (("ignore", "disregard", "forget"), ("above", "before", "preceding", "previously", "prior", "earlier", "far")),
-    (
-        ("classify", "rate", "score", "treat", "report", "mark", "label", "consider", "assess", "grade"),
-        ("safe", "low", "benign", "harmless", "trusted", "risk", "%"),
-    ),
-    (("set", "give", "assign", "put", "keep", "lower", "reduce", "make"), ("risk",)),
-    (
-        ("return", "respond", "output", "report", "reply", "give", "produce"),
-        ("empty", "no", "zero"),
-        ("flag", "finding", "issue"),
-    ),
-    (("<<", "</", "["), ("untrusted", "end", "begin", "user", "pr", "diff", "description")),
-    (("system", "assistant", "developer"), (":", "]")),
-    (
-        ("system", "assistant", "developer", "human"),
-        (":",),
-        ("approv", "lgtm", "low", "ignore", "disregard", "flag", "skip"),
-    ),
+# Where each rule's matches can start, so that its regex is tried there only (issue #13: trying
+# each open rule at every position of a large file's added text was most of the injection scan).
+# A tuple of lower-case literals: every match of the rule starts with one of them (each pattern
+# opens with `\b(?:word|...)` or a literal). An `_Anchored` rule starts before one of its words;
+# None: the regex searches the texts that hold `_UNANCHORED_GATE` (a rule with a loose start).
+# The literals also replaced the gates the rules had (groups of words all present in a text):
+# finding a few dozen literals once in a PR's added text costs less than testing a hundred
+# needles per run and file, and a rule whose literals are absent is not tried at all.
+class _Anchored(NamedTuple):
+    """Matches start at the text's start or on the newline before `words` (`(?:^|\n)`), with
+    only `skip` characters in between (indentation, `#`, `[`); `after_mark`: or on whatever
+    character stands there (the rule then checks it is a punctuation mark)."""
+
+    words: tuple[str, ...]
+    skip: str
+    after_mark: bool = False
+    case_sensitive: bool = False
+
+
+_STARTS: tuple[tuple[str, ...] | _Anchored | None, ...] = (
+    ("ignore", "disregard", "forget", "override", "bypass", "skip"),
+    ("ignore", "disregard", "forget"),
+    ("disregard",),
+    ("new", "updated", "revised"),
+    ("from",),
+    ("you",),
+    ("as",),
+    ("pretend",),
+    ("reveal", "print", "output", "repeat"),
+    ("you", "always", "automatically", "immediately", "just"),
+    ("approve",),
+    None,  # `(?:^|[.!?:;>|*#/\-]\s*|\bai\s*:\s*)approve this PR`: searched where "approve" is
+    ("lgtm",),
+    ("mark",),
+    ("classify", "rate", "score", "treat", "report"),
+    ("do", "never"),  # do not, don't, dont, never
+    ("do", "never"),
+    ("<|", "[inst", "[/inst", "<<", "<start_of_turn>", "<end_of_turn>"),
+    _Anchored(("system", "assistant"), " \t#"),
+    ("ignore", "disregard", "forget"),
+    ("classify", "rate", "score", "treat", "report", "mark", "label", "consider", "assess", "grade"),
+    ("set", "give", "assign", "put", "keep", "lower", "reduce", "make"),
+    ("return", "respond", "output", "report", "reply", "give", "produce"),
+    ("<<", "</", "["),
+    _Anchored(("SYSTEM", "ASSISTANT", "DEVELOPER"), " \t#[", case_sensitive=True),  # `(?-i:...)`
+    _Anchored(("system", "assistant", "developer", "human"), " \t", after_mark=True),
 )
-assert len(_GATES) == len(_RULES)
-_NEEDLES = tuple(sorted({word for gate in _GATES for group in gate for word in group}))
+assert len(_STARTS) == len(_RULES)
+_UNANCHORED_GATE = "approve"
 
 
-def _open(gate: tuple[tuple[str, ...], ...], present: frozenset[str]) -> bool:
-    return all(not present.isdisjoint(group) for group in gate)
+def _match_rules(text: str) -> list[tuple[str, int, int]]:
+    """(rule, start, end) of every rule match in `text`: rules in order, each in text order."""
+    return _parts_matches([text])[0]
 
 
-@dataclass(frozen=True, slots=True)
-class _Scope:
-    """The needles present in a larger (cleaned, ASCII) text and the rules their gates open.
+def _parts_matches(parts: list[str]) -> list[list[tuple[str, int, int]]]:
+    """`_match_rules` of each part, with the literals found once in the parts joined.
 
-    A needle found in part of a text is found in the whole, so for any part the present
-    needles are among these and its open rules among these rules: `scan` computes one scope
-    per file and each added run then tests only those needles and rules (issue #13: testing
-    all ~100 needles and 26 gates per run was most of the injection scan on real diffs).
+    Each rule is still matched within one part (a phrase is never read across two runs); only
+    finding where the rules can start is shared, so its cost follows the PR's bytes and not its
+    number of runs, most of which are a line or two.
     """
+    joined = "\n".join(parts)
+    lower = fold_lower(joined)
+    offsets: list[int] = []
+    at = 0
+    for part in parts:
+        offsets.append(at)
+        at += len(part) + 1
+    found: dict[tuple[bool, str], list[tuple[int, int]]] = {}
 
-    needles: tuple[str, ...]
-    rules: tuple[int, ...]
+    def occurrences(literal: str, case_sensitive: bool = False) -> list[tuple[int, int]]:
+        """(part, offset in the joined text) of each occurrence; a literal has no newline, so
+        it never straddles two parts."""
+        key = (case_sensitive, literal)
+        if key not in found:
+            hits = positions(joined if case_sensitive else lower, literal)
+            found[key] = [(bisect_right(offsets, g) - 1, g) for g in hits]
+        return found[key]
 
-
-_EVERY_RULE = tuple(range(len(_RULES)))
-
-
-def _scope_of(texts: Iterable[str]) -> _Scope | None:
-    """The scope of the texts' cleaned lines, joined (None when they are not ASCII)."""
-    cleaned = "\n".join(_clean(line) for text in texts for line in text.split("\n"))
-    if not cleaned.isascii():
-        return None
-    lower = cleaned.lower()
-    present = frozenset(word for word in _NEEDLES if word in lower)
-    return _Scope(
-        needles=tuple(word for word in _NEEDLES if word in present),
-        rules=tuple(i for i in _EVERY_RULE if _open(_GATES[i], present)),
-    )
-
-
-def _match_rules(text: str, scope: _Scope | None = None) -> Iterator[tuple[str, int, int]]:
-    # Rules match case-insensitively; for non-ASCII text Unicode case folding could match what
-    # lower-casing does not produce, so such text skips the gates and meets every rule.
-    present: frozenset[str] | None = None
-    rules = _EVERY_RULE
-    if text.isascii():
-        lower = text.lower()
-        needles = _NEEDLES
-        if scope is not None:
-            needles, rules = scope.needles, scope.rules
-        present = frozenset(word for word in needles if word in lower)
-    for index in rules:
-        (name, pattern), gate = _RULES[index], _GATES[index]
-        if present is not None and not _open(gate, present):
-            continue
-        for m in pattern.finditer(text):
-            # Rules anchored with `(?:^|\n)` start on the newline: the finding is on the next line.
-            start = m.start() + 1 if text.startswith("\n", m.start()) else m.start()
-            yield name, start, m.end()
+    starts: dict[int, dict[int, set[int]]] = {}  # part -> rule -> local start offsets
+    searched: set[int] = set()  # parts the unanchored rule searches
+    for index, spec in enumerate(_STARTS):
+        if spec is None:
+            searched.update(part for part, _ in occurrences(_UNANCHORED_GATE))
+        elif not isinstance(spec, _Anchored):
+            for literal in spec:
+                for part, g in occurrences(literal):
+                    starts.setdefault(part, {}).setdefault(index, set()).add(g - offsets[part])
+        else:
+            haystack = joined if spec.case_sensitive else lower
+            for word in spec.words:
+                for part, g in occurrences(word, spec.case_sensitive):
+                    # Back over what may stand between the line start (or the mark) and the word.
+                    lo = offsets[part]
+                    while g > lo and haystack[g - 1] in spec.skip:
+                        g -= 1
+                    if g == lo:
+                        starts.setdefault(part, {}).setdefault(index, set()).add(0)
+                    elif spec.after_mark or haystack[g - 1] == "\n":
+                        starts.setdefault(part, {}).setdefault(index, set()).add(g - 1 - lo)
+    out: list[list[tuple[str, int, int]]] = [[] for _ in parts]
+    for part in sorted(starts.keys() | searched):
+        text, by_rule, matches = parts[part], starts.get(part, {}), out[part]
+        for index in sorted(by_rule.keys() | ({_STARTS.index(None)} if part in searched else set())):
+            name, pattern = _RULES[index]
+            at = by_rule.get(index)
+            for m in pattern.finditer(text) if at is None else matches_at(pattern, text, sorted(at)):
+                # Rules anchored with `(?:^|\n)` start on the newline: the finding is on the next line.
+                start = m.start() + 1 if text.startswith("\n", m.start()) else m.start()
+                matches.append((name, start, m.end()))
+    return out
 
 
 def _decoded_blobs(text: str) -> Iterator[tuple[int, str]]:
@@ -413,7 +427,16 @@ def _clean(raw: str) -> str:
     return _COMMENT_LEADER.sub("", normalise(raw), count=1)
 
 
-def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFinding, ...]:
+def _cleaned(text: str) -> str:
+    """`text` with each line cleaned (`_clean`), lines still joined by newlines. ASCII text
+    needs no normalising and no line of it can gain a newline, so one pass of the
+    line-anchored leader pattern over the whole text does what a pass per line does."""
+    if text.isascii():
+        return _COMMENT_LEADERS.sub("", text)
+    return "\n".join(_clean(line) for line in text.split("\n"))
+
+
+def find_injections(text: str) -> tuple[InjectionFinding, ...]:
     """Instruction-shaped passages and hiding tricks in one text, at most one per line and rule.
 
     Lines are joined (with comment leaders dropped) before matching so that a sentence wrapped
@@ -421,7 +444,18 @@ def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFi
     """
     if not text:
         return ()
-    raw_lines = text.split("\n")
+    joined = _cleaned(text)
+    return _find(text, joined, _match_rules(joined))
+
+
+def _newline_starts(text: str) -> list[int]:
+    """The offset of each line of `text` (the first at 0)."""
+    return [0, *(at + 1 for at in positions(text, "\n"))]
+
+
+def _find(text: str, joined: str, matched: list[tuple[str, int, int]]) -> tuple[InjectionFinding, ...]:
+    """`find_injections` of `text`, whose cleaned lines (`_cleaned`) are `joined` and whose
+    rule matches (`_match_rules(joined)`) are `matched`."""
     # One finding per line: several rules matching the same sentence are one attempt. Rules
     # that read the words run first, so hidden characters become a detail of their finding.
     findings: dict[int, InjectionFinding] = {}
@@ -429,40 +463,51 @@ def find_injections(text: str, scope: _Scope | None = None) -> tuple[InjectionFi
     def add(finding: InjectionFinding) -> None:
         findings.setdefault(finding.line, finding)
 
-    raw_starts = _line_starts(raw_lines)
+    # Line offsets are only needed to place a finding: most texts have none.
+    raw_starts: list[int] | None = None
+    starts: list[int] | None = None
+    in_comment: set[int] | None = None
+    for rule, start, end in matched:
+        if starts is None:
+            raw_starts, starts = _newline_starts(text), _newline_starts(joined)
+            in_comment = _html_comment_lines(text, raw_starts)
+        assert raw_starts is not None and in_comment is not None
+        line = bisect_right(starts, start) - 1
+        if line in in_comment:
+            hidden = "in an HTML comment"
+        else:
+            raw_line = text[raw_starts[line] : raw_starts[line + 1] - 1 if line + 1 < len(raw_starts) else len(text)]
+            hidden = "with invisible characters" if _has_invisible(raw_line) else ""
+        add(InjectionFinding(rule, line, _excerpt(joined, start, end), hidden))
+
+    for offset, decoded in _decoded_blobs(joined):
+        plain = normalise(decoded)
+        for rule, start, end in _match_rules(plain):
+            if starts is None:
+                starts = _newline_starts(joined)
+            line = bisect_right(starts, offset) - 1
+            add(InjectionFinding(rule, line, _excerpt(plain, start, end), "base64-encoded"))
+            break
+
+    if not text.isascii():  # every hiding character is outside ASCII
+        raw_lines = text.split("\n")
+        raw_starts = _line_starts(raw_lines)
+        for rule, offset, detail in _hidden_characters(text):
+            line = bisect_right(raw_starts, offset) - 1
+            shown = normalise(raw_lines[line])
+            add(InjectionFinding(rule, line, _excerpt(shown, 0, len(shown)), detail))
+    return tuple(sorted(findings.values(), key=lambda f: f.line))
+
+
+def _html_comment_lines(text: str, raw_starts: list[int]) -> set[int]:
+    """The lines of `text` an HTML comment covers, wholly or in part."""
     in_comment: set[int] = set()
     if "<!--" in text:
         for m in _HTML_COMMENT.finditer(text):
             first = bisect_right(raw_starts, m.start()) - 1
             last = bisect_right(raw_starts, max(m.start(), m.end() - 1)) - 1
             in_comment.update(range(first, last + 1))
-
-    # Normalised line by line, so a match offset maps back to its source line.
-    cleaned = [_clean(raw) for raw in raw_lines]
-    starts = _line_starts(cleaned)
-    joined = "\n".join(cleaned)
-    for rule, start, end in _match_rules(joined, scope):
-        line = bisect_right(starts, start) - 1
-        if line in in_comment:
-            hidden = "in an HTML comment"
-        elif _has_invisible(raw_lines[line]):
-            hidden = "with invisible characters"
-        else:
-            hidden = ""
-        add(InjectionFinding(rule, line, _excerpt(joined, start, end), hidden))
-
-    for offset, decoded in _decoded_blobs(joined):
-        plain = normalise(decoded)
-        for rule, start, end in _match_rules(plain):
-            line = bisect_right(starts, offset) - 1
-            add(InjectionFinding(rule, line, _excerpt(plain, start, end), "base64-encoded"))
-            break
-
-    for rule, offset, detail in _hidden_characters(text):
-        line = bisect_right(raw_starts, offset) - 1
-        shown = normalise(raw_lines[line])
-        add(InjectionFinding(rule, line, _excerpt(shown, 0, len(shown)), detail))
-    return tuple(sorted(findings.values(), key=lambda f: f.line))
+    return in_comment
 
 
 _RULE_TEXT = {
@@ -510,13 +555,21 @@ def scan(pr: PullRequest, diff: ParsedDiff) -> tuple[Flag, ...]:
     for where, text in (("title", pr.title), ("body", pr.body or "")):
         for f in find_injections(text):
             flags.append(_flag(f, f"PR {where}", None, None))
+    files: list[tuple[FileDiff, list[tuple[str, list[int]]], list[str]]] = []
     for file in diff.files:
         if file.binary:
             continue
         runs = [("\n".join(texts), numbers) for hunk in file.hunks for texts, numbers in hunk.added_runs()]
-        scope = _scope_of(text for text, _ in runs) if len(runs) > 1 else None
-        for text, numbers in runs:
-            for f in find_injections(text, scope):
+        files.append((file, runs, [_cleaned(text) for text, _ in runs]))
+    # The rules' literals are found once in all the PR's added runs (`_parts_matches`).
+    matched = _parts_matches([joined for _, _, cleaned in files for joined in cleaned])
+    first = 0
+    for file, runs, cleaned in files:
+        per_run, first = matched[first : first + len(runs)], first + len(runs)
+        for (text, numbers), joined, matches in zip(runs, cleaned, per_run, strict=True):
+            if not text:
+                continue
+            for f in _find(text, joined, matches):
                 flags.append(_flag(f, "added line", file, numbers[f.line]))
                 if len(flags) >= _MAX_FLAGS:
                     return tuple(flags)

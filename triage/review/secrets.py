@@ -29,6 +29,7 @@ from pathlib import PurePosixPath
 
 from triage.classify import LOCKFILES
 from triage.models import FileDiff, Flag, FlagKind, ParsedDiff, PullRequest, Severity
+from triage.review.anchors import fold_lower, matches_at, positions, starts_of
 
 __all__ = [
     "CONFIG_SUFFIXES",
@@ -550,8 +551,17 @@ def ends_inside_private_key(text: str, inside: bool = False) -> bool:
     )
 
 
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+
+
 def _url_passwords(text: str) -> Iterator[_Candidate]:
-    for m in _URL_PASSWORD.finditer(text):
+    # A match starts where the run of scheme characters before its `://` starts (lookbehind).
+    starts: set[int] = set()
+    for at in positions(text, "://"):
+        while at > 0 and text[at - 1] in _SCHEME_CHARS:
+            at -= 1
+        starts.add(at)
+    for m in matches_at(_URL_PASSWORD, text, sorted(starts)):
         if not is_placeholder(m.group(1)):
             yield "url-password", m.start(1), m.end(1), "[REDACTED:password]"
 
@@ -637,8 +647,23 @@ def _azure_keys(text: str) -> Iterator[_Candidate]:
             yield "azure-key", m.start(1), m.end(1), "[REDACTED:azure-key]"
 
 
-def _auth_headers(text: str) -> Iterator[_Candidate]:
-    for m in _AUTH_HEADER.finditer(text):
+# Where `_AUTH_HEADER` and `_CLI_PASSWORD` matches start: on these literals, or (`back`) that
+# many characters before them (`proxy-authorization`, `--http-password`).
+_AUTH_HEADER_STARTS = (
+    "bearer",
+    "x-api-key",
+    "x-auth-token",
+    "private-token",
+    "x-access-token",
+    "api-key",
+    "x-goog-api-key",
+    "ocp-apim-subscription-key",
+)
+
+
+def _auth_headers(text: str, lower: str) -> Iterator[_Candidate]:
+    starts = sorted({*starts_of(lower, ("authorization",), back=(0, 6)), *starts_of(lower, _AUTH_HEADER_STARTS)})
+    for m in matches_at(_AUTH_HEADER, text, starts):
         group = "v" if m.group("v") is not None else "hv" if m.group("hv") is not None else "bv"
         value = m.group(group)
         if _credential_shaped(value, scheme=group == "bv" or m.group("scheme") is not None):
@@ -651,18 +676,20 @@ def _netrc(text: str, netrc_file: bool) -> Iterator[_Candidate]:
             yield "netrc-password", m.start(1), m.end(1), "[REDACTED:password]"
 
 
-def _cli_passwords(text: str) -> Iterator[_Candidate]:
-    for m in _CLI_PASSWORD.finditer(text):
+def _cli_passwords(text: str, lower: str) -> Iterator[_Candidate]:
+    # `--password`, `--http-password`, `--ftp-password`, `--proxy-password`
+    starts = sorted({*starts_of(lower, ("curl", "sshpass")), *starts_of(lower, ("password",), back=(2, 6, 7, 8))})
+    for m in matches_at(_CLI_PASSWORD, text, starts):
         group = next(g for g in ("c", "p", "s") if m.group(g) is not None)
         if not is_placeholder(m.group(group)):
             yield "cli-password", m.start(group), m.end(group), "[REDACTED:password]"
 
 
-def _keyed_values(text: str, lower: str | None) -> Iterator[_Candidate]:
+def _keyed_values(text: str, lower: str) -> Iterator[_Candidate]:
     """Query-string, XML-element and `mysql -p` credentials (one rule family, one gate)."""
     rules = ((_QUERY_PASSWORD, "query-password"), (_XML_PASSWORD, "xml-password"), (_MYSQL_PASSWORD, "cli-password"))
     for pattern, kind in rules:
-        if kind == "cli-password" and lower is not None and not _gate(lower, ("mysql", "mariadb")):
+        if kind == "cli-password" and not _gate(lower, ("mysql", "mariadb")):
             continue
         for m in pattern.finditer(text):
             value = m.group("v")
@@ -678,16 +705,28 @@ def _npm_auth(text: str) -> Iterator[_Candidate]:
 
 
 # Every `_ASSIGNMENT` name holds one of these (each alternative of `_SECRET_NAME` contains one,
-# matched with the same IGNORECASE), and a name never spans lines: so no match starts on a line
-# before the first of them, and the regex (tried at every position) can start there.
-_ASSIGNMENT_WORD = re.compile("|".join(_ASSIGNMENT_GATE), re.IGNORECASE)
+# matched with the same IGNORECASE) with only name characters before it, so a match starts at
+# the start of that run of name characters, after a `.` or `-` in it, or on a quote before it:
+# the regex is tried there only (it was most of the secret scan on real Java diffs, issue #13).
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
-def _assignments(text: str, config: bool) -> Iterator[_Candidate]:
-    first = _ASSIGNMENT_WORD.search(text)
-    if first is None:
-        return
-    for m in _ASSIGNMENT.finditer(text, text.rfind("\n", 0, first.start()) + 1):
+def _assignment_starts(lower: str) -> list[int]:
+    starts: set[int] = set()
+    for word in _ASSIGNMENT_GATE:
+        for at in positions(lower, word):
+            while at > 0 and lower[at - 1] in _NAME_CHARS:
+                if lower[at - 1] in ".-":
+                    starts.add(at)
+                at -= 1
+            starts.add(at)
+            if at > 0 and lower[at - 1] in "\"'":
+                starts.add(at - 1)
+    return sorted(starts)
+
+
+def _assignments(text: str, config: bool, lower: str) -> Iterator[_Candidate]:
+    for m in matches_at(_ASSIGNMENT, text, _assignment_starts(lower)):
         name = m.group("name")
         env_style = False
         if m.group("qv") is not None:
@@ -791,17 +830,11 @@ def _glued(text: str, start: int, end: int) -> bool:
     )
 
 
-def _detect_secrets(text: str, lower: str | None, rules: _Rules) -> Iterator[_Candidate]:
-    folded_text = lower  # lower-cased on first need when the caller had no lower-cased copy
+def _detect_secrets(text: str, lower: str, rules: _Rules) -> Iterator[_Candidate]:
     for secret_type, patterns, gate in rules.detect:
         if gate is not None:
             needles, folded = gate
-            haystack = text
-            if folded:
-                if folded_text is None:
-                    folded_text = text.lower()
-                haystack = folded_text
-            if not _gate(haystack, needles):
+            if not _gate(lower if folded else text, needles):
                 continue
         yield from _detect_matches(text, secret_type, patterns)
 
@@ -827,14 +860,56 @@ class _Rules:
     """The gated rules that may match in some text: those whose gate is open on it.
 
     A gate open on a piece of a text is open on the whole text (each needle found in the piece
-    is found in the whole, lower-cased or not), so the rules open on a file's added lines,
-    joined, are a superset of those open on any one run of them: `scan_diff` computes them
-    once per file and `find_secrets` still tries each rule's gate on the run itself, which
-    skips the (about 60) rule gates that are shut on the file without trying them per run.
+    is found in the whole, lower-cased or not), so the rules open on a PR's added lines, joined,
+    are a superset of those open on any one file of it, and those of a file a superset of those
+    open on any one run of it: `scan_diff` narrows them PR, file, run, and `find_secrets` still
+    tries each rule's gate on the run itself, only for the rules left open. `families` names the
+    rule families of `find_secrets` (each with its own gate) left open.
     """
 
     prefixed: tuple[tuple[str, re.Pattern[str], int], ...]
     detect: tuple[tuple[str, tuple[re.Pattern[str], ...], tuple[tuple[str, ...], bool] | None], ...]
+    families: frozenset[str] = frozenset()
+
+
+_FAMILIES = frozenset(
+    {
+        "pem",
+        "aws-secret",
+        "aws-bare",
+        "azure",
+        "url",
+        "auth",
+        "netrc",
+        "netrc-inline",
+        "cli",
+        "npm",
+        "keyed",
+        "assignment",
+    }
+)
+
+
+def _open_families(text: str, lower: str, within: frozenset[str] = _FAMILIES) -> frozenset[str]:
+    """The families among `within` whose gates are open on `text` (`lower` is its `fold_lower`)."""
+    gates = (
+        ("pem", text, ("-----BEGIN ",)),
+        ("aws-bare", text, _PREFIX_GATES["aws-access-key"]),
+        ("azure", lower, ("accountkey", "sharedaccess", "sig=")),
+        ("url", text, ("://",)),
+        ("auth", lower, ("authoriz", "bearer", "key", "token")),
+        ("netrc", lower, ("password",)),
+        ("netrc-inline", lower, ("machine", "default")),
+        ("cli", lower, ("curl", "password", "sshpass")),
+        ("npm", lower, ("_auth", "_password")),
+        ("assignment", lower, _ASSIGNMENT_GATE),
+    )
+    found = {name for name, haystack, needles in gates if name in within and _gate(haystack, needles)}
+    if "aws-secret" in within and _gate(lower, ("aws",)) and _gate(lower, ("secret",)):
+        found.add("aws-secret")
+    if "keyed" in within and _gate(lower, ("=", "</", " -p")) and _gate(lower, (*_ASSIGNMENT_GATE, "mysql", "mariadb")):
+        found.add("keyed")
+    return frozenset(found)
 
 
 @cache
@@ -848,18 +923,21 @@ def _all_rules() -> _Rules:
             (secret_type, tuple(patterns), _DETECT_SECRETS_GATES.get(secret_type))
             for secret_type, patterns in by_type.items()
         ),
+        families=_FAMILIES,
     )
 
 
-def rules_within(text: str) -> _Rules:
-    """The rules `find_secrets` may need on any part of `text` (pass as its `rules`)."""
-    every = _all_rules()
-    lower = text.lower()
+def rules_within(text: str, within: _Rules | None = None) -> _Rules:
+    """The rules `find_secrets` may need on any part of `text` (pass as its `rules`); `within`:
+    the rules of a text that holds this one."""
+    every = within if within is not None else _all_rules()
+    lower = fold_lower(text)
     return _Rules(
         prefixed=tuple(rule for rule in every.prefixed if _gate(text, _PREFIX_GATES[rule[0]])),
         detect=tuple(
             rule for rule in every.detect if rule[2] is None or _gate(lower if rule[2][1] else text, rule[2][0])
         ),
+        families=_open_families(text, lower, every.families),
     )
 
 
@@ -881,37 +959,40 @@ def find_secrets(
     if rules is None:
         rules = _all_rules()
     config = _is_config_path(path)
-    lower = text.lower() if text.isascii() else None
+    # Case-insensitive rules are gated and anchored on `fold_lower(text)`: each literal they can
+    # match is spelled there in lower case at the same offset, for non-ASCII text too.
+    lower = fold_lower(text)
+    families = _open_families(text, lower, rules.families)
     ranked: list[tuple[int, _Candidate]] = []
     # (rank, rule) pairs; the rank orders overlapping candidates, so it must not depend on the gates.
     sources: list[tuple[int, Iterator[_Candidate]]] = []
     if in_private_key or (is_key_path(path) and "-----BEGIN " not in text):
         sources.append((0, _private_key_tail(text)))
-    if _gate(text, ("-----BEGIN ",)):
+    if "pem" in families:
         sources.append((0, _private_keys(text)))
     sources.append((1, _prefixed(text, rules)))
-    if lower is None or (_gate(lower, ("aws",)) and _gate(lower, ("secret",))):
+    if "aws-secret" in families:
         sources.append((2, _aws_secrets(text)))
-    if _gate(text, _PREFIX_GATES["aws-access-key"]):
+    if "aws-bare" in families:
         sources.append((2, _aws_bare_secrets(text)))
-    if lower is None or _gate(lower, ("accountkey", "sharedaccess", "sig=")):
+    if "azure" in families:
         sources.append((2, _azure_keys(text)))
-    if _gate(text, ("://",)):
+    if "url" in families:
         sources.append((3, _url_passwords(text)))
-    if lower is None or _gate(lower, ("authoriz", "bearer", "key", "token")):
-        sources.append((3, _auth_headers(text)))
-    if lower is None or _gate(lower, ("password",)):
+    if "auth" in families:
+        sources.append((3, _auth_headers(text, lower)))
+    if "netrc" in families:
         netrc_file = bool(path) and PurePosixPath(path or "").name.lower() in _NETRC_FILES
-        if netrc_file or lower is None or _gate(lower, ("machine", "default")):
+        if netrc_file or "netrc-inline" in families:
             sources.append((3, _netrc(text, netrc_file)))
-    if lower is None or _gate(lower, ("curl", "password", "sshpass")):
-        sources.append((3, _cli_passwords(text)))
-    if lower is None or _gate(lower, ("_auth", "_password")):
+    if "cli" in families:
+        sources.append((3, _cli_passwords(text, lower)))
+    if "npm" in families:
         sources.append((3, _npm_auth(text)))
-    if lower is None or (_gate(lower, ("=", "</", " -p")) and _gate(lower, (*_ASSIGNMENT_GATE, "mysql", "mariadb"))):
+    if "keyed" in families:
         sources.append((3, _keyed_values(text, lower)))
-    if lower is None or _gate(lower, _ASSIGNMENT_GATE):
-        sources.append((4, _assignments(text, config)))
+    if "assignment" in families:
+        sources.append((4, _assignments(text, config, lower)))
     if config:
         sources.append((5, _high_entropy(text)))
     sources.append((6, _detect_secrets(text, lower, rules)))
@@ -1024,16 +1105,20 @@ def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
     """
     flags: list[Flag] = []
     seen: set[tuple[str, int, str]] = set()
-    for file in diff.files:
-        if file.binary or not file.hunks:
-            continue
+    files = [
+        (file, [(texts, numbers, "\n".join(texts)) for hunk in file.hunks for texts, numbers in hunk.added_runs()])
+        for file in diff.files
+        if not file.binary and file.hunks
+    ]
+    pr_rules = rules_within("\n".join(joined for _, runs in files for _, _, joined in runs))
+    for file, runs in files:
         # A key block stays open from one added run to the next (its BEGIN line in one hunk,
         # its body in a later one): the next run is read as its continuation.
         inside = False
-        runs = [run for hunk in file.hunks for run in hunk.added_runs()]
-        rules = rules_within("\n".join("\n".join(texts) for texts, _ in runs)) if len(runs) > 1 else None
-        for texts, numbers in runs:
-            joined = "\n".join(texts)
+        rules = pr_rules
+        if len(runs) > 1 and len(files) > 1:
+            rules = rules_within("\n".join(joined for _, _, joined in runs), pr_rules)
+        for texts, numbers, joined in runs:
             findings = find_secrets(joined, file.path, in_private_key=inside, rules=rules)
             inside = ends_inside_private_key(joined, inside)
             for f in findings:
