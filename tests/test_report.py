@@ -285,6 +285,16 @@ def test_markdown_cut_to_comment_limit() -> None:
     assert "cut to fit" not in render_markdown(sample_queue())
 
 
+def test_markdown_cut_among_details_counts_the_details_left_out() -> None:
+    q = big_queue(30)
+    full = render_markdown(q, max_chars=10_000_000)
+    cut = render_markdown(q, max_chars=len(full) - 1_500)  # only the last few details go
+    missing = full.count("<details>") - cut.count("<details>")
+    assert 0 < missing < 30 and cut.count("<details>") == cut.count("</details>")
+    assert f"{missing} sections left out" in cut
+    assert cut.split("\n> **Note:**")[0] == full[: len(cut.split("\n> **Note:**")[0])]  # a prefix of the whole
+
+
 def test_markdown_empty_queue() -> None:
     text = render_markdown(empty_queue())
     assert "**Received:** 0 PRs" in text and "_Nothing is queued for review._" in text
