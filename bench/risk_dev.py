@@ -255,6 +255,7 @@ PREVIOUS_WEIGHTS: dict[str, float] = {
     "sensitive-paths": 0.35,
     "prior-changes": 0.20,
 }
+PREVIOUS_INTERCEPT = -3.05
 _FLOOR_VALUES = (0.70, 0.85)  # `triage.review.merge` floors: replayed as floors, not increments
 
 
@@ -300,6 +301,73 @@ def term_matrix(rows: Sequence[dict[str, Any]], terms: Sequence[str]) -> list[li
     return out
 
 
+def measure_weights(
+    rows: Sequence[dict[str, Any]], exclude: set[str] | frozenset[str], rounds: int = 1000
+) -> dict[str, Any]:
+    """`--compare`: today's WEIGHTS against the previous ones and lines added alone on every
+    dumped set (with intervals), the AUC change on each set when each weighted term is
+    dropped from today's weights, and the leave-one-project-out check of today's terms."""
+    from triage.metrics.risk import INTERCEPT, WEIGHTS
+
+    now = {t: w for t, w in WEIGHTS.items() if w}
+    candidates = {
+        "size term only": ({"lines-added": WEIGHTS["lines-added"]}, INTERCEPT),
+        "before": (PREVIOUS_WEIGHTS, PREVIOUS_INTERCEPT),
+        "now": (now, INTERCEPT),
+    }
+    report = compare_report(rows, candidates, rounds)
+    full = report["now"]["sets"]
+    dropped: dict[str, dict[str, float]] = {}
+    for term in now:
+        without = compare_report(rows, {"x": ({t: w for t, w in now.items() if t != term}, INTERCEPT)}, 0)
+        dropped[term] = {n: round(v["default"] - full[n]["default"], 4) for n, v in without["x"]["sets"].items()}
+    return {
+        "candidates": report,
+        "dropped": dropped,
+        "leave_one_out": leave_one_out(rows, list(now), exclude, rounds),
+    }
+
+
+def measure_lines(report: dict[str, Any]) -> list[str]:
+    """`measure_weights` as Markdown tables (the README's tables cite them)."""
+
+    def ci(v: list[float] | None) -> str:
+        return "" if v is None else f" [{v[0]:+.3f}, {v[1]:+.3f}]"
+
+    cands = report["candidates"]
+    sets = list(cands["now"]["sets"])
+    lines = ["| set | commits (buggy) | lines added | " + " | ".join(f"{c} (gain, 95 % CI)" for c in cands) + " |"]
+    lines.append("|---" * (3 + len(cands)) + "|")
+    for name in sets:
+        first = cands["now"]["sets"][name]
+        cells = [
+            f"{v['sets'][name]['default']:.3f} ({v['sets'][name]['gain']:+.3f}{ci(v['sets'][name]['gain_ci95'])})"
+            for v in cands.values()
+        ]
+        lines.append(
+            f"| {name} | {first['commits']} ({first['buggy']}) | {first['lines_added']:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    for kind in ("small", "links"):
+        means = " | ".join(f"{v['mean_gain'][kind]:+.4f}" for v in cands.values())
+        lines.append(f"| mean gain, {kind} sets | | | {means} |")
+    lines += [
+        "",
+        "| term | weight | " + " | ".join(f"dropped {n}" for n in sets) + " |",
+        "|---" * (2 + len(sets)) + "|",
+    ]
+    for term, changes in report["dropped"].items():
+        weight = cands["now"]["weights"][term]
+        lines.append(f"| {term} | {weight:+.2f} | " + " | ".join(f"{changes.get(n, 0.0):+.3f}" for n in sets) + " |")
+    lines += ["", "| held-out project | fitted on | fitted weights | held-out gain (95 % CI) |", "|---|---|---|---|"]
+    for held, v in report["leave_one_out"].items():
+        weights = ", ".join(f"{t} {w:+.2f}" for t, w in v["weights"].items())
+        gains = "; ".join(f"{n} {f['gain']:+.3f}{ci(f['gain_ci95'])}" for n, f in v["sets"].items())
+        lines.append(f"| {held} | {', '.join(v['fitted_on'])} | {weights} | {gains} |")
+    return lines
+
+
 def _project(set_name: str) -> str:
     return set_name.rsplit("_", 1)[0]
 
@@ -310,7 +378,7 @@ def _set_order(set_name: str) -> tuple[str, str]:
 
 
 def compare_report(
-    rows: Sequence[dict[str, Any]], candidates: dict[str, dict[str, float]], intercept: float, rounds: int = 1000
+    rows: Sequence[dict[str, Any]], candidates: dict[str, tuple[dict[str, float], float]], rounds: int = 1000
 ) -> dict[str, Any]:
     """Each candidate weighting replayed on every dumped set (`replay_scores`): the default's
     ROC-AUC, lines added's, the paired gain and its bootstrap 95 % interval; and the mean gain
@@ -321,7 +389,7 @@ def compare_report(
     sets = sorted({r["set"] for r in rows}, key=_set_order)
     by_set = {name: [r for r in rows if r["set"] == name] for name in sets}
     out: dict[str, Any] = {}
-    for cname, weights in candidates.items():
+    for cname, (weights, intercept) in candidates.items():
         per: dict[str, Any] = {}
         for name, chosen in by_set.items():
             labels = [bool(r["buggy"]) for r in chosen]
@@ -343,7 +411,8 @@ def compare_report(
         for kind in ("small", "links"):
             gains = [v["gain"] for n, v in per.items() if n.endswith(f"_{kind}")]
             means[kind] = round(sum(gains) / len(gains), 4) if gains else None
-        out[cname] = {"weights": {t: w for t, w in weights.items() if w}, "sets": per, "mean_gain": means}
+        kept = {t: w for t, w in weights.items() if w}
+        out[cname] = {"weights": kept, "intercept": intercept, "sets": per, "mean_gain": means}
     return out
 
 
@@ -371,7 +440,7 @@ def leave_one_out(
         clf = LogisticRegression(C=100.0, max_iter=5000).fit(np.hstack([x, dummies]), y)
         weights = {t: round(float(c), 3) for t, c in zip(terms, clf.coef_[0], strict=False)}
         held_rows = [r for r in rows if _project(r["set"]) == held]
-        report = compare_report(held_rows, {"fit": weights}, intercept=float(clf.intercept_[0]), rounds=rounds)
+        report = compare_report(held_rows, {"fit": (weights, float(clf.intercept_[0]))}, rounds=rounds)
         out[held] = {"fitted_on": others, "weights": weights, "sets": report["fit"]["sets"]}
     return out
 
@@ -584,12 +653,22 @@ def main(argv: list[str] | None = None) -> int:
         help="after scoring, fit the default's terms on the links sets (how WEIGHTS were chosen); needs --links",
     )
     parser.add_argument("--weights-from", type=Path, metavar="DUMP", help="only the weights fit, from a --dump file")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="with --weights-from: today's weights vs the previous ones and lines added, drop-one, leave-one-out",
+    )
     args = parser.parse_args(argv)
     if args.weights_from is not None:
         small_text = _read(args.apachejit, SMALL) or ""
         exclude = {sha for p in PROJECTS for sha, _ in small_labels(small_text, p)}
-        report = weights_report(read_dump(args.weights_from), exclude)
-        print("\n".join(weights_lines(report)))
+        rows = read_dump(args.weights_from)
+        if args.compare:
+            report = measure_weights(rows, exclude)
+            print("\n".join(measure_lines(report)))
+        else:
+            report = weights_report(rows, exclude)
+            print("\n".join(weights_lines(report)))
         if args.out:
             args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         return 0

@@ -51,6 +51,28 @@ def test_run_writes_three_reports_and_prints_queue(tmp_path: Path) -> None:
     assert "fix-calc" in text
 
 
+def test_run_rows_caps_the_terminal_table_not_the_files(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for n in range(4):
+        (tmp_path / "in" / f"fix-{n}.diff").write_text(PATCH)
+    out = tmp_path / "out"
+    code, text = _run(["run", str(tmp_path / "in"), "--out", str(out), "--no-progress", "--rows", "1"])
+    assert code == 0
+    assert len(json.loads((out / "queue.json").read_text())["items"]) == 4
+    rows = [line for line in text.splitlines() if line.count("│") >= 9]
+    assert len(rows) == 1 and "… and 3 more PRs" in text
+    code, text = _run(["run", str(tmp_path / "in"), "--out", str(out), "--no-progress", "--rows", "0"])
+    rows = [line for line in text.splitlines() if line.count("│") >= 9]
+    assert code == 0 and len(rows) == 4 and "more PRs" not in text
+
+
+def test_run_negative_rows_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.diff").write_text(PATCH)
+    code, _ = _run(["run", str(tmp_path / "a.diff"), "--out", str(tmp_path / "o"), "--rows", "-1"])
+    assert code == 2
+    assert "--rows -1: must be 0 (all) or a positive number of rows" in capsys.readouterr().err
+
+
 def test_no_inputs_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = _run(["run"])
     assert code == 2

@@ -285,6 +285,16 @@ def test_markdown_cut_to_comment_limit() -> None:
     assert "cut to fit" not in render_markdown(sample_queue())
 
 
+def test_markdown_cut_among_details_counts_the_details_left_out() -> None:
+    q = big_queue(30)
+    full = render_markdown(q, max_chars=10_000_000)
+    cut = render_markdown(q, max_chars=len(full) - 1_500)  # only the last few details go
+    missing = full.count("<details>") - cut.count("<details>")
+    assert 0 < missing < 30 and cut.count("<details>") == cut.count("</details>")
+    assert f"{missing} sections left out" in cut
+    assert cut.split("\n> **Note:**")[0] == full[: len(cut.split("\n> **Note:**")[0])]  # a prefix of the whole
+
+
 def test_markdown_empty_queue() -> None:
     text = render_markdown(empty_queue())
     assert "**Received:** 0 PRs" in text and "_Nothing is queued for review._" in text
@@ -417,6 +427,33 @@ def test_print_table() -> None:
     assert "8 received · 3 queued · 5 shed" in out
     assert "reviewer (no LLM)" in out
     assert "shed: throttled 1, needs-split 1, reject 1, close 1, skipped 1" in out
+
+
+def _table_ids(out: str) -> list[str]:
+    return [line.split("│")[2].strip() for line in out.splitlines() if line.count("│") >= 9]
+
+
+def test_print_table_shows_the_head_of_a_long_queue_and_says_how_many_more() -> None:
+    console = Console(record=True, width=120, color_system=None)
+    print_table(big_queue(60), console)  # the default: 50 rows
+    out = console.export_text()
+    assert _table_ids(out) == [f"b{k}" for k in range(50)]  # the head of the queue, in rank order
+    assert "… and 10 more PRs (queue.html and queue.json list all; --rows 0 prints all here)" in out
+    assert "60 received · 60 queued" in out  # the summary still counts every PR
+
+
+@pytest.mark.parametrize(("limit", "shown"), [(3, 3), (0, 8), (None, 8), (8, 8), (100, 8)])
+def test_print_table_limit(limit: int | None, shown: int) -> None:
+    console = Console(record=True, width=120, color_system=None)
+    q = sample_queue()
+    q = replace(q, items=(*q.items, item("m", DecisionKind.REVIEW, number=10, rank=3, owner="eve")))
+    print_table(q, console, limit)
+    out = console.export_text()
+    ids = _table_ids(out)
+    assert len(ids) == shown and ids[:2] == ["p1", "p2"]  # ranked items first
+    assert ("more PRs" in out) is (shown < 8)
+    if shown < 8:
+        assert "… and 5 more PRs" in out
 
 
 def test_print_table_says_what_degraded_only_when_something_did() -> None:

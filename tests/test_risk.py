@@ -56,6 +56,30 @@ def test_monotonic_in_size_all_else_equal() -> None:
     assert len(set(scores)) == len(scores)
 
 
+def test_deleted_lines_raise_risk_at_equal_lines_added() -> None:
+    """Measured on three projects: lines deleted add ranking signal beyond lines added (a
+    rewrite is riskier than an addition of the same size)."""
+    assert score((fd("src/a.py", FileKind.SOURCE, 80, 60),)) > score((fd("src/a.py", FileKind.SOURCE, 80, 0),))
+
+
+def test_a_large_rewrite_of_busy_files_ranks_above_a_small_change_to_quiet_ones() -> None:
+    """The ranking the default is for, with every weighted term pointing the same way: more
+    lines added and deleted, more complexity, files changed often before."""
+    small = (fd("src/a.py", FileKind.SOURCE, 5, 1),)
+    large = (fd("src/a.py", FileKind.SOURCE, 200, 90), fd("src/b.py", FileKind.SOURCE, 40, 10))
+    fn = FunctionChange("src/a.py", "f", "python", 1, 2, 9, 1, 13, estimated=False)
+    quiet = History(files=(FileHistory("src/a.py", 300.0, 1, 1),), author_changes=400, author_subsystem_changes=90)
+    busy = History(
+        files=(FileHistory("src/a.py", 3.0, 60, 5), FileHistory("src/b.py", 9.0, 30, 4)),
+        author_changes=0,
+        author_subsystem_changes=0,
+    )
+    low = score(small, history=quiet)
+    high = score(large, functions=(fn,), complexity_delta=15, history=busy)
+    assert high > low
+    assert level_for(low) is RiskLevel.LOW and level_for(high) is not RiskLevel.LOW
+
+
 def test_message_wording_does_not_move_the_score() -> None:
     """ "fix" in a title had no ranking signal on the development data, and a title is untrusted
     text: calling a change a fix (or not) must not move its risk. The flag is still reported."""
@@ -120,9 +144,10 @@ def test_complexity_and_change_history_raise_risk() -> None:
 
 
 def test_unweighted_terms_are_reported_but_do_not_move_the_score() -> None:
-    """Terms whose effect disagreed between the development projects (experience, developers,
-    file age, relative churn) stay in the explanation with their raw values, for a calibrated
-    model to weigh, without changing the default score."""
+    """Terms whose effect disagreed between the development projects (experience: its sign
+    flipped when one project was held out; developers, file age, relative churn) stay in the
+    explanation with their raw values, for a calibrated model to weigh, without changing the
+    default score."""
     files = (fd("src/a.py", FileKind.SOURCE, 50, 10),)
     newcomer = History(files=(FileHistory("src/a.py", 3.0, 40, 9),), author_changes=0, author_subsystem_changes=0)
     veteran = replace(

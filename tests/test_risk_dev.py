@@ -175,7 +175,9 @@ def _three_projects() -> list[dict]:  # type: ignore[type-arg]
 def test_compare_report_gives_each_candidate_its_gain_over_lines_added_per_set() -> None:
     rows = _three_projects()
     report = risk_dev.compare_report(
-        rows, {"size": {"lines-added": 0.5}, "noise": {"lines-added": 0.5, "entropy": 3.0}}, -3.05, rounds=200
+        rows,
+        {"size": ({"lines-added": 0.5}, -3.05), "noise": ({"lines-added": 0.5, "entropy": 3.0}, -3.05)},
+        rounds=200,
     )
     size, noise = report["size"], report["noise"]
     assert list(size["sets"])[:3] == ["groovy_links", "zeppelin_links", "zookeeper_links"]

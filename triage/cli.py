@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--git", metavar="BASE..HEAD", help="triage each commit of a range in --repo")
     run.add_argument("--squash", action="store_true", help="with --git: the whole range is one PR")
+    run.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="rows of the terminal table, the head of the queue (default 50; 0: all); the files list all",
+    )
 
     gh = sub.add_parser("github", parents=[common], help="triage all open PRs of a GitHub repository")
     gh.add_argument("--repo", required=True, metavar="OWNER/NAME")
@@ -215,12 +222,15 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     from triage.metrics.history import HistoryCache
     from triage.pipeline import RunContext, run
     from triage.report import print_table, write_reports
+    from triage.report.terminal import TABLE_ROWS
     from triage.sources.git import parse_range
 
     if not args.inputs and not args.git:
         raise UsageError("triage run: give at least one INPUT or --git BASE..HEAD")
     if args.squash and not args.git:
         raise UsageError("--squash only applies to --git BASE..HEAD")
+    if args.rows is not None and args.rows < 0:
+        raise UsageError(f"--rows {args.rows}: must be 0 (all) or a positive number of rows")
     cfg = _config(args, environ)
     repo = GitRepo(args.repo) if args.repo else None
     # With --git, the history log is read once from the range head: every commit's base is in it.
@@ -232,7 +242,7 @@ def cmd_run(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     with _progress(show, "triage") as advance:
         queue = run(_inputs(args, repo), cfg, ctx, progress=advance)
     paths = write_reports(queue, Path(args.out))
-    print_table(queue, console)
+    print_table(queue, console, TABLE_ROWS if args.rows is None else args.rows)
     console.print(f"wrote {', '.join(str(p) for p in paths)}", markup=False, highlight=False)
     failing = _failing_gates(queue, cfg)
     if failing:

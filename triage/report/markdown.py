@@ -9,6 +9,8 @@ through `triage.report.text` escapes: PR text is untrusted.
 
 from __future__ import annotations
 
+import itertools
+
 from triage.models import DecisionKind, Queue, QueueItem
 from triage.report.llm_line import llm_text, review_cost
 from triage.report.summary import DECISION_ORDER, SHED_KINDS, ClusterView, QueueView, ordered_items, queue_view
@@ -217,8 +219,10 @@ def _details(queue: Queue, item: QueueItem) -> str:
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>\n"
 
 
-def _blocks(queue: Queue) -> tuple[list[str], list[str]]:
-    """(blocks that are always kept, blocks kept while they fit) — each block ends with a newline."""
+def _blocks(queue: Queue) -> tuple[list[str], list[str], tuple[QueueItem, ...]]:
+    """(blocks that are always kept, blocks kept while they fit, the items whose details blocks
+    follow those) — each block ends with a newline. The details are rendered only while they
+    fit: a batch of thousands fills the comment limit after a few dozen of them."""
     view = queue_view(queue)
     items = ordered_items(queue)
     head = ["## PR triage queue\n", "\n".join(header_lines(queue, view)) + "\n"]
@@ -243,8 +247,7 @@ def _blocks(queue: Queue) -> tuple[list[str], list[str]]:
         rest.extend(_shed_line(i) + "\n" for i in shed)
     if items:
         rest.append("\n### Details\n\n")
-        rest.extend(_details(queue, i) for i in items)
-    return head, rest
+    return head, rest, items
 
 
 def render_markdown(queue: Queue, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
@@ -253,17 +256,18 @@ def render_markdown(queue: Queue, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     Cut between blocks to at most `max_chars` characters (default: fits a GitHub comment),
     ending with a note that says how much was left out and where to find it.
     """
-    head, rest = _blocks(queue)
+    head, rest, detailed = _blocks(queue)
     out = "".join(head)
     reserve = 200  # room for the note
     kept = 0
-    for block in rest:
+    total = len(rest) + len(detailed)
+    for block in itertools.chain(rest, (_details(queue, i) for i in detailed)):
         if len(out) + len(block) + reserve > max_chars:
             break
         out += block
         kept += 1
-    if kept < len(rest):
-        left = len(rest) - kept
+    if kept < total:
+        left = total - kept
         out += (
             f"\n> **Note:** this report was cut to fit GitHub's size limit; {plural(left, 'section')}"
             f" left out. The full queue is in queue.html and queue.json.\n"

@@ -27,6 +27,10 @@ _DECISION_STYLE = {
 }
 _CLUSTER_KIND = {"competing": "competing PRs", "resubmission": "re-submissions by one author"}
 _RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
+# Rows of the terminal table by default: the head of the queue, as `gh pr list` shows 30. A
+# batch of thousands would otherwise scroll the summary lines away (and rendering a 1,200-row
+# table took most of a second of the command's serial tail); the files hold every PR.
+TABLE_ROWS = 50
 
 
 def summary_line(queue: Queue) -> str:
@@ -82,8 +86,9 @@ def degraded_line(queue: Queue) -> str | None:
     return f"degraded: {plural(view.degraded.total, 'PR')} ({causes})"
 
 
-def build_table(queue: Queue, width: int = 160) -> Table:
-    """The queue as a table that fits `width` columns: only the text columns give up space."""
+def build_table(queue: Queue, width: int = 160, limit: int | None = None) -> Table:
+    """The queue as a table that fits `width` columns: only the text columns give up space.
+    With `limit`, only the first `limit` items in queue order (the ranked ones first)."""
     table = Table(title="PR triage queue", show_lines=False, expand=False)
     narrow = width < 120
     text_max = 10 if narrow else 16
@@ -99,7 +104,8 @@ def build_table(queue: Queue, width: int = 160) -> Table:
     table.add_column("risk", justify="right", no_wrap=True, min_width=4)
     table.add_column("min", justify="right", no_wrap=True, min_width=3)
     table.add_column("decision", no_wrap=True, min_width=11)
-    for item in ordered_items(queue):
+    items = ordered_items(queue)
+    for item in items if limit is None else items[:limit]:
         place = item.rank if item.rank is not None else item.position
         risk = item.assessment.risk
         decision = item.decision.kind.value
@@ -117,10 +123,22 @@ def build_table(queue: Queue, width: int = 160) -> Table:
     return table
 
 
-def print_table(queue: Queue, console: Console) -> None:
-    """Print the queue table, a one-line summary, the shed counts and, when anything
-    degraded, what did."""
-    console.print(build_table(queue, console.width))
+def more_line(queue: Queue, limit: int | None) -> str | None:
+    """What the table left out past `limit` rows, and where to find it; None when nothing."""
+    left = len(queue.items) - limit if limit is not None else 0
+    if left <= 0:
+        return None
+    return f"… and {left:,} more PRs (queue.html and queue.json list all; --rows 0 prints all here)"
+
+
+def print_table(queue: Queue, console: Console, limit: int | None = TABLE_ROWS) -> None:
+    """Print the queue table (its first `limit` rows; None or 0 for all), a one-line summary,
+    the shed counts and, when anything degraded, what did."""
+    limit = limit or None
+    console.print(build_table(queue, console.width, limit))
+    more = more_line(queue, limit)
+    if more is not None:
+        console.print(Text(more))
     console.print(Text(clean(summary_line(queue))))
     console.print(Text(clean(shed_line(queue))))
     clusters = cluster_line(queue)

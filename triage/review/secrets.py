@@ -459,9 +459,9 @@ def _gate(text: str, needles: tuple[str, ...]) -> bool:
     return False
 
 
-def _prefixed(text: str, rules: _Rules) -> Iterator[_Candidate]:
+def _prefixed(text: str, rules: _Rules, hay: str) -> Iterator[_Candidate]:
     for kind, pattern, keep in rules.prefixed:
-        if not _gate(text, _PREFIX_GATES[kind]):
+        if not _gate(hay, _PREFIX_GATES[kind]):
             continue
         for m in pattern.finditer(text):
             value = m.group(0)
@@ -830,18 +830,60 @@ def _glued(text: str, start: int, end: int) -> bool:
     )
 
 
-def _detect_secrets(text: str, lower: str, rules: _Rules) -> Iterator[_Candidate]:
+def _detect_secrets(text: str, hay: _Haystack, rules: _Rules) -> Iterator[_Candidate]:
     for secret_type, patterns, gate in rules.detect:
         if gate is not None:
             needles, folded = gate
-            if not _gate(lower if folded else text, needles):
+            if not _gate(hay.lower if folded else hay.text, needles):
                 continue
-        yield from _detect_matches(text, secret_type, patterns)
+        yield from _detect_matches(text, secret_type, patterns, hay.full_lower)
 
 
-def _detect_matches(text: str, secret_type: str, patterns: tuple[re.Pattern[str], ...]) -> Iterator[_Candidate]:
+# Where some detect-secrets patterns (the ones whose gates open often on code, read off their
+# source) can start: (literals, how far before one a match may start). A pattern not listed,
+# or changed by a later release (the key is its source), is searched over the text as before.
+_DETECT_SECRETS_STARTS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    r'(?:\s|=|:|"|^)AKC[a-zA-Z0-9]{10,}(?:\s|"|$)': (("AKC",), (0, 1)),
+    r'(?:\s|=|:|"|^)AP[\dABCDEF][a-zA-Z0-9]{8,}(?:\s|"|$)': (("AP",), (0, 1)),
+    # Cloudant names: `[`, a quote, then `cl...` (the key word follows).
+    "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:cloudant|cl|clou)(?:_|-|)(?:api|)(?:key|pwd|pw|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([0-9a-f]{64})(?:\"|\\'|)": (  # noqa: E501 (the plugin's source, verbatim)
+        ("cl",),
+        (0, 1, 2),
+    ),
+    "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:cloudant|cl|clou)(?:_|-|)(?:api|)(?:key|pwd|pw|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-z]{24})(?:\"|\\'|)": (  # noqa: E501 (the plugin's source, verbatim)
+        ("cl",),
+        (0, 1, 2),
+    ),
+    r"(?:https?\:\/\/)[\w\-]+\:([0-9a-f]{64})\@[\w\-]+\.cloudant\.com": (("http",), (0,)),
+    r"(?:https?\:\/\/)[\w\-]+\:([a-z]{24})\@[\w\-]+\.cloudant\.com": (("http",), (0,)),
+    # IBM COS: up to 15 characters (`["ibm-cos-hmac_`) before `secret`; SoftLayer names start `sl`.
+    "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:(?:ibm)?[-_]?cos[-_]?(?:hmac)?|)(?:_|-|)(?:secret[-_]?(?:access)?[-_]?key)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-f0-9]{48}(?![a-f0-9]))(?:\"|\\'|)": (  # noqa: E501 (the plugin's source, verbatim)
+        ("secret",),
+        tuple(range(16)),
+    ),
+    "(?:(?<=\\W)|(?<=^))(?:\\[|)(?:\"|\\'|)(?:softlayer|sl)(?:_|-|)(?:api|)(?:_|-|)(?:key|pwd|password|pass|token)(?:\"|\\'|)(?:\\]|)(?: *)(?:=|:|:=|=>| +|::)(?: *)(?:\"|\\'|)([a-z0-9]{64})(?:\"|\\'|)": (  # noqa: E501 (the plugin's source, verbatim)
+        ("sl",),
+        (0, 1, 2),
+    ),
+    r"(?:http|https)://api.softlayer.com/soap/(?:v3|v3.1)/([a-z0-9]{64})": (("http",), (0,)),
+    r"[0-9a-z]{32}-us[0-9]{1,2}": (("-us",), (32,)),
+    r"AC[a-z0-9]{32}": (("AC",), (0,)),
+    r"SK[a-z0-9]{32}": (("SK",), (0,)),
+}
+
+
+def _detect_matches(
+    text: str, secret_type: str, patterns: tuple[re.Pattern[str], ...], lower: str
+) -> Iterator[_Candidate]:
     for pattern in patterns:
-        for m in pattern.finditer(text):
+        anchors = _DETECT_SECRETS_STARTS.get(pattern.pattern)
+        if anchors is None:
+            found = pattern.finditer(text)
+        else:
+            literals, back = anchors
+            folded = bool(pattern.flags & re.IGNORECASE)
+            found = matches_at(pattern, text, starts_of(lower if folded else text, literals, back))
+        for m in found:
             if _glued(text, m.start(), m.end()):
                 continue
             # A plugin whose pattern has groups reports the first non-empty one as the secret.
@@ -861,10 +903,9 @@ class _Rules:
 
     A gate open on a piece of a text is open on the whole text (each needle found in the piece
     is found in the whole, lower-cased or not), so the rules open on a PR's added lines, joined,
-    are a superset of those open on any one file of it, and those of a file a superset of those
-    open on any one run of it: `scan_diff` narrows them PR, file, run, and `find_secrets` still
-    tries each rule's gate on the run itself, only for the rules left open. `families` names the
-    rule families of `find_secrets` (each with its own gate) left open.
+    are a superset of those open on any one run of it: `scan_diff` computes them once per PR and
+    `find_secrets` still tries each rule's gate on the run itself, only for the rules left open.
+    `families` names the rule families of `find_secrets` (each with its own gate) left open.
     """
 
     prefixed: tuple[tuple[str, re.Pattern[str], int], ...]
@@ -890,13 +931,14 @@ _FAMILIES = frozenset(
 )
 
 
-def _open_families(text: str, lower: str, within: frozenset[str] = _FAMILIES) -> frozenset[str]:
-    """The families among `within` whose gates are open on `text` (`lower` is its `fold_lower`)."""
+def _open_families(text: str, hay: _Haystack, within: frozenset[str] = _FAMILIES) -> frozenset[str]:
+    """The families among `within` whose gates are open on `text` (`hay` its haystacks)."""
+    lower = hay.lower
     gates = (
-        ("pem", text, ("-----BEGIN ",)),
-        ("aws-bare", text, _PREFIX_GATES["aws-access-key"]),
+        ("pem", text, ("-----BEGIN ",)),  # a needle with a space: tested on the text itself
+        ("aws-bare", hay.text, _PREFIX_GATES["aws-access-key"]),
         ("azure", lower, ("accountkey", "sharedaccess", "sig=")),
-        ("url", text, ("://",)),
+        ("url", hay.text, ("://",)),
         ("auth", lower, ("authoriz", "bearer", "key", "token")),
         ("netrc", lower, ("password",)),
         ("netrc-inline", lower, ("machine", "default")),
@@ -907,9 +949,38 @@ def _open_families(text: str, lower: str, within: frozenset[str] = _FAMILIES) ->
     found = {name for name, haystack, needles in gates if name in within and _gate(haystack, needles)}
     if "aws-secret" in within and _gate(lower, ("aws",)) and _gate(lower, ("secret",)):
         found.add("aws-secret")
-    if "keyed" in within and _gate(lower, ("=", "</", " -p")) and _gate(lower, (*_ASSIGNMENT_GATE, "mysql", "mariadb")):
+    if (
+        "keyed" in within
+        and (_gate(lower, ("=", "</")) or " -p" in hay.full_lower)
+        and _gate(lower, (*_ASSIGNMENT_GATE, "mysql", "mariadb"))
+    ):
         found.add("keyed")
     return frozenset(found)
+
+
+# Above this many characters the gates' needles are looked for in the text's distinct
+# whitespace-separated tokens, joined, instead of the text: no needle holds whitespace (the two
+# that do are tested on the text), so each is in one or the other alike, and a large file's
+# added lines repeat their tokens so much that the distinct ones are a fraction of its size.
+# About a hundred needles are tested per text, most of them absent, each one pass (issue #13).
+_TOKENS_ABOVE = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class _Haystack:
+    """Where a text's gates look: `text` and `lower` hold the same needles as the text and its
+    `fold_lower`, `full_lower` is that `fold_lower` itself."""
+
+    text: str
+    lower: str
+    full_lower: str
+
+
+def _haystack(text: str, lower: str) -> _Haystack:
+    if len(text) <= _TOKENS_ABOVE:
+        return _Haystack(text, lower, lower)
+    tokens = "\n".join(set(text.split()))
+    return _Haystack(tokens, fold_lower(tokens), lower)
 
 
 @cache
@@ -931,13 +1002,13 @@ def rules_within(text: str, within: _Rules | None = None) -> _Rules:
     """The rules `find_secrets` may need on any part of `text` (pass as its `rules`); `within`:
     the rules of a text that holds this one."""
     every = within if within is not None else _all_rules()
-    lower = fold_lower(text)
+    hay = _haystack(text, fold_lower(text))
     return _Rules(
-        prefixed=tuple(rule for rule in every.prefixed if _gate(text, _PREFIX_GATES[rule[0]])),
+        prefixed=tuple(rule for rule in every.prefixed if _gate(hay.text, _PREFIX_GATES[rule[0]])),
         detect=tuple(
-            rule for rule in every.detect if rule[2] is None or _gate(lower if rule[2][1] else text, rule[2][0])
+            rule for rule in every.detect if rule[2] is None or _gate(hay.lower if rule[2][1] else hay.text, rule[2][0])
         ),
-        families=_open_families(text, lower, every.families),
+        families=_open_families(text, hay, every.families),
     )
 
 
@@ -962,7 +1033,8 @@ def find_secrets(
     # Case-insensitive rules are gated and anchored on `fold_lower(text)`: each literal they can
     # match is spelled there in lower case at the same offset, for non-ASCII text too.
     lower = fold_lower(text)
-    families = _open_families(text, lower, rules.families)
+    hay = _haystack(text, lower)
+    families = _open_families(text, hay, rules.families)
     ranked: list[tuple[int, _Candidate]] = []
     # (rank, rule) pairs; the rank orders overlapping candidates, so it must not depend on the gates.
     sources: list[tuple[int, Iterator[_Candidate]]] = []
@@ -970,7 +1042,7 @@ def find_secrets(
         sources.append((0, _private_key_tail(text)))
     if "pem" in families:
         sources.append((0, _private_keys(text)))
-    sources.append((1, _prefixed(text, rules)))
+    sources.append((1, _prefixed(text, rules, hay.text)))
     if "aws-secret" in families:
         sources.append((2, _aws_secrets(text)))
     if "aws-bare" in families:
@@ -995,7 +1067,7 @@ def find_secrets(
         sources.append((4, _assignments(text, config, lower)))
     if config:
         sources.append((5, _high_entropy(text)))
-    sources.append((6, _detect_secrets(text, lower, rules)))
+    sources.append((6, _detect_secrets(text, hay, rules)))
     for rank, source in sources:
         ranked.extend((rank, cand) for cand in source)
     if not ranked:
@@ -1110,14 +1182,13 @@ def scan_diff(diff: ParsedDiff) -> tuple[Flag, ...]:
         for file in diff.files
         if not file.binary and file.hunks
     ]
-    pr_rules = rules_within("\n".join(joined for _, runs in files for _, _, joined in runs))
+    added = "\n".join(joined for _, runs in files for _, _, joined in runs)
+    pr_rules = rules_within(added)
     for file, runs in files:
         # A key block stays open from one added run to the next (its BEGIN line in one hunk,
         # its body in a later one): the next run is read as its continuation.
         inside = False
         rules = pr_rules
-        if len(runs) > 1 and len(files) > 1:
-            rules = rules_within("\n".join(joined for _, _, joined in runs), pr_rules)
         for texts, numbers, joined in runs:
             findings = find_secrets(joined, file.path, in_private_key=inside, rules=rules)
             inside = ends_inside_private_key(joined, inside)
