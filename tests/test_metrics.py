@@ -333,3 +333,22 @@ def test_apply_hunks_refuses_what_does_not_match() -> None:
 
 def test_apply_hunks_keeps_crlf_as_content() -> None:
     assert apply_hunks("a\r\nb\r\n", (hunk(2, 1, 2, 1, "-b\r\n+c\r\n"),)) == "a\r\nc\r\n"
+
+
+def test_hunk_sides_in_one_pass_keep_crlf_markers_and_line_numbers() -> None:
+    """Both sides of a hunk from one pass: '\\r' stays content, a "No newline" marker and a
+    prefix-less empty line are handled as `Hunk.rows` reads them, numbers follow each side."""
+    from triage.metrics.touched import _sides
+
+    body = (
+        "     if a:\r\n-        x = 1\r\n+        x = 2\r\n+        y = 3\r\n\n     return x\r\n"
+        "\\ No newline at end of file\n"
+    )
+    (new, new_numbers, added), (old, old_numbers, removed) = _sides(Hunk(10, 4, 20, 5, "", 2, 1, body))
+    assert new == b"if a:\r\n    x = 2\r\n    y = 3\r\n\nreturn x\r\n"
+    assert old == b"if a:\r\n    x = 1\r\n\nreturn x\r\n"
+    assert (list(new_numbers), added) == ([20, 21, 22, 23, 24], [2, 3])
+    assert (list(old_numbers), removed) == ([10, 11, 12, 13], [2])
+    (new, new_numbers, added), (old, old_numbers, removed) = _sides(Hunk(0, 0, 1, 1, "", 1, 0, "+only\n"))
+    assert (new, list(new_numbers), added) == (b"only\n", [1], [1])
+    assert (old, list(old_numbers), removed) == (b"", [], [])
