@@ -124,7 +124,7 @@ def test_fit_learns_the_planted_token_and_beats_lines_added(
     mined: list,  # type: ignore[type-arg]
 ) -> None:
     _, labels = planted
-    result = fit(mined, labels, repo_name="planted", rev="abc", min_df=2)
+    result = fit(mined, labels, repo_name="planted", rev="abc", min_df=2, prior=False)
     assert result.validation_auc is not None and result.lines_added_auc is not None
     assert result.validation_auc > 0.9 > result.lines_added_auc
     assert result.beats_lines_added
@@ -451,3 +451,36 @@ def test_a_version_2_file_without_its_token_value_is_rejected_naming_the_field(t
     # a version 1 file has no such field and still loads (log1p token values)
     (tmp_path / "v1.json").write_text(json.dumps(_valid()))
     assert load_model(tmp_path / "v1.json").token_value == "log1p"
+
+
+def test_a_fit_on_labels_without_signal_ranks_like_the_default_weights() -> None:
+    """Shrunk toward the default weights, a model that learns nothing is the default: labels
+    drawn at random give back (nearly) the default's order, and the file holds the sum."""
+    from triage.metrics.risk import WEIGHTS
+    from triage.metrics.risk_model import NUMERIC_FEATURES, transform
+
+    rows, _ = _drifting_rows(600)
+    rng = random.Random(11)
+    labels = {r.sha: rng.random() < 0.2 for r in rows}
+    result = fit(rows, labels, repo_name="noise", rev="abc")
+    assert result.model.training.prior == "default"
+
+    def model_logit(r) -> float:  # type: ignore[no-untyped-def]
+        z = sum(
+            t.coef * (transform(t.transform, v) - t.mean) / t.scale
+            for t, v in zip(result.model.numeric, r.numeric, strict=True)
+        )
+        return z + sum(result.model.token_coef.get(tok, 0.0) for tok, _ in r.tokens)
+
+    def default_logit(r) -> float:  # type: ignore[no-untyped-def]
+        return sum(WEIGHTS[n] * transform(k, v) for (n, k), v in zip(NUMERIC_FEATURES.items(), r.numeric, strict=True))
+
+    a, b = [model_logit(r) for r in rows], [default_logit(r) for r in rows]
+    ra = {i: k for k, i in enumerate(sorted(range(len(a)), key=a.__getitem__))}
+    rb = {i: k for k, i in enumerate(sorted(range(len(b)), key=b.__getitem__))}
+    n = len(a)
+    spearman = 1 - 6 * sum((ra[i] - rb[i]) ** 2 for i in range(n)) / (n * (n * n - 1))
+    assert spearman > 0.95
+    # toward zero, the same labels give an order unrelated to the default's
+    zero = fit(rows, labels, repo_name="noise", rev="abc", prior=False, c_grid=(0.1,))
+    assert zero.model.training.prior == "zero"

@@ -115,7 +115,7 @@ def test_the_fit_scenario_fits_synthetic_rows_with_forward_folds() -> None:
     from bench import calibration
 
     result = calibration.fit_scenario(400)
-    assert result["commits"] == 400 and result["folds"] == 3 and result["settings_tried"] == 12
+    assert result["commits"] == 400 and result["folds"] == 3 and result["settings_tried"] == 4
     assert result["validation_auc"] > 0.5 and result["target_seconds"] == 60
 
 

@@ -43,6 +43,12 @@ def add_calibrate_parser(sub: Any) -> None:
     p.add_argument(
         "--validation", type=float, default=0.2, metavar="FRACTION", help="newest share held out (default 0.2)"
     )
+    p.add_argument(
+        "--prior",
+        choices=("default", "zero"),
+        default="default",
+        help="shrink the fit toward the default weights (default: measured to rank better) or toward zero",
+    )
     p.add_argument("--name", metavar="NAME", help="repository name recorded in the model (default: origin or dir)")
     p.add_argument("--config", metavar="FILE", help="config file (classification rules)")
     p.add_argument("--no-progress", action="store_true", help="no progress on stderr")
@@ -141,6 +147,7 @@ def cmd_calibrate(args: argparse.Namespace, environ: Mapping[str, str], console:
             workers=args.jobs,
             validation_fraction=args.validation,
             progress=progress,
+            prior=args.prior == "default",
         )
     r = cal.result
     t = r.model.training

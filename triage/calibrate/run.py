@@ -122,6 +122,7 @@ def calibrate(
     workers: int | None = None,
     validation_fraction: float = 0.2,
     progress: StageProgress | None = None,
+    prior: bool = True,
 ) -> Calibration:
     """Label (unless `labels` are given), mine and fit. Raises `ModelRejected` when there is
     too little to fit; the caller decides what to do with a model that does not beat lines added."""
@@ -154,6 +155,7 @@ def calibrate(
         rev=window.rev,
         until=window.label,
         validation_fraction=validation_fraction,
+        prior=prior,
     )
     t3, c3 = time.monotonic(), _cpu()
     if progress:

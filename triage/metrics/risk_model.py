@@ -170,6 +170,8 @@ class Training(_Strict):
     regularisation: Annotated[float, Field(allow_inf_nan=False, gt=0)] = 1.0
     # Fitted with the commit's time as a covariate, left out when scoring (see triage.calibrate.fit).
     time_adjusted: bool = False
+    # What the fit shrank toward: 0 (version 1 files, `prior=False`) or the default weights.
+    prior: Literal["zero", "default"] = "zero"
 
     @field_validator("repo", "rev", "first", "last", "until")
     @classmethod
