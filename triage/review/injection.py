@@ -345,9 +345,9 @@ def _parts_matches(parts: list[str]) -> list[list[tuple[str, int, int]]]:
     lower = fold_lower(joined)
     offsets: list[int] = []
     at = 0
-    for part in parts:
+    for text in parts:
         offsets.append(at)
-        at += len(part) + 1
+        at += len(text) + 1
     found: dict[tuple[bool, str], list[tuple[int, int]]] = {}
 
     def occurrences(literal: str, case_sensitive: bool = False) -> list[tuple[int, int]]:
@@ -385,8 +385,8 @@ def _parts_matches(parts: list[str]) -> list[list[tuple[str, int, int]]]:
         text, by_rule, matches = parts[part], starts.get(part, {}), out[part]
         for index in sorted(by_rule.keys() | ({_STARTS.index(None)} if part in searched else set())):
             name, pattern = _RULES[index]
-            at = by_rule.get(index)
-            for m in pattern.finditer(text) if at is None else matches_at(pattern, text, sorted(at)):
+            where = by_rule.get(index)
+            for m in pattern.finditer(text) if where is None else matches_at(pattern, text, sorted(where)):
                 # Rules anchored with `(?:^|\n)` start on the newline: the finding is on the next line.
                 start = m.start() + 1 if text.startswith("\n", m.start()) else m.start()
                 matches.append((name, start, m.end()))
