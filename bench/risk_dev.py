@@ -485,7 +485,6 @@ def score_diff_only(repo: GitRepo, labels: Sequence[tuple[str, bool]]) -> tuple[
 
     from triage.errors import TriageError
     from triage.pipeline import RunContext, assess_all
-    from triage.rank import priority
     from triage.sources.git import read_range
 
     cfg = Config(llm_mode="off")
@@ -503,18 +502,7 @@ def score_diff_only(repo: GitRepo, labels: Sequence[tuple[str, bool]]) -> tuple[
             continue
         now = prs[0].updated_at or prs[0].created_at or datetime.now(UTC)
         (a,) = tuple(assess_all(prs, cfg, RunContext(now=now)))
-        files = a.diff.files
-        scored.append(
-            ScoredCommit(
-                sha=full,
-                buggy=buggy,
-                risk=a.risk.score,
-                priority=priority(a, cfg, now).score,
-                lines_added=sum(f.added for f in files),
-                lines_deleted=sum(f.deleted for f in files),
-                factors=tuple((f.name, f.value, f.contribution) for f in a.risk.factors),
-            )
-        )
+        scored.append(ScoredCommit.of(full, buggy, a, cfg, now))
     return scored, skipped
 
 

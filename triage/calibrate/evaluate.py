@@ -46,6 +46,7 @@ from triage.metrics.risk_model import RiskModel
 
 if TYPE_CHECKING:
     from triage.calibrate.szz import BlameStore
+    from triage.models import Assessment
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -157,6 +158,23 @@ class ScoredCommit:
     def effort(self) -> int:
         return self.lines_added + self.lines_deleted
 
+    @classmethod
+    def of(cls, sha: str, buggy: bool, assessment: Assessment, cfg: Config, now: datetime) -> ScoredCommit:
+        """The figures evaluation needs from one assessed commit (its risk, the queue's priority,
+        its size as effort and the risk terms)."""
+        from triage.rank import priority
+
+        files = assessment.diff.files
+        return cls(
+            sha=sha,
+            buggy=buggy,
+            risk=assessment.risk.score,
+            priority=priority(assessment, cfg, now).score,
+            lines_added=sum(f.added for f in files),
+            lines_deleted=sum(f.deleted for f in files),
+            factors=tuple((f.name, f.value, f.contribution) for f in assessment.risk.factors),
+        )
+
 
 def score_commits(
     repo: GitRepo,
@@ -222,7 +240,6 @@ def _score_in_worker(label: tuple[str, bool]) -> ScoredCommit | str:
 def _score_one(repo: GitRepo, cfg: Config, model: RiskModel | None, sha: str, buggy: bool) -> ScoredCommit | str:
     """One commit as `triage run --git C^..C` scores it, or the reason it cannot be."""
     from triage.pipeline import RunContext, assess_all
-    from triage.rank import priority
     from triage.sources.git import read_range
 
     try:
@@ -239,16 +256,7 @@ def _score_one(repo: GitRepo, cfg: Config, model: RiskModel | None, sha: str, bu
         (assessment,) = tuple(assess_all([pr], cfg, ctx))
     except TriageError as exc:
         return f"{sha or '(empty)'}: {exc.format_message()}"
-    files = assessment.diff.files
-    return ScoredCommit(
-        sha=full,
-        buggy=buggy,
-        risk=assessment.risk.score,
-        priority=priority(assessment, cfg, now).score,
-        lines_added=sum(f.added for f in files),
-        lines_deleted=sum(f.deleted for f in files),
-        factors=tuple((f.name, f.value, f.contribution) for f in assessment.risk.factors),
-    )
+    return ScoredCommit.of(full, buggy, assessment, cfg, now)
 
 
 # --------------------------------------------------------------------------------------------
