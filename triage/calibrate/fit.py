@@ -282,9 +282,9 @@ def _validate(
     max_vocabulary: int,
     prior: bool = True,
 ) -> list[tuple[int, int, float, float, Any]]:
+    """(start, end, model AUC, lines-added AUC, scores) of each fold holding both classes."""
     import numpy as np
 
-    """(start, end, model AUC, lines-added AUC, scores) of each fold holding both classes."""
     out = []
     for start, end in folds:
         labels = [bool(v) for v in y[start:end]]
